@@ -1,0 +1,168 @@
+// Composition root: builds the runtime from a config, wires the gateway to the SMTP listener, and
+// owns start, reload and graceful stop. No module-level state anywhere else.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/load.js';
+import { createMaildirDelivery } from './delivery/maildir.js';
+import { createUpstreamDelivery } from './delivery/upstream.js';
+import type { Delivery } from './delivery/delivery.js';
+import { compileDirectory } from './directory/directory.js';
+import { watchRecipientsFiles, type RecipientsFiles } from './directory/watch.js';
+import { createGateway, type Gateway } from './gateway/gateway.js';
+import type { Runtime } from './gateway/runtime.js';
+import type { SpoolWriter } from './message/spool.js';
+import type { EventSink } from './observability/events.js';
+import { createQuarantineStore } from './quarantine/store.js';
+import { replies } from './smtp/replies.js';
+import { createSmtpListener, type SmtpListener } from './smtp/server.js';
+import type { DurableFs } from './storage/durable-fs.js';
+
+export interface AppDeps {
+  readonly events: EventSink;
+  readonly fs?: DurableFs;
+  readonly spoolWriter?: SpoolWriter;
+  readonly now?: () => Date;
+}
+
+export interface App {
+  start(): Promise<AddressInfo>;
+  /** Validated config in; the old runtime stays if the new one cannot be built. */
+  reload(config: Config): { readonly ok: true } | { readonly ok: false; readonly error: string };
+  /** Graceful: refuse new sessions, close idle ones, let DATA in flight finish within the grace period. */
+  stop(graceMs?: number): Promise<void>;
+  readonly runtime: () => Runtime;
+  readonly gateway: Gateway;
+  readonly inFlight: () => number;
+}
+
+export function buildDelivery(config: Config, fs?: DurableFs): Delivery {
+  if (config.delivery.type === 'smtp' && config.delivery.smtp) {
+    const s = config.delivery.smtp;
+    return createUpstreamDelivery({ host: s.host, port: s.port, secure: s.secure, requireTLS: s.requireTLS, auth: s.auth, timeout: s.timeout, name: config.server.hostname });
+  }
+  return createMaildirDelivery(config.delivery.maildir.path, fs);
+}
+
+function readTls(config: Config): { key: Buffer; cert: Buffer } | undefined {
+  const tls = config.server.tls;
+  return tls ? { key: readFileSync(tls.key), cert: readFileSync(tls.cert) } : undefined;
+}
+
+export function createApp(initial: Config, deps: AppDeps): App {
+  const { events } = deps;
+  let shuttingDown = false;
+  let inFlight = 0;
+  let drained: (() => void) | null = null;
+  let files: RecipientsFiles;
+  let runtime: Runtime;
+
+  function buildRuntime(config: Config, delivery: Delivery, watched: RecipientsFiles): Runtime {
+    return {
+      config,
+      directory: compileDirectory(config.domains, watched.current()),
+      delivery,
+      quarantine: createQuarantineStore(config.quarantine.path, deps.fs),
+      spoolDir: path.join(config.paths.dataDir, 'spool'),
+    };
+  }
+
+  function watchFiles(config: Config): RecipientsFiles {
+    const list = new Map<string, string>();
+    for (const d of config.domains) if (d.recipientsFile) list.set(d.name, d.recipientsFile);
+    return watchRecipientsFiles(
+      list,
+      () => {
+        // only the directory changes; everything else of the runtime stays as it is
+        runtime = { ...runtime, directory: compileDirectory(runtime.config.domains, files.current()) };
+      },
+      {
+        onReload: (domain, file, r) =>
+          events.emit(r.ok ? { event: 'reload', ok: true, what: 'recipientsFile', domain, entries: r.entries } : { event: 'reload', ok: false, what: 'recipientsFile', domain, error: `${file}: ${r.error}` }),
+      },
+    );
+  }
+
+  files = watchFiles(initial);
+  runtime = buildRuntime(initial, buildDelivery(initial, deps.fs), files);
+
+  const gateway = createGateway({
+    runtime: () => runtime,
+    events,
+    isShuttingDown: () => shuttingDown,
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.spoolWriter ? { spoolWriter: deps.spoolWriter } : {}),
+    inFlight: {
+      begin: () => void inFlight++,
+      end: () => {
+        inFlight--;
+        if (inFlight === 0 && drained) drained();
+      },
+    },
+  });
+
+  const server = initial.server;
+  const listener: SmtpListener = createSmtpListener(
+    {
+      hostname: server.hostname,
+      maxMessageSize: server.maxMessageSize,
+      socketTimeoutMs: server.socketTimeout,
+      greetDelayMs: server.greetDelay,
+      disableReverseLookup: server.disableReverseLookup,
+      tls: readTls(initial),
+    },
+    gateway,
+  );
+
+  return {
+    runtime: () => runtime,
+    gateway,
+    inFlight: () => inFlight,
+    async start() {
+      await runtime.quarantine.cleanTemp().catch(() => 0);
+      const { host, port } = runtime.config.server.listen;
+      const addr = await listener.listen(host, port);
+      events.emit({ event: 'listening', host: addr.address, port: addr.port, proto: 'smtp' });
+      return addr;
+    },
+    reload(config) {
+      let tls: { key: Buffer; cert: Buffer } | undefined;
+      let nextFiles: RecipientsFiles | null = null;
+      try {
+        tls = readTls(config);
+        nextFiles = watchFiles(config);
+        const old = runtime;
+        const delivery = JSON.stringify(old.config.delivery) === JSON.stringify(config.delivery) ? old.delivery : buildDelivery(config, deps.fs);
+        runtime = buildRuntime(config, delivery, nextFiles);
+        files.close();
+        files = nextFiles;
+        if (delivery !== old.delivery) void old.delivery.close();
+      } catch (err) {
+        nextFiles?.close();
+        const error = err instanceof Error ? err.message : String(err);
+        events.emit({ event: 'reload', ok: false, error });
+        return { ok: false, error };
+      }
+      if (tls) listener.updateTls(tls);
+      listener.updateOptions({ greetDelayMs: config.server.greetDelay, maxMessageSize: config.server.maxMessageSize });
+      events.emit({ event: 'reload', ok: true, what: 'config' });
+      return { ok: true };
+    },
+    async stop(graceMs = 30_000) {
+      if (!shuttingDown) {
+        shuttingDown = true;
+        events.emit({ event: 'shutdown', phase: 'draining', inFlight });
+      }
+      listener.closeIdle(replies.shuttingDown());
+      const waitDrain = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
+      const r = await Promise.race([waitDrain.then(() => 'drained' as const), timeout]);
+      // sessions that finished their DATA meanwhile are idle now: tell them too, then stop listening
+      listener.closeIdle(replies.shuttingDown());
+      await listener.close(r === 'timeout' ? 0 : 1000);
+      files.close();
+      await runtime.delivery.close();
+      events.emit({ event: 'shutdown', phase: r === 'timeout' ? 'forced' : 'done' });
+    },
+  };
+}

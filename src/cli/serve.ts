@@ -1,0 +1,47 @@
+// `serve`: runs the SMTP server; SIGTERM/SIGINT drain and exit 0 (a second signal exits at once),
+// SIGHUP reloads the whole configuration.
+import type { Logger } from 'pino';
+import { createApp } from '../app.js';
+import { loadConfig, type Config } from '../config/load.js';
+import { formatIssues } from '../config/issues.js';
+import { createEventSink } from '../observability/events.js';
+
+export const SHUTDOWN_GRACE_MS = 30_000;
+
+export async function runServe(config: Config, configPath: string, log: Logger): Promise<number> {
+  const events = createEventSink(log);
+  const app = createApp(config, { events });
+  try {
+    await app.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    events.emit({ event: 'error', where: 'listen', error: e.code ? `${e.code}: ${e.message}` : String(err) });
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        events.emit({ event: 'shutdown', phase: 'forced' });
+        log.flush();
+        process.exit(1);
+      }
+      stopping = true;
+      void app.stop(SHUTDOWN_GRACE_MS).then(() => {
+        process.off('SIGHUP', reload);
+        log.flush(() => resolve(signal ? 0 : 0));
+      });
+    };
+    const reload = (): void => {
+      const r = loadConfig({ configPath });
+      if (!r.ok) {
+        events.emit({ event: 'reload', ok: false, error: formatIssues(r.issues).replace(/\n/g, '; ') });
+        return;
+      }
+      app.reload(r.config);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGHUP', reload);
+  });
+}

@@ -1,0 +1,165 @@
+// Reads the YAML file, applies the environment overrides, validates, resolves paths, freezes.
+import { readFileSync, accessSync, constants as fsConstants } from 'node:fs';
+import path from 'node:path';
+import { domainToASCII } from 'node:url';
+import { parseDocument } from 'yaml';
+import { configSchema, type FileConfig } from './schema.js';
+import { issueFromZod, type ConfigIssue } from './issues.js';
+
+export interface Config extends FileConfig {
+  readonly paths: {
+    readonly configFile: string;
+    readonly configDir: string;
+    readonly dataDir: string;
+  };
+}
+
+export type LoadResult = { readonly ok: true; readonly config: Config } | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
+
+export interface LoadOptions {
+  readonly configPath?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+}
+
+export const DEFAULT_CONFIG_PATH = 'config/default.yaml';
+
+export function resolveConfigPath(opts: LoadOptions): string {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  return path.resolve(cwd, opts.configPath ?? env['CATCHALL_GUARD_CONFIG'] ?? DEFAULT_CONFIG_PATH);
+}
+
+export function loadConfig(opts: LoadOptions = {}): LoadResult {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const configFile = resolveConfigPath(opts);
+  let text: string;
+  try {
+    text = readFileSync(configFile, 'utf8');
+  } catch (err) {
+    return fail('(file)', `cannot read ${configFile}: ${describeFsError(err)}`);
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    return { ok: false, issues: doc.errors.map((e) => ({ path: '(yaml)', message: e.message.split('\n')[0] ?? e.message })) };
+  }
+  const raw: unknown = doc.toJS();
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail('(root)', 'expected a mapping of sections');
+  const envIssues = applyEnvOverrides(raw as Record<string, unknown>, env);
+  if (envIssues.length > 0) return { ok: false, issues: envIssues };
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) return { ok: false, issues: parsed.error.issues.flatMap(issueFromZod) };
+
+  const configDir = path.dirname(configFile);
+  const dataDir = path.resolve(cwd, env['CATCHALL_GUARD_DATA_DIR'] ?? 'data');
+  return resolveAndCheck(parsed.data, { configFile, configDir, dataDir });
+}
+
+function fail(p: string, message: string): LoadResult {
+  return { ok: false, issues: [{ path: p, message }] };
+}
+
+function describeFsError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'is a directory';
+  return code ?? 'unreadable';
+}
+
+function ensureObject(parent: Record<string, unknown>, key: string): Record<string, unknown> | null {
+  const v = parent[key];
+  if (v === undefined || v === null) {
+    const fresh: Record<string, unknown> = {};
+    parent[key] = fresh;
+    return fresh;
+  }
+  return typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+}
+
+/** SPEC §3: the four environment variables win over the file. */
+function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const port = env['CATCHALL_GUARD_PORT'];
+  const host = env['CATCHALL_GUARD_HOST'];
+  const level = env['CATCHALL_GUARD_LOG_LEVEL'];
+  if (port !== undefined || host !== undefined) {
+    const server = ensureObject(raw, 'server');
+    const listen = server && ensureObject(server, 'listen');
+    if (!listen) return issues; // the schema reports the wrong type
+    if (port !== undefined) {
+      if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) issues.push({ path: 'CATCHALL_GUARD_PORT', message: `expected a port number, got "${port}"` });
+      else listen['port'] = Number(port);
+    }
+    if (host !== undefined) listen['host'] = host;
+  }
+  if (level !== undefined) {
+    const log = ensureObject(raw, 'log');
+    if (log) log['level'] = level;
+  }
+  return issues;
+}
+
+function resolveAndCheck(cfg: FileConfig, paths: Config['paths']): LoadResult {
+  const issues: ConfigIssue[] = [];
+  const beside = (p: string): string => path.resolve(paths.configDir, p);
+  const data = (p: string): string => path.resolve(paths.dataDir, p);
+  const readable = (p: string, keyPath: string): void => {
+    try {
+      accessSync(p, fsConstants.R_OK);
+    } catch (err) {
+      issues.push({ path: keyPath, message: `cannot read ${p}: ${describeFsError(err)}` });
+    }
+  };
+
+  const domains = cfg.domains.map((d, i) => {
+    const ascii = domainToASCII(d.name.trim().toLowerCase().replace(/\.$/, ''));
+    if (!ascii || !/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(ascii)) {
+      issues.push({ path: `domains[${i}].name`, message: `"${d.name}" is not a valid domain name` });
+    }
+    const recipientsFile = d.recipientsFile === undefined ? undefined : beside(d.recipientsFile);
+    if (recipientsFile) readable(recipientsFile, `domains[${i}].recipientsFile`);
+    let observeMailbox = d.observeMailbox;
+    if (observeMailbox !== undefined) {
+      const at = observeMailbox.lastIndexOf('@');
+      observeMailbox = at < 0 ? `${observeMailbox.toLowerCase()}@${ascii}` : `${observeMailbox.slice(0, at).toLowerCase()}@${domainToASCII(observeMailbox.slice(at + 1).toLowerCase())}`;
+    }
+    return { ...d, name: ascii || d.name, recipientsFile, observeMailbox };
+  });
+  domains.forEach((d, i) => {
+    if (d.observeMailbox && !domains.some((o) => d.observeMailbox?.endsWith(`@${o.name}`))) {
+      issues.push({ path: `domains[${i}].observeMailbox`, message: 'must be a mailbox of a served domain' });
+    }
+  });
+
+  let tls = cfg.server.tls;
+  if (tls) {
+    tls = { key: beside(tls.key), cert: beside(tls.cert) };
+    readable(tls.key, 'server.tls.key');
+    readable(tls.cert, 'server.tls.cert');
+  }
+  const templatesDir = cfg.notices.templatesDir === undefined ? undefined : beside(cfg.notices.templatesDir);
+  if (templatesDir) readable(templatesDir, 'notices.templatesDir');
+
+  if (issues.length > 0) return { ok: false, issues };
+  const config: Config = {
+    ...cfg,
+    server: { ...cfg.server, tls },
+    domains: domains as FileConfig['domains'],
+    delivery: { ...cfg.delivery, maildir: { path: data(cfg.delivery.maildir.path) } },
+    quarantine: { ...cfg.quarantine, path: data(cfg.quarantine.path) },
+    notices: { ...cfg.notices, templatesDir },
+    paths,
+  };
+  return { ok: true, config: deepFreeze(config) };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,157 @@
+// The one description of the configuration file (SPEC §3). Types come from it; defaults live in it.
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const r = parseSize(v);
+  if (!r.ok) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: r.error });
+    return z.NEVER;
+  }
+  return r.value;
+});
+
+/** Durations come out in milliseconds. */
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const r = parseDuration(v);
+  if (!r.ok) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: r.error });
+    return z.NEVER;
+  }
+  return r.value;
+});
+
+const count = z.number().int().nonnegative();
+const port = z.number().int().min(0).max(65535);
+const nonEmpty = z.string().min(1);
+
+const listen = z.object({ host: nonEmpty.default('0.0.0.0'), port: port.default(2525) }).strict();
+
+const tls = z
+  .object({
+    key: nonEmpty,
+    cert: nonEmpty,
+  })
+  .strict();
+
+const smtpAuth = z.object({ user: nonEmpty, pass: z.string() }).strict();
+
+export const serverSchema = z
+  .object({
+    hostname: nonEmpty.regex(/^[A-Za-z0-9.-]+$/, 'expected a host name such as mx.example.org').default('localhost'),
+    listen: listen.default({}),
+    maxConnections: count.default(500),
+    maxConnectionsPerIp: count.default(20),
+    socketTimeout: duration.default('60s'),
+    greetDelay: duration.default('100ms'),
+    maxMessageSize: size.default('25MB'),
+    maxRecipients: count.min(1).default(100),
+    maxUnknownRecipients: count.default(10),
+    maxUnknownRecipientsPerIp: count.default(100),
+    disableReverseLookup: z.boolean().default(true),
+    tls: tls.optional(),
+  })
+  .strict();
+
+const localPartPattern = z.string().min(1).max(64).regex(/^[^\s@]+$/, 'expected a local-part without "@" or spaces');
+
+export const domainSchema = z
+  .object({
+    name: nonEmpty,
+    unknownRecipients: z.enum(['reject', 'quarantine', 'observe']).default('reject'),
+    recipients: z.array(localPartPattern).default([]),
+    recipientsFile: nonEmpty.optional(),
+    subaddressSeparator: z.string().max(1, 'expected one character, or "" to turn subaddressing off').default('+'),
+    observeMailbox: nonEmpty.optional(),
+  })
+  .strict();
+
+const deliverySmtp = z
+  .object({
+    host: nonEmpty,
+    port: port.default(25),
+    secure: z.boolean().default(false),
+    requireTLS: z.boolean().default(false),
+    auth: smtpAuth.optional(),
+    timeout: duration.default('60s'),
+  })
+  .strict();
+
+export const deliverySchema = z
+  .object({
+    type: z.enum(['maildir', 'smtp']).default('maildir'),
+    maildir: z.object({ path: nonEmpty.default('mail') }).strict().default({}),
+    smtp: deliverySmtp.optional(),
+  })
+  .strict();
+
+export const quarantineSchema = z
+  .object({
+    path: nonEmpty.default('quarantine'),
+    retention: duration.default('14d'),
+    storeBody: z.boolean().default(true),
+  })
+  .strict();
+
+const noticeTransport = z
+  .object({
+    type: z.enum(['direct', 'smtp']).default('direct'),
+    host: nonEmpty.optional(),
+    port: port.default(25),
+    secure: z.boolean().default(false),
+    requireTLS: z.boolean().default(false),
+    auth: smtpAuth.optional(),
+  })
+  .strict();
+
+export const noticesSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    format: z.enum(['dsn', 'plain']).default('dsn'),
+    from: nonEmpty.default('postmaster'),
+    language: z.enum(['en', 'de']).default('en'),
+    templatesDir: nonEmpty.optional(),
+    requireSenderAuth: z.enum(['spf', 'dmarc', 'none']).default('spf'),
+    perSenderInterval: duration.default('24h'),
+    maxPerHour: count.default(200),
+    transport: noticeTransport.default({}),
+  })
+  .strict();
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const configSchema = z
+  .object({
+    server: serverSchema.default({}),
+    domains: z.array(domainSchema).min(1, 'at least one served domain is required'),
+    delivery: deliverySchema.default({}),
+    quarantine: quarantineSchema.default({}),
+    notices: noticesSchema.default({}),
+    log: z.object({ level: z.enum(LOG_LEVELS).default('info') }).strict().default({}),
+    http: z.object({ listen: listen.extend({ host: nonEmpty.default('127.0.0.1'), port: port.default(9025) }).strict() }).strict().optional(),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>();
+    cfg.domains.forEach((d, i) => {
+      const key = d.name.toLowerCase();
+      const first = seen.get(key);
+      if (first !== undefined) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['domains', i, 'name'], message: `duplicate of domains[${first}].name` });
+      }
+      seen.set(key, i);
+      if (d.unknownRecipients === 'observe' && !d.observeMailbox) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['domains', i, 'observeMailbox'], message: 'required when unknownRecipients is observe' });
+      }
+    });
+    if (cfg.delivery.type === 'smtp' && !cfg.delivery.smtp) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['delivery', 'smtp'], message: 'required when delivery.type is smtp' });
+    }
+    if (cfg.notices.transport.type === 'smtp' && !cfg.notices.transport.host) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['notices', 'transport', 'host'], message: 'required when notices.transport.type is smtp' });
+    }
+  });
+
+/** The configuration as written, after defaults and units: sizes in bytes, durations in milliseconds. */
+export type FileConfig = z.output<typeof configSchema>;
+export type DomainFileConfig = FileConfig['domains'][number];

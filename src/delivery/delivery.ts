@@ -1,0 +1,32 @@
+// Handing a message for known recipients on. Never throws for an answer; throws only for bugs.
+import type { SpooledMessage } from '../message/spool.js';
+
+export interface DeliveryRecipient {
+  /** The envelope address, normalized (`bob+x@example.test`). */
+  readonly address: string;
+  /** The mailbox it belongs to (`bob@example.test`), for local delivery. */
+  readonly mailbox: string;
+}
+
+export interface DeliveryRequest {
+  readonly qid: string;
+  readonly mailFrom: string;
+  readonly recipients: readonly DeliveryRecipient[];
+  readonly message: SpooledMessage;
+}
+
+export interface UpstreamReply {
+  readonly code: number;
+  readonly enhanced?: string | undefined;
+  readonly text: string;
+}
+
+export type DeliveryOutcome =
+  | { readonly kind: 'delivered'; readonly detail: string }
+  | { readonly kind: 'temporary'; readonly reason: 'upstream' | 'storage'; readonly detail: string }
+  | { readonly kind: 'permanent'; readonly upstream: UpstreamReply };
+
+export interface Delivery {
+  deliver(req: DeliveryRequest): Promise<DeliveryOutcome>;
+  close(): Promise<void>;
+}

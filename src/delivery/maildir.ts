@@ -1,0 +1,66 @@
+// Local delivery: <path>/<domain>/<mailbox>/{tmp,new,cur}, tmp → fsync → rename into new/.
+import { hostname as osHostname } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { nodeDurableFs, type DurableFs } from '../storage/durable-fs.js';
+import type { Delivery, DeliveryOutcome, DeliveryRequest } from './delivery.js';
+
+/** A mailbox name as a directory name: no separators, no dot files, nothing outside the tree. */
+export function mailboxDirName(localPart: string): string {
+  const safe = localPart.toLowerCase().replace(/[^a-z0-9._+=-]|^\./g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return safe || '%00';
+}
+
+let counter = 0;
+const host = osHostname().replace(/\//g, '\\057').replace(/:/g, '\\072');
+
+/** The unique name of Maildir's convention: time.MusecPpidQcounterRrandom.host,S=size */
+export function maildirFileName(now: Date, size: number): string {
+  const sec = Math.floor(now.getTime() / 1000);
+  const usec = (now.getTime() % 1000) * 1000;
+  counter = (counter + 1) % 1_000_000;
+  return `${sec}.M${usec}P${process.pid}Q${counter}R${randomBytes(4).toString('hex')}.${host},S=${size}`;
+}
+
+export function createMaildirDelivery(root: string, fs: DurableFs = nodeDurableFs): Delivery {
+  const prepared = new Set<string>();
+  async function ensureMaildir(dir: string): Promise<void> {
+    if (prepared.has(dir)) return;
+    await Promise.all(['tmp', 'new', 'cur'].map((sub) => fs.mkdirp(path.join(dir, sub))));
+    prepared.add(dir);
+  }
+  return {
+    async deliver(req: DeliveryRequest): Promise<DeliveryOutcome> {
+      const mailboxes = [...new Set(req.recipients.map((r) => r.mailbox))];
+      const placed: string[] = [];
+      try {
+        const newDirs = new Set<string>();
+        for (const mailbox of mailboxes) {
+          const at = mailbox.lastIndexOf('@');
+          const dir = path.join(root, mailboxDirName(mailbox.slice(at + 1)), mailboxDirName(mailbox.slice(0, at)));
+          await ensureMaildir(dir);
+          const name = maildirFileName(new Date(), req.message.size);
+          const tmp = path.join(dir, 'tmp', name);
+          await fs.placeCopy(req.message.path, tmp);
+          const dest = path.join(dir, 'new', name);
+          try {
+            await fs.rename(tmp, dest);
+          } catch (err) {
+            await fs.unlink(tmp).catch(() => undefined);
+            throw err;
+          }
+          placed.push(dest);
+          newDirs.add(path.join(dir, 'new'));
+        }
+        for (const d of newDirs) await fs.fsyncDir(d);
+        return { kind: 'delivered', detail: `${placed.length} mailbox(es)` };
+      } catch (err) {
+        // all or nothing: the sender will retry, so no mailbox may keep a copy from this attempt
+        for (const p of placed) await fs.unlink(p).catch(() => undefined);
+        prepared.clear();
+        return { kind: 'temporary', reason: 'storage', detail: (err as NodeJS.ErrnoException).code ?? String(err) };
+      }
+    },
+    async close() {},
+  };
+}

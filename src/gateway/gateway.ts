@@ -1,0 +1,252 @@
+// The gateway: SMTP hooks wired to address parsing, the directory, the policy and the DATA pipeline.
+// Holds no SMTP wire knowledge (smtp/) and no decision logic (policy/).
+import { unlink } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { normalizeSender } from '../address/parse.js';
+import { lookupRecipient } from '../policy/lookup.js';
+import { composeReceivedHeader } from '../message/trace-header.js';
+import { readMessageFacts } from '../message/headers.js';
+import { spoolMessage, type SpoolWriter } from '../message/spool.js';
+import type { EventSink } from '../observability/events.js';
+import { decideRecipient, isUnknownRecipient } from '../policy/decide.js';
+import { createConnectionCounter, createRejectBudget, type RejectBudget } from '../policy/limits.js';
+import { newMessageId } from '../quarantine/id.js';
+import type { QuarantineEntry } from '../quarantine/entry.js';
+import type { SessionInfo, SmtpHooks } from '../smtp/server.js';
+import { replies, replyForCommit, replyForRcpt, type SmtpReply } from '../smtp/replies.js';
+import { commitTransaction } from '../transaction/commit.js';
+import type { Runtime } from './runtime.js';
+import { envelopeKey, type AcceptedRecipient, type SessionState } from './session-state.js';
+
+export interface GatewayDeps {
+  readonly runtime: () => Runtime;
+  readonly events: EventSink;
+  readonly isShuttingDown: () => boolean;
+  readonly now?: () => Date;
+  readonly spoolWriter?: SpoolWriter;
+  /** Called when a transaction starts and ends, so shutdown can wait for DATA in flight. */
+  readonly inFlight?: { begin(): void; end(): void };
+}
+
+export interface Gateway extends SmtpHooks {
+  readonly rejectBudget: RejectBudget;
+}
+
+const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export function createGateway(deps: GatewayDeps): Gateway {
+  const now = deps.now ?? (() => new Date());
+  const sessions = new Map<string, SessionState>();
+  const connections = createConnectionCounter();
+  const rejectBudget = createRejectBudget();
+  const { events } = deps;
+
+  function stateOf(sid: string): SessionState {
+    let s = sessions.get(sid);
+    if (!s) {
+      s = { sid, ip: '', connectedAt: Date.now(), counted: false, unknownRecipients: 0, tx: null };
+      sessions.set(sid, s);
+    }
+    return s;
+  }
+
+  async function connect(info: SessionInfo): Promise<SmtpReply | null> {
+    const rt = deps.runtime();
+    const server = rt.config.server;
+    const state: SessionState = { sid: info.sid, ip: info.remoteAddress, connectedAt: Date.now(), counted: false, unknownRecipients: 0, tx: null };
+    sessions.set(info.sid, state);
+    let refusal: SmtpReply | null = null;
+    if (deps.isShuttingDown()) refusal = replies.shuttingDown();
+    else if (server.maxUnknownRecipientsPerIp > 0 && rejectBudget.used(info.remoteAddress) >= server.maxUnknownRecipientsPerIp) refusal = replies.harvestLimitIp();
+    else {
+      const verdict = connections.tryOpen(info.remoteAddress, { total: server.maxConnections, perIp: server.maxConnectionsPerIp });
+      if (verdict === 'ok') state.counted = true;
+      else refusal = verdict === 'total' ? replies.tooManyConnections() : replies.tooManyConnectionsIp();
+    }
+    events.emit({ event: 'connect', sid: info.sid, remoteAddress: info.remoteAddress, ...(refusal ? { refused: `${refusal.code} ${refusal.enhanced}` } : {}) });
+    return refusal;
+  }
+
+  async function mailFrom(info: SessionInfo, address: string): Promise<SmtpReply | null> {
+    if (deps.isShuttingDown()) return replies.shuttingDown();
+    stateOf(info.sid).tx = { from: normalizeSender(address), recipients: new Map() };
+    return null;
+  }
+
+  async function rcptTo(info: SessionInfo, address: string): Promise<SmtpReply | null> {
+    const rt = deps.runtime();
+    const state = stateOf(info.sid);
+    const tx = state.tx;
+    if (!tx) return null; // smtp-server answers 503 before asking; kept total for safety
+    const { recipient, answer } = lookupRecipient(address, rt.directory);
+    const key = envelopeKey(address);
+    const limits = rt.config.server;
+    const outcome = decideRecipient({
+      recipient,
+      answer,
+      counts: {
+        // a repeated RCPT replaces its earlier self in smtp-server's envelope, so it is not counted twice
+        rcptInTransaction: tx.recipients.size - (tx.recipients.has(key) ? 1 : 0),
+        unknownInSession: state.unknownRecipients,
+        rejectedForIp: rejectBudget.used(state.ip),
+      },
+      limits: {
+        maxRecipients: limits.maxRecipients,
+        maxUnknownRecipients: limits.maxUnknownRecipients,
+        maxUnknownRecipientsPerIp: limits.maxUnknownRecipientsPerIp,
+      },
+      shuttingDown: deps.isShuttingDown(),
+    });
+    if (isUnknownRecipient(outcome)) state.unknownRecipients++;
+    if (outcome.kind === 'reject') rejectBudget.record(state.ip);
+    const reply = replyForRcpt(outcome);
+    const rcptLogged = recipient.kind === 'mailbox' ? recipient.address.normalized : address;
+    events.emit({
+      event: 'rcpt',
+      sid: info.sid,
+      from: tx.from,
+      rcpt: rcptLogged,
+      decision: outcome.kind,
+      code: reply.code,
+      ...('reason' in outcome ? { reason: outcome.reason } : 'limit' in outcome ? { reason: outcome.limit } : {}),
+    });
+    let accepted: AcceptedRecipient | null = null;
+    if (outcome.kind === 'accept') {
+      const a = outcome.recipient;
+      accepted = { kind: 'deliver', delivery: { address: a.normalized, mailbox: `${outcome.mailbox}@${a.domain}` } };
+    } else if (outcome.kind === 'observe') {
+      accepted = { kind: 'observe', address: outcome.recipient.normalized, delivery: { address: outcome.deliverTo, mailbox: outcome.deliverTo } };
+    } else if (outcome.kind === 'quarantine') {
+      accepted = { kind: 'quarantine', address: outcome.recipient.normalized };
+    }
+    if (!accepted) return reply;
+    tx.recipients.set(key, accepted);
+    return null;
+  }
+
+  async function data(info: SessionInfo, stream: Readable & { sizeExceeded?: boolean }, rcpts: readonly string[]): Promise<SmtpReply> {
+    const started = Date.now();
+    const rt = deps.runtime();
+    const state = stateOf(info.sid);
+    const tx = state.tx;
+    state.tx = null;
+    const accepted = rcpts.map((r) => tx?.recipients.get(envelopeKey(r))).filter((r): r is AcceptedRecipient => r !== undefined);
+    const qid = newMessageId(now());
+    const from = tx?.from ?? '';
+    const receivedAt = now();
+    deps.inFlight?.begin();
+    try {
+      const maxBytes = rt.config.server.maxMessageSize;
+      const trace = composeReceivedHeader({
+        helo: info.helo,
+        clientHostname: info.clientHostname,
+        remoteAddress: info.remoteAddress,
+        hostname: rt.config.server.hostname,
+        protocol: info.protocol === 'ESMTPS' || info.secure ? 'ESMTPS' : info.protocol === 'SMTP' ? 'SMTP' : 'ESMTP',
+        qid,
+        recipients: accepted.map((a) => (a.kind === 'deliver' ? a.delivery.address : a.address)),
+        date: receivedAt,
+      });
+      const spooled = await spoolMessage(stream, { dir: rt.spoolDir, name: qid, traceHeader: trace, maxBytes, ...(deps.spoolWriter ? { writer: deps.spoolWriter } : {}) }).catch(
+        (err: unknown) => ({ kind: 'failed' as const, err }),
+      );
+      const base = { sid: info.sid, qid, from, messageId: null, durationMs: 0 };
+      if (spooled.kind !== 'spooled') {
+        const r = spooled.kind === 'too-large' ? replies.messageTooLarge(maxBytes) : replies.storageFailure();
+        events.emit({
+          ...base,
+          event: 'message',
+          delivered: [],
+          quarantined: [],
+          size: 0,
+          durationMs: Date.now() - started,
+          code: r.code,
+          outcome: spooled.kind === 'too-large' ? 'too-large' : 'temporary',
+          ...(spooled.kind === 'failed' ? { detail: errText(spooled.err) } : {}),
+        });
+        return r;
+      }
+      const message = spooled.message;
+      try {
+        const facts = await readMessageFacts(message.headerBlock);
+        const deliveries = dedupe(accepted.flatMap((a) => (a.kind === 'quarantine' ? [] : [a.delivery])));
+        const quarantined = accepted.flatMap((a) => (a.kind === 'quarantine' ? [a.address] : []));
+        const observed = accepted.flatMap((a) => (a.kind === 'observe' ? [a.address] : []));
+        const delivered = accepted.flatMap((a) => (a.kind === 'deliver' ? [a.delivery.address] : []));
+        const cfg = rt.config;
+        const entry: QuarantineEntry | null =
+          quarantined.length === 0
+            ? null
+            : {
+                id: qid,
+                receivedAt: receivedAt.toISOString(),
+                expiresAt: new Date(receivedAt.getTime() + cfg.quarantine.retention).toISOString(),
+                remoteAddress: info.remoteAddress,
+                clientHostname: info.clientHostname,
+                helo: info.helo,
+                mailFrom: from,
+                recipients: quarantined,
+                deliveredTo: [...delivered, ...observed],
+                size: message.size,
+                bodyStored: cfg.quarantine.storeBody,
+                messageId: facts.messageId,
+                subject: facts.subject,
+                headerFrom: facts.headerFrom,
+                headers: {
+                  autoSubmitted: facts.autoSubmitted,
+                  precedence: facts.precedence,
+                  listId: facts.listId,
+                  listUnsubscribe: facts.listUnsubscribe,
+                  xAutoResponseSuppress: facts.xAutoResponseSuppress,
+                },
+                auth: null,
+                notice: cfg.notices.enabled
+                  ? { status: 'pending', attempts: 0, nextAttemptAt: receivedAt.toISOString() }
+                  : { status: 'suppressed', reason: 'notices-disabled', attempts: 0 },
+              };
+        const outcome = await commitTransaction(
+          { qid, mailFrom: from, deliveries, quarantineEntry: entry, storeBody: cfg.quarantine.storeBody },
+          message,
+          { delivery: rt.delivery, quarantine: rt.quarantine },
+        );
+        const r = replyForCommit(outcome);
+        events.emit({
+          ...base,
+          event: 'message',
+          delivered: outcome.kind === 'stored' ? delivered : [],
+          quarantined: outcome.kind === 'stored' ? quarantined : [],
+          ...(observed.length > 0 && outcome.kind === 'stored' ? { observed } : {}),
+          size: message.size,
+          messageId: facts.messageId,
+          durationMs: Date.now() - started,
+          code: r.code,
+          outcome: outcome.kind,
+          ...(outcome.kind === 'temporary' ? { detail: outcome.detail } : outcome.kind === 'permanent' ? { detail: outcome.upstream.text } : {}),
+        });
+        return r;
+      } finally {
+        await unlink(message.path).catch(() => undefined);
+      }
+    } finally {
+      deps.inFlight?.end();
+    }
+  }
+
+  function close(sid: string): void {
+    const state = sessions.get(sid);
+    sessions.delete(sid);
+    if (state?.counted) connections.release(state.ip);
+    events.emit({ event: 'close', sid });
+  }
+
+  function failed(where: string, sid: string, err: unknown): void {
+    events.emit({ event: 'error', where, sid, error: errText(err) });
+  }
+
+  return { connect, mailFrom, rcptTo, data, close, failed, rejectBudget };
+}
+
+function dedupe<T extends { readonly address: string }>(items: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((i) => (seen.has(i.address) ? false : (seen.add(i.address), true)));
+}

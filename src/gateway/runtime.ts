@@ -1,0 +1,13 @@
+// Everything a session needs that a reload may replace, built whole and swapped with one assignment.
+import type { Config } from '../config/load.js';
+import type { Delivery } from '../delivery/delivery.js';
+import type { RecipientDirectory } from '../directory/directory.js';
+import type { QuarantineStore } from '../quarantine/store.js';
+
+export interface Runtime {
+  readonly config: Config;
+  readonly directory: RecipientDirectory;
+  readonly delivery: Delivery;
+  readonly quarantine: QuarantineStore;
+  readonly spoolDir: string;
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// argv → command. Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
+// The only place that calls process.exit or prints a final error.
+import { parseArgs } from 'node:util';
+import { loadConfig, resolveConfigPath, type Config } from './config/load.js';
+import { formatIssues } from './config/issues.js';
+import { createLogger } from './observability/logger.js';
+import { runServe } from './cli/serve.js';
+import { checkAddress } from './cli/check.js';
+import { runQuarantine } from './cli/quarantine.js';
+import { runReport } from './cli/report.js';
+
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+const USAGE = `usage: catchall-guard [command] [--config PATH]
+
+commands:
+  serve                                 run the SMTP server (default)
+  check ADDRESS                         print the decision and the SMTP reply for a recipient
+  config validate                       print "ok" or each error with its key path
+  quarantine list [--json]              entries, newest first
+  quarantine show ID [--raw]            metadata, or the raw message
+  quarantine release ID --to ADDRESS    deliver through the configured delivery, then delete
+  quarantine delete ID                  delete one entry
+  quarantine purge [--older-than DUR]   delete expired entries (or those older than DUR)
+  report [--log FILE] [--json]          unknown recipients seen in the log (stdin when no --log)
+
+config: --config PATH, else $CATCHALL_GUARD_CONFIG, else config/default.yaml`;
+
+class UsageError extends Error {}
+
+function loadOrExplain(configPath: string | undefined): Config | number {
+  const r = loadConfig({ configPath });
+  if (r.ok) return r.config;
+  process.stderr.write(`catchall-guard: invalid configuration (${resolveConfigPath({ configPath })}):\n${formatIssues(r.issues)}\n`);
+  return EXIT.usage;
+}
+
+async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        json: { type: 'boolean' },
+        raw: { type: 'boolean' },
+        to: { type: 'string' },
+        'older-than': { type: 'string' },
+        log: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT.ok;
+  }
+  const [command = 'serve', ...rest] = positionals;
+  switch (command) {
+    case 'serve': {
+      if (rest.length) throw new UsageError(`serve takes no arguments`);
+      const config = loadOrExplain(values.config);
+      if (typeof config === 'number') return config;
+      return runServe(config, resolveConfigPath({ configPath: values.config }), createLogger(config.log.level));
+    }
+    case 'check': {
+      if (rest.length !== 1 || !rest[0]) throw new UsageError('check takes one ADDRESS');
+      const config = loadOrExplain(values.config);
+      if (typeof config === 'number') return config;
+      const r = checkAddress(config, rest[0]);
+      process.stdout.write(`decision: ${r.decision}\nreply: ${r.reply}\n`);
+      return EXIT.ok;
+    }
+    case 'config': {
+      if (rest.length !== 1 || rest[0] !== 'validate') throw new UsageError('usage: config validate');
+      const config = loadOrExplain(values.config);
+      if (typeof config === 'number') return config;
+      process.stdout.write('ok\n');
+      return EXIT.ok;
+    }
+    case 'quarantine': {
+      const config = loadOrExplain(values.config);
+      if (typeof config === 'number') return config;
+      return runQuarantine(config, rest, { json: values.json ?? false, raw: values.raw ?? false, to: values.to, olderThan: values['older-than'] });
+    }
+    case 'report':
+      if (rest.length) throw new UsageError('report takes no arguments');
+      return runReport({ logFile: values.log, json: values.json ?? false });
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`catchall-guard: ${err.message}\n${USAGE}\n`);
+      process.exitCode = EXIT.usage;
+      return;
+    }
+    process.stderr.write(`catchall-guard: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = EXIT.failure;
+  },
+);

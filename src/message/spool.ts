@@ -1,0 +1,110 @@
+// DATA stream → one temp file on disk (trace header first), never the whole message in memory.
+import { open, unlink, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+
+export interface SpooledMessage {
+  /** The file holding the message as it will be stored: trace header + message. fsynced. */
+  readonly path: string;
+  /** Bytes of the file. */
+  readonly size: number;
+  /** The message's own header block (without our trace header), for parsing; capped. */
+  readonly headerBlock: Buffer;
+  /** Byte length of trace header + header block inside the file, so a headers-only copy can be cut. */
+  readonly headerEnd: number;
+}
+
+export type SpoolResult =
+  | { readonly kind: 'spooled'; readonly message: SpooledMessage }
+  | { readonly kind: 'too-large' }
+  | { readonly kind: 'aborted' };
+
+/** Enough for any legitimate header block; the rest of an endless header is still stored, just not parsed. */
+const MAX_HEADER_CAPTURE = 256 * 1024;
+
+export interface SpoolWriter {
+  /** Opens, writes and fsyncs; the injection point for storage fault tests. */
+  openForWrite(file: string): Promise<{ write(buf: Buffer): Promise<unknown>; sync(): Promise<void>; close(): Promise<void> }>;
+}
+
+export const fsSpoolWriter: SpoolWriter = {
+  async openForWrite(file) {
+    const fh = await open(file, 'wx', 0o600);
+    return {
+      write: (buf: Buffer) => fh.write(buf),
+      sync: () => fh.sync(),
+      close: () => fh.close(),
+    };
+  },
+};
+
+function findHeaderEnd(buf: Buffer): number {
+  const crlf = buf.indexOf('\r\n\r\n');
+  const lf = buf.indexOf('\n\n');
+  if (crlf < 0 && lf < 0) return -1;
+  if (crlf < 0) return lf + 2;
+  if (lf < 0) return crlf + 4;
+  return Math.min(crlf + 4, lf + 2);
+}
+
+export async function spoolMessage(
+  stream: Readable & { sizeExceeded?: boolean },
+  opts: { readonly dir: string; readonly name: string; readonly traceHeader: string; readonly maxBytes: number; readonly writer?: SpoolWriter },
+): Promise<SpoolResult> {
+  await mkdir(opts.dir, { recursive: true, mode: 0o700 });
+  const file = path.join(opts.dir, opts.name);
+  const writer = opts.writer ?? fsSpoolWriter;
+  const out = await writer.openForWrite(file);
+  const trace = Buffer.from(opts.traceHeader, 'latin1');
+  let written = 0;
+  let messageBytes = 0;
+  let headerChunks: Buffer[] = [];
+  let headerCaptured = 0;
+  let headerEnd = -1;
+  let tooLarge = false;
+  let failed: unknown = null;
+  try {
+    await out.write(trace);
+    written += trace.length;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      messageBytes += chunk.length;
+      if (tooLarge || messageBytes > opts.maxBytes || stream.sizeExceeded) {
+        // keep reading so the client gets its 552 after the final dot, but stop storing
+        tooLarge = true;
+        continue;
+      }
+      if (headerEnd < 0 && headerCaptured < MAX_HEADER_CAPTURE) {
+        headerChunks.push(chunk);
+        headerCaptured += chunk.length;
+        const joined = Buffer.concat(headerChunks);
+        headerChunks = [joined];
+        const end = findHeaderEnd(joined);
+        if (end >= 0) {
+          headerEnd = end;
+          headerChunks = [joined.subarray(0, end)];
+        }
+      }
+      await out.write(chunk);
+      written += chunk.length;
+    }
+    if (!tooLarge) await out.sync();
+  } catch (err) {
+    failed = err;
+  }
+  await out.close().catch(() => undefined);
+  if (tooLarge || failed !== null) {
+    await unlink(file).catch(() => undefined);
+    if (failed !== null && !tooLarge) throw failed;
+    return { kind: 'too-large' };
+  }
+  const headerBlock = Buffer.concat(headerChunks);
+  return {
+    kind: 'spooled',
+    message: {
+      path: file,
+      size: written,
+      headerBlock: headerEnd >= 0 ? headerBlock : headerBlock.subarray(0, MAX_HEADER_CAPTURE),
+      headerEnd: trace.length + (headerEnd >= 0 ? headerEnd : Math.min(messageBytes, MAX_HEADER_CAPTURE)),
+    },
+  };
+}

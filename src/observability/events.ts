@@ -1,0 +1,60 @@
+// The SPEC §7 event catalogue: the only place event names and fields live.
+import type { Logger } from 'pino';
+import type { DecisionKind } from '../policy/decide.js';
+
+export type RcptLogDecision = DecisionKind | 'limited' | 'deferred';
+
+export type LogEvent =
+  | { event: 'listening'; host: string; port: number; proto?: 'smtp' | 'http' }
+  | { event: 'connect'; sid: string; remoteAddress: string; refused?: string }
+  | { event: 'rcpt'; sid: string; from: string; rcpt: string; decision: RcptLogDecision; code: number; reason?: string }
+  | {
+      event: 'message';
+      sid: string;
+      qid: string;
+      from: string;
+      delivered: string[];
+      quarantined: string[];
+      observed?: string[];
+      size: number;
+      messageId: string | null;
+      durationMs: number;
+      code: number;
+      outcome: 'stored' | 'temporary' | 'permanent' | 'too-large';
+      detail?: string;
+    }
+  | { event: 'notice'; qid: string; to: string; status: 'sent' | 'suppressed' | 'deferred' | 'failed'; reason?: string; attempts?: number }
+  | { event: 'close'; sid: string }
+  | { event: 'reload'; ok: boolean; error?: string; what?: string; domain?: string; entries?: number }
+  | { event: 'purge'; deleted: number }
+  | { event: 'shutdown'; phase: 'draining' | 'done' | 'forced'; inFlight?: number }
+  | { event: 'error'; where: string; error: string; sid?: string; qid?: string };
+
+export type EventListener = (e: LogEvent) => void;
+
+export interface EventSink {
+  emit(e: LogEvent): void;
+  /** Metrics and tests listen here; logging is one listener among them. */
+  subscribe(listener: EventListener): () => void;
+}
+
+function levelOf(e: LogEvent): 'info' | 'warn' | 'error' {
+  if (e.event === 'error') return 'error';
+  if (e.event === 'reload' && !e.ok) return 'error';
+  if (e.event === 'message' && e.outcome === 'temporary') return 'warn';
+  return 'info';
+}
+
+export function createEventSink(log: Logger): EventSink {
+  const listeners = new Set<EventListener>();
+  return {
+    emit(e) {
+      log[levelOf(e)](e);
+      for (const l of listeners) l(e);
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}

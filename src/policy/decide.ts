@@ -1,0 +1,81 @@
+// THE recipient decision (SPEC §4). Pure and total: every input gets exactly one outcome.
+import type { MailAddress, ParsedRecipient, RoutingVia } from '../address/parse.js';
+import type { DirectoryAnswer } from '../directory/directory.js';
+
+export type Decision =
+  | { readonly kind: 'accept'; readonly recipient: MailAddress; readonly mailbox: string }
+  | { readonly kind: 'reject'; readonly recipient: MailAddress }
+  | { readonly kind: 'quarantine'; readonly recipient: MailAddress }
+  | { readonly kind: 'observe'; readonly recipient: MailAddress; readonly deliverTo: string }
+  | { readonly kind: 'relay-denied'; readonly raw: string; readonly reason: 'not-served' | RoutingVia }
+  | { readonly kind: 'invalid'; readonly raw: string; readonly why: string };
+
+export type RcptOutcome =
+  | Decision
+  | { readonly kind: 'limited'; readonly limit: 'max-recipients' | 'max-unknown-recipients' | 'max-unknown-recipients-per-ip' }
+  | { readonly kind: 'deferred'; readonly reason: 'directory-unavailable' | 'shutting-down' };
+
+export type DecisionKind = Decision['kind'];
+
+export interface RcptContext {
+  readonly recipient: ParsedRecipient;
+  /** The directory's answer for a mailbox; null when the address never reached the lookup. */
+  readonly answer: DirectoryAnswer | null;
+  readonly counts: {
+    /** Recipients already accepted in this transaction. */
+    readonly rcptInTransaction: number;
+    /** Unknown recipients already seen in this session. */
+    readonly unknownInSession: number;
+    /** 550 5.1.1 answers already given to this client IP within the hour. */
+    readonly rejectedForIp: number;
+  };
+  readonly limits: {
+    readonly maxRecipients: number;
+    readonly maxUnknownRecipients: number;
+    readonly maxUnknownRecipientsPerIp: number;
+  };
+  readonly shuttingDown: boolean;
+}
+
+export function decideRecipient(ctx: RcptContext): RcptOutcome {
+  const { recipient, answer, counts, limits } = ctx;
+  if (ctx.shuttingDown) return { kind: 'deferred', reason: 'shutting-down' };
+  if (recipient.kind === 'malformed') return { kind: 'invalid', raw: recipient.raw, why: recipient.why };
+  // a routing trick is refused whatever the domain: it names a mailbox elsewhere, never ours
+  if (recipient.kind === 'routing-trick') return { kind: 'relay-denied', raw: recipient.raw, reason: recipient.via };
+  if (recipient.kind === 'mailbox' && (answer === null || answer.kind === 'not-served')) {
+    return { kind: 'relay-denied', raw: recipient.address.normalized, reason: 'not-served' };
+  }
+  if (counts.rcptInTransaction >= limits.maxRecipients) return { kind: 'limited', limit: 'max-recipients' };
+  if (recipient.kind === 'bare-postmaster' || answer === null) {
+    // the caller resolves a bare postmaster to the primary domain's postmaster before asking
+    return { kind: 'invalid', raw: 'postmaster', why: 'postmaster not resolved' };
+  }
+  const address = recipient.address;
+  switch (answer.kind) {
+    case 'known':
+      return { kind: 'accept', recipient: address, mailbox: answer.mailbox };
+    case 'unavailable':
+      return { kind: 'deferred', reason: 'directory-unavailable' };
+    case 'not-served':
+      return { kind: 'relay-denied', raw: address.normalized, reason: 'not-served' };
+    case 'unknown':
+      break;
+  }
+  if (counts.unknownInSession >= limits.maxUnknownRecipients) return { kind: 'limited', limit: 'max-unknown-recipients' };
+  switch (answer.mode) {
+    case 'reject':
+      if (counts.rejectedForIp >= limits.maxUnknownRecipientsPerIp) return { kind: 'limited', limit: 'max-unknown-recipients-per-ip' };
+      return { kind: 'reject', recipient: address };
+    case 'quarantine':
+      return { kind: 'quarantine', recipient: address };
+    case 'observe':
+      // the schema guarantees an observe mailbox for observe mode; without one, refusing is the safe side
+      return answer.observeMailbox ? { kind: 'observe', recipient: address, deliverTo: answer.observeMailbox } : { kind: 'reject', recipient: address };
+  }
+}
+
+/** Whether an outcome counts as an unknown recipient for the harvest limits. */
+export function isUnknownRecipient(outcome: RcptOutcome): boolean {
+  return outcome.kind === 'reject' || outcome.kind === 'quarantine' || outcome.kind === 'observe';
+}

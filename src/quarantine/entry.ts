@@ -1,0 +1,59 @@
+// A quarantine entry's metadata (<id>.json, SPEC §5) and its codec.
+import { z } from 'zod';
+
+export const NOTICE_STATUSES = ['pending', 'sending', 'sent', 'suppressed', 'failed'] as const;
+
+const noticeSchema = z.object({
+  status: z.enum(NOTICE_STATUSES),
+  reason: z.string().optional(),
+  attempts: z.number().int().nonnegative().default(0),
+  nextAttemptAt: z.string().optional(),
+  sentAt: z.string().optional(),
+  lastError: z.string().optional(),
+  to: z.string().optional(),
+});
+
+export const entrySchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  receivedAt: z.string(),
+  expiresAt: z.string(),
+  remoteAddress: z.string(),
+  clientHostname: z.string().optional(),
+  helo: z.string(),
+  mailFrom: z.string(),
+  recipients: z.array(z.string()),
+  deliveredTo: z.array(z.string()).default([]),
+  size: z.number().int().nonnegative(),
+  bodyStored: z.boolean().default(true),
+  messageId: z.string().nullable(),
+  subject: z.string().nullable(),
+  headerFrom: z.string().nullable(),
+  headers: z
+    .object({
+      autoSubmitted: z.string().nullable(),
+      precedence: z.string().nullable(),
+      listId: z.string().nullable(),
+      listUnsubscribe: z.string().nullable(),
+      xAutoResponseSuppress: z.string().nullable(),
+    })
+    .partial()
+    .default({}),
+  auth: z
+    .object({ spf: z.string(), dmarc: z.string() })
+    .passthrough()
+    .nullable()
+    .default(null),
+  notice: noticeSchema,
+});
+
+export type QuarantineEntry = z.output<typeof entrySchema>;
+export type NoticeState = QuarantineEntry['notice'];
+
+export function decodeEntry(text: string): QuarantineEntry | null {
+  try {
+    const r = entrySchema.safeParse(JSON.parse(text));
+    return r.success ? r.data : null;
+  } catch {
+    return null;
+  }
+}

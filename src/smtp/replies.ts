@@ -1,0 +1,92 @@
+// The reply catalogue: every decision, outcome and failure reaches the wire through here.
+import type { RcptOutcome } from '../policy/decide.js';
+import type { CommitOutcome } from '../transaction/commit.js';
+
+export interface SmtpReply {
+  readonly code: number;
+  /** RFC 3463 enhanced status code, written at the start of the text. */
+  readonly enhanced: string;
+  readonly text: string;
+}
+
+export const reply = (code: number, enhanced: string, text: string): SmtpReply => ({ code, enhanced, text });
+
+export const replies = {
+  recipientOk: () => reply(250, '2.1.5', 'Ok'),
+  userUnknown: (addr: string) => reply(550, '5.1.1', `<${addr}>: recipient address rejected: user unknown`),
+  relayDenied: (addr: string) => reply(554, '5.7.1', `<${addr}>: relay access denied`),
+  routingTrick: (addr: string) => reply(550, '5.7.1', `<${addr}>: source routing and percent hacks are not supported: relay access denied`),
+  malformedAddress: (why: string) => reply(501, '5.1.3', `bad recipient address syntax: ${why}`),
+  tooManyRecipients: () => reply(452, '4.5.3', 'too many recipients in this transaction'),
+  harvestLimit: () => reply(421, '4.7.0', 'too many unknown recipients, closing connection'),
+  harvestLimitIp: () => reply(421, '4.7.0', 'too many unknown recipients from your address, try again later'),
+  tooManyConnections: () => reply(421, '4.7.0', 'too many connections, try again later'),
+  tooManyConnectionsIp: () => reply(421, '4.7.0', 'too many connections from your address, try again later'),
+  earlyTalker: () => reply(554, '5.5.1', 'protocol error: you talked before the greeting'),
+  messageTooLarge: (limit: number) => reply(552, '5.3.4', `message exceeds the size limit of ${limit} bytes`),
+  directoryUnavailable: () => reply(451, '4.3.0', 'recipient directory unavailable, try again later'),
+  storageFailure: () => reply(451, '4.3.0', 'local error in processing, try again later'),
+  upstreamUnavailable: () => reply(451, '4.4.1', 'mailbox server temporarily unavailable, try again later'),
+  shuttingDown: () => reply(421, '4.3.2', 'server shutting down, try again later'),
+  queued: (qid: string) => reply(250, '2.0.0', `Ok: queued as ${qid}`),
+} as const;
+
+export function replyForRcpt(outcome: RcptOutcome): SmtpReply {
+  switch (outcome.kind) {
+    case 'accept':
+    case 'quarantine':
+    case 'observe':
+      return replies.recipientOk();
+    case 'reject':
+      return replies.userUnknown(outcome.recipient.normalized);
+    case 'relay-denied':
+      return outcome.reason === 'not-served' ? replies.relayDenied(outcome.raw) : replies.routingTrick(outcome.raw);
+    case 'invalid':
+      return replies.malformedAddress(outcome.why);
+    case 'limited':
+      if (outcome.limit === 'max-recipients') return replies.tooManyRecipients();
+      return outcome.limit === 'max-unknown-recipients' ? replies.harvestLimit() : replies.harvestLimitIp();
+    case 'deferred':
+      return outcome.reason === 'shutting-down' ? replies.shuttingDown() : replies.directoryUnavailable();
+  }
+}
+
+const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3}$/;
+
+export function replyForCommit(outcome: CommitOutcome): SmtpReply {
+  switch (outcome.kind) {
+    case 'stored':
+      return replies.queued(outcome.qid);
+    case 'temporary':
+      return outcome.reason === 'upstream' ? replies.upstreamUnavailable() : replies.storageFailure();
+    case 'permanent': {
+      // the upstream's own refusal, passed on with its enhanced code so the sender's bounce says why
+      const up = outcome.upstream;
+      const code = up.code === 554 ? 554 : 550;
+      const enhanced = up.enhanced && ENHANCED.test(up.enhanced) && up.enhanced.startsWith('5') ? up.enhanced : '5.0.0';
+      return reply(code, enhanced, `mailbox server refused the message: ${sanitizeText(up.text).slice(0, 200)}`);
+    }
+  }
+}
+
+/** A thrown thing of unknown origin is never a permanent failure: the sender retries. */
+export function replyForFailure(_err: unknown): SmtpReply {
+  return replies.storageFailure();
+}
+
+export function sanitizeText(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
+}
+
+export function formatReply(r: SmtpReply): string {
+  return `${r.code} ${r.enhanced} ${r.text}`;
+}
+
+/** What an smtp-server callback takes: an Error with the code, the text carrying the enhanced code. */
+export class ReplyError extends Error {
+  readonly responseCode: number;
+  constructor(r: SmtpReply) {
+    super(`${r.enhanced} ${r.text}`);
+    this.responseCode = r.code;
+  }
+}

@@ -1,0 +1,150 @@
+// Builds the smtp-server instance and turns its callback world into async hooks. Wire only: every
+// decision comes from the hooks, every reply from replies.ts. The only import of smtp-server outside
+// wire-compat.ts.
+import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { AddressInfo } from 'node:net';
+import { ReplyError, replyForFailure, type SmtpReply } from './replies.js';
+import { closeIdleSessions, registerServer, updateWireOptions } from './wire-compat.js';
+
+export interface SessionInfo {
+  readonly sid: string;
+  readonly remoteAddress: string;
+  readonly clientHostname: string;
+  readonly helo: string;
+  readonly secure: boolean;
+  /** SMTP, ESMTP, ESMTPS … for the Received header. */
+  readonly protocol: string;
+}
+
+export interface SmtpHooks {
+  /** null: greet the client. */
+  connect(s: SessionInfo): Promise<SmtpReply | null>;
+  mailFrom(s: SessionInfo, address: string, params: Readonly<Record<string, string | boolean>>): Promise<SmtpReply | null>;
+  /** null: smtp-server answers `250 2.1.5 Accepted`. */
+  rcptTo(s: SessionInfo, address: string, params: Readonly<Record<string, string | boolean>>): Promise<SmtpReply | null>;
+  /** Must consume the stream; returns the final reply. */
+  data(s: SessionInfo, stream: SMTPServerDataStream, rcpts: readonly string[]): Promise<SmtpReply>;
+  close(sid: string): void;
+  /** A hook threw: the failure is answered 451 and reported here. */
+  failed(where: string, sid: string, err: unknown): void;
+}
+
+export interface SmtpServerOptions {
+  readonly hostname: string;
+  readonly maxMessageSize: number;
+  readonly socketTimeoutMs: number;
+  readonly greetDelayMs: number;
+  readonly disableReverseLookup: boolean;
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer } | undefined;
+}
+
+export interface SmtpListener {
+  listen(host: string, port: number): Promise<AddressInfo>;
+  /** Answers idle sessions 421 and closes them; sessions in DATA finish. */
+  closeIdle(reply: SmtpReply): number;
+  openSessions(): number;
+  /** Stops listening; resolves when every session has ended (or the timeout ended them). */
+  close(timeoutMs: number): Promise<void>;
+  updateTls(tls: { readonly key: Buffer; readonly cert: Buffer }): void;
+  updateOptions(opts: Pick<SmtpServerOptions, 'greetDelayMs' | 'maxMessageSize'>): void;
+}
+
+function sessionInfo(session: SMTPServerSession): SessionInfo {
+  return {
+    sid: session.id,
+    remoteAddress: session.remoteAddress,
+    clientHostname: session.clientHostname,
+    helo: session.hostNameAppearsAs || '',
+    secure: session.secure,
+    protocol: session.transmissionType || 'SMTP',
+  };
+}
+
+function params(address: SMTPServerAddress): Record<string, string | boolean> {
+  return (address.args || {}) as Record<string, string | boolean>;
+}
+
+type Callback = (err?: Error | null) => void;
+
+function answer(p: Promise<SmtpReply | null>, cb: Callback, onError: (err: unknown) => void): void {
+  p.then(
+    (r) => cb(r ? new ReplyError(r) : null),
+    (err: unknown) => {
+      onError(err);
+      cb(new ReplyError(replyForFailure(err)));
+    },
+  );
+}
+
+export function createSmtpListener(opts: SmtpServerOptions, hooks: SmtpHooks): SmtpListener {
+  const server = new SMTPServer({
+    name: opts.hostname,
+    banner: 'catchall-guard',
+    size: opts.maxMessageSize,
+    // an MX: no AUTH; ENHANCEDSTATUSCODES on, since every reply carries one (see wire-compat.ts)
+    disabledCommands: opts.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    authOptional: true,
+    hideENHANCEDSTATUSCODES: false,
+    hideDSN: true,
+    hideREQUIRETLS: true,
+    disableReverseLookup: opts.disableReverseLookup,
+    socketTimeout: opts.socketTimeoutMs,
+    closeTimeout: 30_000,
+    logger: false,
+    ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' as const } : {}),
+    onConnect(session, cb) {
+      answer(hooks.connect(sessionInfo(session)), cb, (err) => hooks.failed('connect', session.id, err));
+    },
+    onMailFrom(address, session, cb) {
+      answer(hooks.mailFrom(sessionInfo(session), address.address, params(address)), cb, (err) => hooks.failed('mail', session.id, err));
+    },
+    onRcptTo(address, session, cb) {
+      answer(hooks.rcptTo(sessionInfo(session), address.address, params(address)), cb, (err) => hooks.failed('rcpt', session.id, err));
+    },
+    onData(stream, session, cb) {
+      const rcpts = session.envelope.rcptTo.map((r) => r.address);
+      hooks.data(sessionInfo(session), stream, rcpts).then(
+        (r) => (r.code < 400 ? cb(null, `${r.enhanced} ${r.text}`) : cb(new ReplyError(r))),
+        (err: unknown) => {
+          hooks.failed('data', session.id, err);
+          stream.resume();
+          cb(new ReplyError(replyForFailure(err)));
+        },
+      );
+    },
+    onClose(session) {
+      hooks.close(session.id);
+    },
+  });
+  registerServer(server, { greetDelayMs: opts.greetDelayMs });
+  // socket errors (resets, TLS garbage) belong to one session and must never take the process down
+  server.on('error', () => undefined);
+
+  return {
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        const onError = (err: Error): void => reject(err);
+        server.server.once('error', onError);
+        server.listen({ host, port }, () => {
+          server.server.off('error', onError);
+          resolve(server.server.address() as AddressInfo);
+        });
+      });
+    },
+    closeIdle: (reply) => closeIdleSessions(server, reply),
+    openSessions: () => server.connections.size,
+    close(timeoutMs) {
+      return new Promise((resolve) => {
+        server.options.closeTimeout = timeoutMs;
+        server.close(() => resolve());
+      });
+    },
+    updateTls(tls) {
+      server.updateSecureContext({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' });
+    },
+    updateOptions(o) {
+      server.options.size = o.maxMessageSize;
+      updateWireOptions(server, { greetDelayMs: o.greetDelayMs });
+    },
+  };
+}

@@ -1,0 +1,89 @@
+// The ONE place that knows smtp-server internals (checked against 3.21.6; test/smtp/wire.test.ts pins
+// the behaviour on the wire). Two gaps are closed here:
+//  1. Reply texts that already carry an enhanced status code (every reply of ours does) must not get
+//     a second, derived one: with enhanced codes on, smtp-server derives them from the numeric code
+//     (550 → 5.1.1 even for relay denial).
+//  2. The pre-greeting pause is fixed at 100 ms in smtp-server; SPEC's `greetDelay` makes it a
+//     setting (0 = banner at once), and an early talker gets 554 5.5.1 instead of 421.
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import type { SMTPServer } from 'smtp-server';
+import { replies, type SmtpReply } from './replies.js';
+
+export interface WireOptions {
+  readonly greetDelayMs: number;
+}
+
+const registered = new WeakMap<SMTPServer, WireOptions>();
+const ENHANCED_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
+let installed = false;
+
+function install(): void {
+  if (installed) return;
+  const proto = SMTPConnection.prototype;
+  if (typeof proto.send !== 'function' || typeof proto._setListeners !== 'function' || typeof proto.connectionReady !== 'function') {
+    throw new Error('smtp-server internals changed: review src/smtp/wire-compat.ts');
+  }
+  installed = true;
+  const originalSend = proto.send;
+  const originalInit = proto.init;
+
+  proto.send = function send(this: SMTPConnection, code: number, data?: string | string[] | null, context?: string | false): void {
+    if (typeof data === 'string' && registered.has(this._server)) {
+      if (code === 421 && data.endsWith('You talk too soon')) {
+        const r = replies.earlyTalker();
+        originalSend.call(this, r.code, `${r.enhanced} ${r.text}`, false);
+        this.close();
+        return;
+      }
+      if (code === 421 && data === 'Server shutting down') {
+        const r = replies.shuttingDown();
+        originalSend.call(this, r.code, `${r.enhanced} ${r.text}`, false);
+        return;
+      }
+      if (ENHANCED_PREFIX.test(data)) {
+        originalSend.call(this, code, data, false);
+        return;
+      }
+    }
+    originalSend.call(this, code, data, context);
+  };
+
+  proto.init = function init(this: SMTPConnection): void {
+    const opts = registered.get(this._server);
+    if (!opts) {
+      originalInit.call(this);
+      return;
+    }
+    this._setListeners(() => {
+      if (opts.greetDelayMs <= 0) {
+        this.connectionReady();
+        return;
+      }
+      setTimeout(() => this.connectionReady(), opts.greetDelayMs).unref();
+    });
+  };
+}
+
+export function registerServer(server: SMTPServer, opts: WireOptions): void {
+  install();
+  registered.set(server, opts);
+}
+
+export function updateWireOptions(server: SMTPServer, opts: WireOptions): void {
+  registered.set(server, opts);
+}
+
+/** Sessions between transactions are told to go away now; sessions inside DATA are left to finish. */
+export function closeIdleSessions(server: SMTPServer, r: SmtpReply): number {
+  let closed = 0;
+  for (const conn of server.connections) {
+    if (conn._dataStream || conn._handlerPending) continue;
+    conn.send(r.code, `${r.enhanced} ${r.text}`, false);
+    closed++;
+  }
+  return closed;
+}
+
+export function openSessionCount(server: SMTPServer): number {
+  return server.connections.size;
+}

@@ -1,0 +1,75 @@
+// The few file operations that make "250 means on disk" true, behind one small seam so tests can
+// inject a failing disk. Files are created 0600, directories 0700.
+import * as fsp from 'node:fs/promises';
+import path from 'node:path';
+
+export interface DurableFs {
+  mkdirp(dir: string): Promise<void>;
+  /** Makes `dest` a durable copy of the already-fsynced `src`: a hard link when possible, else a copy + fsync. */
+  placeCopy(src: string, dest: string): Promise<void>;
+  /** Writes `data` to `dest` (a new file) and fsyncs it. */
+  writeNew(dest: string, data: Buffer | string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  fsyncDir(dir: string): Promise<void>;
+  unlink(file: string): Promise<void>;
+}
+
+export const nodeDurableFs: DurableFs = {
+  async mkdirp(dir) {
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  },
+  async placeCopy(src, dest) {
+    try {
+      await fsp.link(src, dest);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // another filesystem, or one without hard links: copy and sync the copy
+      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw err;
+    }
+    await fsp.copyFile(src, dest, fsp.constants.COPYFILE_EXCL);
+    await fsp.chmod(dest, 0o600);
+    const fh = await fsp.open(dest, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  },
+  async writeNew(dest, data) {
+    const fh = await fsp.open(dest, 'wx', 0o600);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  },
+  rename: (from, to) => fsp.rename(from, to),
+  async fsyncDir(dir) {
+    const fh = await fsp.open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  },
+  async unlink(file) {
+    await fsp.unlink(file).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  },
+};
+
+/** Writes a whole small file atomically: temp name, fsync, rename, fsync the directory. */
+export async function replaceFileDurably(fs: DurableFs, dest: string, data: Buffer | string): Promise<void> {
+  const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    await fs.writeNew(tmp, data);
+    await fs.rename(tmp, dest);
+  } catch (err) {
+    await fs.unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fs.fsyncDir(path.dirname(dest));
+}

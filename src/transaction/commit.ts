@@ -1,0 +1,61 @@
+// The DATA pipeline: prepare the quarantine entry → deliver to known recipients → commit the entry.
+// 250 must mean durable and 451 must mean nothing kept; this order keeps both promises.
+import type { Delivery, DeliveryRecipient, UpstreamReply } from '../delivery/delivery.js';
+import type { SpooledMessage } from '../message/spool.js';
+import type { QuarantineEntry } from '../quarantine/entry.js';
+import type { PreparedEntry, QuarantineStore } from '../quarantine/store.js';
+
+export type CommitOutcome =
+  | { readonly kind: 'stored'; readonly qid: string; readonly delivered: readonly string[]; readonly quarantined: readonly string[] }
+  | { readonly kind: 'temporary'; readonly reason: 'storage' | 'upstream'; readonly detail: string }
+  | { readonly kind: 'permanent'; readonly upstream: UpstreamReply };
+
+export interface AcceptedTransaction {
+  readonly qid: string;
+  readonly mailFrom: string;
+  /** Known and observed recipients, with the address to hand the message to. */
+  readonly deliveries: readonly DeliveryRecipient[];
+  /** Present when the transaction has unknown recipients in quarantine mode. */
+  readonly quarantineEntry: QuarantineEntry | null;
+  readonly storeBody: boolean;
+}
+
+export async function commitTransaction(
+  tx: AcceptedTransaction,
+  message: SpooledMessage,
+  deps: { readonly delivery: Delivery; readonly quarantine: QuarantineStore },
+): Promise<CommitOutcome> {
+  let prepared: PreparedEntry | null = null;
+  if (tx.quarantineEntry) {
+    try {
+      prepared = await deps.quarantine.prepare(tx.quarantineEntry, message, tx.storeBody);
+    } catch (err) {
+      return { kind: 'temporary', reason: 'storage', detail: describe(err) };
+    }
+  }
+  if (tx.deliveries.length > 0) {
+    const outcome = await deps.delivery.deliver({ qid: tx.qid, mailFrom: tx.mailFrom, recipients: tx.deliveries, message });
+    if (outcome.kind !== 'delivered') {
+      await prepared?.abort();
+      return outcome.kind === 'permanent' ? outcome : { kind: 'temporary', reason: outcome.reason, detail: outcome.detail };
+    }
+  }
+  if (prepared) {
+    try {
+      await prepared.commit();
+    } catch (err) {
+      // the known recipients already have it; a retry by the sender duplicates it for them, loses nothing
+      return { kind: 'temporary', reason: 'storage', detail: describe(err) };
+    }
+  }
+  return {
+    kind: 'stored',
+    qid: tx.qid,
+    delivered: tx.deliveries.map((d) => d.address),
+    quarantined: tx.quarantineEntry?.recipients ?? [],
+  };
+}
+
+function describe(err: unknown): string {
+  return (err as NodeJS.ErrnoException | null)?.code ?? (err instanceof Error ? err.message : String(err));
+}
