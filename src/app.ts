@@ -13,6 +13,8 @@ import { createGateway, type Gateway } from './gateway/gateway.js';
 import type { Runtime } from './gateway/runtime.js';
 import type { SpoolWriter } from './message/spool.js';
 import type { EventSink } from './observability/events.js';
+import { createHttpEndpoint, type HttpEndpoint } from './observability/http.js';
+import { createMetrics } from './observability/metrics.js';
 import { createQuarantineStore } from './quarantine/store.js';
 import { replies } from './smtp/replies.js';
 import { createSmtpListener, type SmtpListener } from './smtp/server.js';
@@ -34,6 +36,8 @@ export interface App {
   readonly runtime: () => Runtime;
   readonly gateway: Gateway;
   readonly inFlight: () => number;
+  /** The HTTP endpoint's address, when `http.listen` is configured and start() has run. */
+  readonly httpAddress: () => AddressInfo | null;
 }
 
 export function buildDelivery(config: Config, fs?: DurableFs): Delivery {
@@ -52,6 +56,10 @@ function readTls(config: Config): { key: Buffer; cert: Buffer } | undefined {
 export function createApp(initial: Config, deps: AppDeps): App {
   const { events } = deps;
   let shuttingDown = false;
+  let listening = false;
+  const metrics = createMetrics(events);
+  let httpEndpoint: HttpEndpoint | null = null;
+  let httpAddress: AddressInfo | null = null;
   let inFlight = 0;
   let drained: (() => void) | null = null;
   let files: RecipientsFiles;
@@ -118,11 +126,19 @@ export function createApp(initial: Config, deps: AppDeps): App {
     runtime: () => runtime,
     gateway,
     inFlight: () => inFlight,
+    httpAddress: () => httpAddress,
     async start() {
       await runtime.quarantine.cleanTemp().catch(() => 0);
       const { host, port } = runtime.config.server.listen;
       const addr = await listener.listen(host, port);
+      listening = true;
       events.emit({ event: 'listening', host: addr.address, port: addr.port, proto: 'smtp' });
+      const http = runtime.config.http;
+      if (http) {
+        httpEndpoint = createHttpEndpoint({ registry: metrics.registry, isReady: () => listening && !shuttingDown });
+        httpAddress = await httpEndpoint.listen(http.listen.host, http.listen.port);
+        events.emit({ event: 'listening', host: httpAddress.address, port: httpAddress.port, proto: 'http' });
+      }
       return addr;
     },
     reload(config) {
@@ -160,8 +176,11 @@ export function createApp(initial: Config, deps: AppDeps): App {
       // sessions that finished their DATA meanwhile are idle now: tell them too, then stop listening
       listener.closeIdle(replies.shuttingDown());
       await listener.close(r === 'timeout' ? 0 : 1000);
+      listening = false;
       files.close();
       await runtime.delivery.close();
+      await httpEndpoint?.close();
+      metrics.stop();
       events.emit({ event: 'shutdown', phase: r === 'timeout' ? 'forced' : 'done' });
     },
   };
