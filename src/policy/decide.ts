@@ -29,6 +29,7 @@ export interface RcptContext {
     /** 550 5.1.1 answers already given to this client IP within the hour. */
     readonly rejectedForIp: number;
   };
+  /** 0 turns the two unknown-recipient limits off. */
   readonly limits: {
     readonly maxRecipients: number;
     readonly maxUnknownRecipients: number;
@@ -62,10 +63,10 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
     case 'unknown':
       break;
   }
-  if (counts.unknownInSession >= limits.maxUnknownRecipients) return { kind: 'limited', limit: 'max-unknown-recipients' };
+  if (limits.maxUnknownRecipients > 0 && counts.unknownInSession >= limits.maxUnknownRecipients) return { kind: 'limited', limit: 'max-unknown-recipients' };
   switch (answer.mode) {
     case 'reject':
-      if (counts.rejectedForIp >= limits.maxUnknownRecipientsPerIp) return { kind: 'limited', limit: 'max-unknown-recipients-per-ip' };
+      if (limits.maxUnknownRecipientsPerIp > 0 && counts.rejectedForIp >= limits.maxUnknownRecipientsPerIp) return { kind: 'limited', limit: 'max-unknown-recipients-per-ip' };
       return { kind: 'reject', recipient: address };
     case 'quarantine':
       return { kind: 'quarantine', recipient: address };
