@@ -1,0 +1,86 @@
+// STARTTLS: offered only with key and cert, TLS 1.2 minimum, certificate re-read on reload.
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import nodemailer from 'nodemailer';
+import path from 'node:path';
+import tls from 'node:tls';
+import { generate } from 'selfsigned';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { RawSmtp } from '../helpers/smtp-client.js';
+import { startApp, type TestApp } from '../helpers/start-app.js';
+
+let t: TestApp | null = null;
+afterEach(async () => {
+  await t?.stop();
+  t = null;
+});
+
+async function makeCert(cn: string): Promise<{ key: string; cert: string }> {
+  const pems = await generate([{ name: 'commonName', value: cn }], { keySize: 2048, days: 2 });
+  return { key: pems.private, cert: pems.cert };
+}
+
+/** EHLO, STARTTLS, TLS handshake; returns the peer certificate's CN and the negotiated protocol. */
+async function startTls(port: number, opts: tls.ConnectionOptions = {}): Promise<{ cn: string; protocol: string | null; socket: tls.TLSSocket }> {
+  const { client } = await RawSmtp.connect(port);
+  expect((await client.cmd('EHLO client.test')).text).toContain('STARTTLS');
+  expect((await client.cmd('STARTTLS')).line).toMatch(/^220 /);
+  client.socket.removeAllListeners('data');
+  const socket = tls.connect({ socket: client.socket, rejectUnauthorized: false, servername: 'mx.test.invalid', ...opts });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  const cn = String(socket.getPeerCertificate().subject?.CN ?? '');
+  return { cn, protocol: socket.getProtocol(), socket };
+}
+
+describe('STARTTLS', () => {
+  it('is not offered without server.tls', async () => {
+    t = await startApp();
+    const { client } = await RawSmtp.connect(t.port);
+    expect((await client.cmd('EHLO client.test')).text).not.toContain('STARTTLS');
+    expect((await client.cmd('STARTTLS')).code).toBeGreaterThanOrEqual(500);
+    client.close();
+  });
+
+  it('is offered with key and cert, negotiates TLS ≥ 1.2 and refuses TLS 1.1; Received says ESMTPS', async () => {
+    const pem = await makeCert('first.test');
+    t = await startApp({ server: { tls: { key: 'tls.key', cert: 'tls.crt' } } }, { files: { 'tls.key': pem.key, 'tls.crt': pem.cert } });
+    const { cn, protocol, socket } = await startTls(t.port);
+    expect(cn).toBe('first.test');
+    expect(['TLSv1.2', 'TLSv1.3']).toContain(protocol);
+    socket.destroy();
+    await expect(startTls(t.port, { maxVersion: 'TLSv1.1', minVersion: 'TLSv1' })).rejects.toThrow();
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: t.port, requireTLS: true, tls: { rejectUnauthorized: false }, logger: false });
+    await transport.sendMail({ envelope: { from: 's@client.test', to: ['alice@example.test'] }, raw: 'Subject: over tls\r\n\r\nhi\r\n' });
+    transport.close();
+    const dir = path.join(t.dataDir, 'mail/example.test/alice/new');
+    const [file] = readdirSync(dir);
+    expect(readFileSync(path.join(dir, file ?? ''), 'latin1')).toContain('with ESMTPS id');
+  });
+
+  it('re-reads the certificate on reload without dropping an open session', async () => {
+    const first = await makeCert('first.test');
+    t = await startApp({ server: { tls: { key: 'tls.key', cert: 'tls.crt' } } }, { files: { 'tls.key': first.key, 'tls.crt': first.cert } });
+    const open = await RawSmtp.connect(t.port);
+    expect((await open.client.cmd('EHLO client.test')).code).toBe(250);
+    const second = await makeCert('second.test');
+    writeFileSync(path.join(t.dir, 'tls.key'), second.key);
+    writeFileSync(path.join(t.dir, 'tls.crt'), second.cert);
+    const r = loadConfig({ configPath: t.configPath, env: { CATCHALL_GUARD_DATA_DIR: t.dataDir } });
+    if (!r.ok) throw new Error('config');
+    expect(t.app.reload(r.config)).toEqual({ ok: true });
+    const { cn, socket } = await startTls(t.port);
+    expect(cn).toBe('second.test');
+    socket.destroy();
+    // the session opened before the reload still works
+    expect((await open.client.cmd('MAIL FROM:<s@client.test>')).code).toBe(250);
+    open.client.close();
+  });
+
+  it('a missing key file is a configuration error naming server.tls.key', async () => {
+    const pem = await makeCert('x.test');
+    await expect(startApp({ server: { tls: { key: 'missing.key', cert: 'tls.crt' } } }, { files: { 'tls.crt': pem.cert } })).rejects.toThrow(/server\.tls\.key/);
+  });
+});

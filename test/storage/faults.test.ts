@@ -1,0 +1,141 @@
+// Storage and upstream faults: 451 4.x.x, nothing half-written, the server keeps serving and recovers.
+import { mkdirSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SpoolWriter } from '../../src/message/spool.js';
+import { fsSpoolWriter } from '../../src/message/spool.js';
+import { nodeDurableFs, type DurableFs } from '../../src/storage/durable-fs.js';
+import { sendMessage, simpleMessage } from '../helpers/smtp-client.js';
+import { startApp, type TestApp } from '../helpers/start-app.js';
+import { startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
+
+let t: TestApp | null = null;
+let sink: UpstreamSink | null = null;
+afterEach(async () => {
+  await t?.stop();
+  await sink?.close();
+  t = null;
+  sink = null;
+});
+
+/** Every file under dir, recursively (relative paths). */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => path.relative(dir, path.join(d.parentPath, d.name)));
+}
+
+type FsOp = keyof DurableFs;
+function faultyFs(): { fs: DurableFs; failAt: Set<FsOp> } {
+  const failAt = new Set<FsOp>();
+  const wrap = <K extends FsOp>(op: K): DurableFs[K] =>
+    (async (...args: unknown[]) => {
+      if (failAt.has(op)) throw Object.assign(new Error(`injected ${op} failure`), { code: 'EIO' });
+      return (nodeDurableFs[op] as (...a: unknown[]) => Promise<void>)(...args);
+    }) as DurableFs[K];
+  const fs: DurableFs = {
+    mkdirp: wrap('mkdirp'),
+    placeCopy: wrap('placeCopy'),
+    writeNew: wrap('writeNew'),
+    rename: wrap('rename'),
+    fsyncDir: wrap('fsyncDir'),
+    unlink: nodeDurableFs.unlink,
+  };
+  return { fs, failAt };
+}
+
+type SpoolOp = 'open' | 'write' | 'sync';
+function faultySpool(): { writer: SpoolWriter; failAt: Set<SpoolOp> } {
+  const failAt = new Set<SpoolOp>();
+  const fail = (op: SpoolOp): void => {
+    if (failAt.has(op)) throw Object.assign(new Error(`injected spool ${op} failure`), { code: 'ENOSPC' });
+  };
+  return {
+    failAt,
+    writer: {
+      async openForWrite(file) {
+        fail('open');
+        const inner = await fsSpoolWriter.openForWrite(file);
+        return {
+          write: async (buf: Buffer) => (fail('write'), inner.write(buf)),
+          sync: async () => (fail('sync'), inner.sync()),
+          close: () => inner.close(),
+        };
+      },
+    },
+  };
+}
+
+const send = (port: number, to: string[]) => sendMessage(port, { from: 's@client.test', to, raw: simpleMessage({ body: 'fault test body' }) });
+
+describe('storage faults → 451, nothing kept, recovery', () => {
+  for (const op of ['placeCopy', 'rename', 'fsyncDir', 'mkdirp'] as const) {
+    it(`Maildir ${op} failure`, async () => {
+      const { fs, failAt } = faultyFs();
+      t = await startApp({}, { deps: { fs } });
+      failAt.add(op);
+      const r = await send(t.port, ['alice@example.test']);
+      expect(r.code).toBe(451);
+      expect(r.response).toMatch(/^451 4\.3\.0 /);
+      expect(filesUnder(path.join(t.dataDir, 'mail'))).toEqual([]);
+      expect(filesUnder(path.join(t.dataDir, 'spool'))).toEqual([]);
+      failAt.clear();
+      expect((await send(t.port, ['alice@example.test'])).code).toBe(250);
+      expect(filesUnder(path.join(t.dataDir, 'mail/example.test/alice/new'))).toHaveLength(1);
+    });
+  }
+
+  for (const op of ['writeNew', 'rename', 'placeCopy'] as const) {
+    it(`quarantine ${op} failure in a mixed transaction: 451, neither the Maildir nor the quarantine keeps it`, async () => {
+      const { fs, failAt } = faultyFs();
+      t = await startApp({ domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }] }, { deps: { fs } });
+      failAt.add(op);
+      const r = await send(t.port, ['alice@example.test', 'stranger@example.test']);
+      expect(r.response).toMatch(/^451 4\.3\.0 /);
+      expect(filesUnder(path.join(t.dataDir, 'quarantine'))).toEqual([]);
+      expect(filesUnder(path.join(t.dataDir, 'mail')).filter((f) => f.includes('/new/'))).toEqual([]);
+      expect(filesUnder(path.join(t.dataDir, 'spool'))).toEqual([]);
+      failAt.clear();
+      expect((await send(t.port, ['alice@example.test', 'stranger@example.test'])).code).toBe(250);
+      expect(filesUnder(path.join(t.dataDir, 'quarantine')).sort()).toHaveLength(2);
+    });
+  }
+
+  for (const op of ['open', 'write', 'sync'] as const) {
+    it(`spool ${op} failure`, async () => {
+      const { writer, failAt } = faultySpool();
+      t = await startApp({}, { deps: { spoolWriter: writer } });
+      failAt.add(op);
+      const r = await send(t.port, ['alice@example.test']);
+      expect(r.response).toMatch(/^451 4\.3\.0 /);
+      expect(filesUnder(path.join(t.dataDir, 'spool'))).toEqual([]);
+      expect(filesUnder(path.join(t.dataDir, 'mail'))).toEqual([]);
+      await t.events.waitFor('message', (e) => e.outcome === 'temporary');
+      failAt.clear();
+      expect((await send(t.port, ['alice@example.test'])).code).toBe(250);
+    });
+  }
+
+  it('quarantine directory unusable (a file in its place) → 451, then recovers when fixed', async () => {
+    t = await startApp({ domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }] });
+    mkdirSync(t.dataDir, { recursive: true });
+    writeFileSync(path.join(t.dataDir, 'quarantine'), 'not a directory');
+    expect((await send(t.port, ['stranger@example.test'])).response).toMatch(/^451 4\.3\.0 /);
+    rmSync(path.join(t.dataDir, 'quarantine'));
+    expect((await send(t.port, ['stranger@example.test'])).code).toBe(250);
+    expect(filesUnder(path.join(t.dataDir, 'quarantine'))).toHaveLength(2);
+  });
+});
+
+describe('upstream faults', () => {
+  it('an upstream that hangs after DATA → bounded timeout, then 451 4.4.1', async () => {
+    sink = await startSink('hang');
+    t = await startApp({ delivery: { type: 'smtp', smtp: { host: '127.0.0.1', port: sink.port, timeout: '1500ms' } } });
+    const started = Date.now();
+    const r = await send(t.port, ['alice@example.test']);
+    expect(r.response).toMatch(/^451 4\.4\.1 /);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(filesUnder(path.join(t.dataDir, 'spool'))).toEqual([]);
+  });
+});
