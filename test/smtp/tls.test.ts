@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 async function makeCert(cn: string): Promise<{ key: string; cert: string }> {
-  const pems = await generate([{ name: 'commonName', value: cn }], { keySize: 2048, days: 2 });
+  const pems = await generate([{ name: 'commonName', value: cn }], { keySize: 2048, notAfterDate: new Date(Date.now() + 2 * 86_400_000) });
   return { key: pems.private, cert: pems.cert };
 }
 
