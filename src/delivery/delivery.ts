@@ -22,7 +22,8 @@ export interface UpstreamReply {
 }
 
 export type DeliveryOutcome =
-  | { readonly kind: 'delivered'; readonly detail: string }
+  /** `refused`: recipients the upstream refused permanently while it took the message for the others. */
+  | { readonly kind: 'delivered'; readonly detail: string; readonly refused?: readonly string[] }
   | { readonly kind: 'temporary'; readonly reason: 'upstream' | 'storage'; readonly detail: string }
   | { readonly kind: 'permanent'; readonly upstream: UpstreamReply };
 

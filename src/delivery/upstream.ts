@@ -69,7 +69,7 @@ export function createUpstreamDelivery(opts: UpstreamOptions): Delivery {
         if (temp) return classifyUpstreamError(temp);
         const rejected = (info.rejected ?? []).length;
         if (rejected > 0 && rejected >= to.length) return classifyUpstreamError(rejectedErrors[0] ?? { responseCode: 550 });
-        return { kind: 'delivered', detail: String(info.response ?? '') + (rejected > 0 ? ` (refused: ${rejected})` : '') };
+        return { kind: 'delivered', detail: String(info.response ?? ''), refused: (info.rejected ?? []).map(String) };
       } catch (err) {
         return classifyUpstreamError(err as SmtpError);
       }

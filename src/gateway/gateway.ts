@@ -213,7 +213,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
         events.emit({
           ...base,
           event: 'message',
-          delivered: outcome.kind === 'stored' ? delivered : [],
+          delivered: outcome.kind === 'stored' ? delivered.filter((a) => !outcome.refused.includes(a)) : [],
+          ...(outcome.kind === 'stored' && outcome.refused.length > 0 ? { refused: [...outcome.refused] } : {}),
           quarantined: outcome.kind === 'stored' ? quarantined : [],
           ...(observed.length > 0 && outcome.kind === 'stored' ? { observed } : {}),
           size: message.size,

@@ -16,6 +16,8 @@ export type LogEvent =
       delivered: string[];
       quarantined: string[];
       observed?: string[];
+      /** Refused permanently by the upstream while it took the message for the other recipients. */
+      refused?: string[];
       size: number;
       messageId: string | null;
       durationMs: number;
@@ -23,7 +25,7 @@ export type LogEvent =
       outcome: 'stored' | 'temporary' | 'permanent' | 'too-large';
       detail?: string;
     }
-  | { event: 'notice'; qid: string; to: string; status: 'sent' | 'suppressed' | 'deferred' | 'failed'; reason?: string; attempts?: number }
+  | { event: 'notice'; qid: string; to: string; status: 'sent' | 'suppressed' | 'deferred' | 'failed'; reason?: string; attempts?: number; detail?: string }
   | { event: 'close'; sid: string }
   | { event: 'reload'; ok: boolean; error?: string; what?: string; domain?: string; entries?: number }
   | { event: 'purge'; deleted: number }
@@ -41,7 +43,7 @@ export interface EventSink {
 function levelOf(e: LogEvent): 'info' | 'warn' | 'error' {
   if (e.event === 'error') return 'error';
   if (e.event === 'reload' && !e.ok) return 'error';
-  if (e.event === 'message' && e.outcome === 'temporary') return 'warn';
+  if (e.event === 'message' && (e.outcome === 'temporary' || (e.refused?.length ?? 0) > 0)) return 'warn';
   return 'info';
 }
 

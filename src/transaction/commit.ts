@@ -6,7 +6,14 @@ import type { QuarantineEntry } from '../quarantine/entry.js';
 import type { PreparedEntry, QuarantineStore } from '../quarantine/store.js';
 
 export type CommitOutcome =
-  | { readonly kind: 'stored'; readonly qid: string; readonly delivered: readonly string[]; readonly quarantined: readonly string[] }
+  | {
+      readonly kind: 'stored';
+      readonly qid: string;
+      readonly delivered: readonly string[];
+      readonly quarantined: readonly string[];
+      /** Refused permanently by the upstream although the others took it; logged, see README. */
+      readonly refused: readonly string[];
+    }
   | { readonly kind: 'temporary'; readonly reason: 'storage' | 'upstream'; readonly detail: string }
   | { readonly kind: 'permanent'; readonly upstream: UpstreamReply };
 
@@ -33,9 +40,11 @@ export async function commitTransaction(
       return { kind: 'temporary', reason: 'storage', detail: describe(err) };
     }
   }
+  let refused: readonly string[] = [];
   if (tx.deliveries.length > 0) {
     const outcome = await deps.delivery.deliver({ qid: tx.qid, mailFrom: tx.mailFrom, recipients: tx.deliveries, message });
-    if (outcome.kind !== 'delivered') {
+    if (outcome.kind === 'delivered') refused = outcome.refused ?? [];
+    else {
       await prepared?.abort();
       return outcome.kind === 'permanent' ? outcome : { kind: 'temporary', reason: outcome.reason, detail: outcome.detail };
     }
@@ -51,8 +60,9 @@ export async function commitTransaction(
   return {
     kind: 'stored',
     qid: tx.qid,
-    delivered: tx.deliveries.map((d) => d.address),
+    delivered: tx.deliveries.map((d) => d.address).filter((a) => !refused.includes(a)),
     quarantined: tx.quarantineEntry?.recipients ?? [],
+    refused,
   };
 }
 
