@@ -5,10 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, resolveConfigPath, type Config } from './config/load.js';
 import { formatIssues } from './config/issues.js';
 import { createLogger } from './observability/logger.js';
-import { runServe } from './cli/serve.js';
-import { checkAddress } from './cli/check.js';
-import { runQuarantine } from './cli/quarantine.js';
-import { runReport } from './cli/report.js';
+// commands are imported when used: `probe` (the container's HEALTHCHECK) and `check` stay fast
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
@@ -24,6 +21,7 @@ commands:
   quarantine delete ID                  delete one entry
   quarantine purge [--older-than DUR]   delete expired entries (or those older than DUR)
   report [--log FILE] [--json]          unknown recipients seen in the log (stdin when no --log)
+  probe                                 exit 0 when the SMTP port greets with 220 (HEALTHCHECK)
 
 config: --config PATH, else $CATCHALL_GUARD_CONFIG, else config/default.yaml`;
 
@@ -66,12 +64,14 @@ async function run(argv: string[]): Promise<number> {
       if (rest.length) throw new UsageError(`serve takes no arguments`);
       const config = loadOrExplain(values.config);
       if (typeof config === 'number') return config;
+      const { runServe } = await import('./cli/serve.js');
       return runServe(config, resolveConfigPath({ configPath: values.config }), createLogger(config.log.level));
     }
     case 'check': {
       if (rest.length !== 1 || !rest[0]) throw new UsageError('check takes one ADDRESS');
       const config = loadOrExplain(values.config);
       if (typeof config === 'number') return config;
+      const { checkAddress } = await import('./cli/check.js');
       const r = checkAddress(config, rest[0]);
       process.stdout.write(`decision: ${r.decision}\nreply: ${r.reply}\n`);
       return EXIT.ok;
@@ -86,11 +86,18 @@ async function run(argv: string[]): Promise<number> {
     case 'quarantine': {
       const config = loadOrExplain(values.config);
       if (typeof config === 'number') return config;
+      const { runQuarantine } = await import('./cli/quarantine.js');
       return runQuarantine(config, rest, { json: values.json ?? false, raw: values.raw ?? false, to: values.to, olderThan: values['older-than'] });
     }
     case 'report':
       if (rest.length) throw new UsageError('report takes no arguments');
-      return runReport({ logFile: values.log, json: values.json ?? false });
+      return (await import('./cli/report.js')).runReport({ logFile: values.log, json: values.json ?? false });
+    case 'probe': {
+      if (rest.length) throw new UsageError('probe takes no arguments');
+      const config = loadOrExplain(values.config);
+      if (typeof config === 'number') return config;
+      return (await import('./cli/probe.js')).runProbe(config);
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -1,5 +1,13 @@
-// `quarantine list|show|release|delete|purge` (issue #4: not built yet).
+// `quarantine list|show|release|delete|purge`: argument checks and dispatch; each subcommand lives in
+// its own quarantine-*.ts module and returns its exit code.
 import type { Config } from '../config/load.js';
+import { createQuarantineStore } from '../quarantine/store.js';
+import { printable } from '../report/table.js';
+import { idArgument, usage, type ExitCode } from './quarantine-common.js';
+import { deleteEntry, purgeEntries } from './quarantine-delete.js';
+import { listEntries } from './quarantine-list.js';
+import { releaseEntry } from './quarantine-release.js';
+import { showEntry } from './quarantine-show.js';
 
 export interface QuarantineCliOptions {
   readonly json: boolean;
@@ -8,7 +16,35 @@ export interface QuarantineCliOptions {
   readonly olderThan: string | undefined;
 }
 
-export async function runQuarantine(_config: Config, _args: readonly string[], _opts: QuarantineCliOptions): Promise<number> {
-  process.stderr.write('catchall-guard: the quarantine commands are not available in this version yet\n');
-  return 1;
+export async function runQuarantine(config: Config, args: readonly string[], opts: QuarantineCliOptions): Promise<ExitCode> {
+  const [sub, ...rest] = args;
+  const store = createQuarantineStore(config.quarantine.path);
+  switch (sub) {
+    case 'list':
+      if (rest.length) return usage('quarantine list takes no arguments');
+      return listEntries(store, opts.json);
+    case 'show': {
+      const id = idArgument(rest, 'show');
+      if (typeof id === 'number') return id;
+      if (opts.raw && opts.json) return usage('quarantine show: --raw and --json exclude each other');
+      return showEntry(store, id, opts.raw ? 'raw' : opts.json ? 'json' : 'pretty');
+    }
+    case 'release': {
+      const id = idArgument(rest, 'release');
+      if (typeof id === 'number') return id;
+      return releaseEntry(config, store, id, opts.to);
+    }
+    case 'delete': {
+      const id = idArgument(rest, 'delete');
+      if (typeof id === 'number') return id;
+      return deleteEntry(store, id);
+    }
+    case 'purge':
+      if (rest.length) return usage('quarantine purge takes no arguments (did you mean --older-than?)');
+      return purgeEntries(store, opts.olderThan, new Date());
+    case undefined:
+      return usage('quarantine needs a subcommand');
+    default:
+      return usage(`unknown quarantine subcommand "${printable(sub).slice(0, 40)}"`);
+  }
 }

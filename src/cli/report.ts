@@ -1,5 +1,35 @@
-// `report [--log FILE]` (issue #4: not built yet).
-export async function runReport(_opts: { readonly logFile: string | undefined; readonly json: boolean }): Promise<number> {
-  process.stderr.write('catchall-guard: report is not available in this version yet\n');
-  return 1;
+// `report [--log FILE] [--json]`: unknown recipients seen in the log, to find the addresses that should
+// become known before a domain switches from `observe` to `reject`.
+import { createReportAggregator } from '../report/aggregate.js';
+import { formatReport } from '../report/format.js';
+import { openLogSource, readLogLines } from '../report/read-log.js';
+import { writeOut } from '../report/stdout.js';
+
+export interface ReportCliOptions {
+  readonly logFile: string | undefined;
+  readonly json: boolean;
+}
+
+function describe(err: unknown): string {
+  const e = err as NodeJS.ErrnoException | null;
+  if (e?.code === 'ENOENT') return 'no such file';
+  if (e?.code === 'EACCES' || e?.code === 'EPERM') return 'permission denied';
+  if (e?.code === 'EISDIR') return 'is a directory';
+  if (e?.code?.startsWith('Z_')) return `not a valid gzip stream (${e.message})`;
+  return e?.message ?? String(err);
+}
+
+export async function runReport(opts: ReportCliOptions): Promise<number> {
+  const source = openLogSource(opts.logFile);
+  if (opts.logFile === undefined && process.stdin.isTTY) process.stderr.write('catchall-guard: reading log lines from stdin (end with Ctrl-D); use --log FILE for a file\n');
+  const aggregator = createReportAggregator();
+  try {
+    for await (const line of readLogLines(source)) aggregator.addLine(line);
+  } catch (err) {
+    process.stderr.write(`catchall-guard: cannot read ${opts.logFile ?? 'stdin'}: ${describe(err)}\n`);
+    return 1;
+  }
+  const summary = aggregator.summary();
+  await writeOut(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatReport(summary)}\n`);
+  return 0;
 }

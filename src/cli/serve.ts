@@ -11,37 +11,49 @@ export const SHUTDOWN_GRACE_MS = 30_000;
 export async function runServe(config: Config, configPath: string, log: Logger): Promise<number> {
   const events = createEventSink(log);
   const app = createApp(config, { events });
+  let stopping = false;
+  let started = false;
+  let resolveExit: (code: number) => void = () => undefined;
+  const exit = new Promise<number>((resolve) => (resolveExit = resolve));
+
+  const drainAndExit = (): void => {
+    void app.stop(SHUTDOWN_GRACE_MS).then(() => {
+      process.off('SIGHUP', reload);
+      log.flush(() => resolveExit(0));
+    });
+  };
+  const stop = (): void => {
+    if (stopping) {
+      events.emit({ event: 'shutdown', phase: 'forced' });
+      log.flush();
+      process.exit(1);
+    }
+    stopping = true;
+    // a signal during start-up is honoured once the listeners are up
+    if (started) drainAndExit();
+  };
+  const reload = (): void => {
+    const r = loadConfig({ configPath });
+    if (!r.ok) {
+      events.emit({ event: 'reload', ok: false, error: formatIssues(r.issues).replace(/\n/g, '; ') });
+      return;
+    }
+    app.reload(r.config);
+  };
+  // handlers first: a SIGTERM that arrives while the listeners come up must not kill the process
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', reload);
   try {
     await app.start();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     events.emit({ event: 'error', where: 'listen', error: e.code ? `${e.code}: ${e.message}` : String(err) });
+    await app.stop(0).catch(() => undefined);
+    await new Promise<void>((resolve) => log.flush(() => resolve()));
     return 1;
   }
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        events.emit({ event: 'shutdown', phase: 'forced' });
-        log.flush();
-        process.exit(1);
-      }
-      stopping = true;
-      void app.stop(SHUTDOWN_GRACE_MS).then(() => {
-        process.off('SIGHUP', reload);
-        log.flush(() => resolve(signal ? 0 : 0));
-      });
-    };
-    const reload = (): void => {
-      const r = loadConfig({ configPath });
-      if (!r.ok) {
-        events.emit({ event: 'reload', ok: false, error: formatIssues(r.issues).replace(/\n/g, '; ') });
-        return;
-      }
-      app.reload(r.config);
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    process.on('SIGHUP', reload);
-  });
+  started = true;
+  if (stopping) drainAndExit();
+  return exit;
 }

@@ -1,9 +1,9 @@
 // Reads the YAML file, applies the environment overrides, validates, resolves paths, freezes.
-import { readFileSync, accessSync, constants as fsConstants } from 'node:fs';
+import { readFileSync, accessSync, statSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { domainToASCII } from 'node:url';
 import { parseDocument } from 'yaml';
-import { configSchema, type FileConfig } from './schema.js';
+import { configSchema, LOG_LEVELS, type FileConfig } from './schema.js';
 import { issueFromZod, type ConfigIssue } from './issues.js';
 
 export interface Config extends FileConfig {
@@ -96,6 +96,10 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
     if (host !== undefined) listen['host'] = host;
   }
   if (level !== undefined) {
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+      issues.push({ path: 'CATCHALL_GUARD_LOG_LEVEL', message: `expected one of ${LOG_LEVELS.join(', ')}, got "${level}"` });
+      return issues;
+    }
     const log = ensureObject(raw, 'log');
     if (log) log['level'] = level;
   }
@@ -106,9 +110,12 @@ function resolveAndCheck(cfg: FileConfig, paths: Config['paths']): LoadResult {
   const issues: ConfigIssue[] = [];
   const beside = (p: string): string => path.resolve(paths.configDir, p);
   const data = (p: string): string => path.resolve(paths.dataDir, p);
-  const readable = (p: string, keyPath: string): void => {
+  const readable = (p: string, keyPath: string, kind: 'file' | 'directory' = 'file'): void => {
     try {
       accessSync(p, fsConstants.R_OK);
+      const isDir = statSync(p).isDirectory();
+      if (kind === 'file' && isDir) issues.push({ path: keyPath, message: `${p} is a directory, expected a file` });
+      if (kind === 'directory' && !isDir) issues.push({ path: keyPath, message: `${p} is not a directory` });
     } catch (err) {
       issues.push({ path: keyPath, message: `cannot read ${p}: ${describeFsError(err)}` });
     }
@@ -128,6 +135,13 @@ function resolveAndCheck(cfg: FileConfig, paths: Config['paths']): LoadResult {
     }
     return { ...d, name: ascii || d.name, recipientsFile, observeMailbox };
   });
+  // duplicates are judged on the normalized name: `bücher.test`, `xn--bcher-kva.test` and `BÜCHER.test.` are one domain
+  const firstIndex = new Map<string, number>();
+  domains.forEach((d, i) => {
+    const first = firstIndex.get(d.name);
+    if (first !== undefined) issues.push({ path: `domains[${i}].name`, message: `duplicate of domains[${first}].name` });
+    else firstIndex.set(d.name, i);
+  });
   domains.forEach((d, i) => {
     if (d.observeMailbox && !domains.some((o) => d.observeMailbox?.endsWith(`@${o.name}`))) {
       issues.push({ path: `domains[${i}].observeMailbox`, message: 'must be a mailbox of a served domain' });
@@ -141,7 +155,7 @@ function resolveAndCheck(cfg: FileConfig, paths: Config['paths']): LoadResult {
     readable(tls.cert, 'server.tls.cert');
   }
   const templatesDir = cfg.notices.templatesDir === undefined ? undefined : beside(cfg.notices.templatesDir);
-  if (templatesDir) readable(templatesDir, 'notices.templatesDir');
+  if (templatesDir) readable(templatesDir, 'notices.templatesDir', 'directory');
 
   if (issues.length > 0) return { ok: false, issues };
   const config: Config = {

@@ -132,14 +132,8 @@ export const configSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
-    const seen = new Map<string, number>();
+    // duplicate domains are found in load.ts, after IDN and trailing-dot normalization
     cfg.domains.forEach((d, i) => {
-      const key = d.name.toLowerCase();
-      const first = seen.get(key);
-      if (first !== undefined) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['domains', i, 'name'], message: `duplicate of domains[${first}].name` });
-      }
-      seen.set(key, i);
       if (d.unknownRecipients === 'observe' && !d.observeMailbox) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['domains', i, 'observeMailbox'], message: 'required when unknownRecipients is observe' });
       }

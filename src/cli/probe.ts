@@ -1,0 +1,66 @@
+// `probe`: the container HEALTHCHECK. Connects to our own SMTP port, expects the 220 greeting, says QUIT.
+import net from 'node:net';
+import type { Config } from '../config/load.js';
+
+export const PROBE_TIMEOUT_MS = 5_000;
+
+export interface ProbeTarget {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A wildcard listen address is probed over loopback; a specific one as configured. */
+export function probeTarget(config: Config): ProbeTarget {
+  const { host, port } = config.server.listen;
+  const wildcard = host === '' || host === '0.0.0.0' || host === '::' || host === '[::]' || host === 'localhost';
+  return { host: wildcard ? '127.0.0.1' : host, port };
+}
+
+export type ProbeResult = { readonly ok: true; readonly greeting: string } | { readonly ok: false; readonly error: string };
+
+/** Reads the greeting (multi-line replies end with `NNN `), expects 220, then QUIT. Never throws. */
+export function probeSmtp(target: ProbeTarget, timeoutMs: number = PROBE_TIMEOUT_MS): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: target.host, port: target.port });
+    let buffer = '';
+    let settled = false;
+    const finish = (r: ProbeResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (r.ok) {
+        // QUIT politely; the answer does not matter, the greeting already proved the server alive
+        socket.end('QUIT\r\n');
+        setTimeout(() => socket.destroy(), 500).unref();
+      } else {
+        socket.destroy();
+      }
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish({ ok: false, error: `no greeting from ${target.host}:${target.port} within ${timeoutMs} ms` }), timeoutMs);
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const raw of lines) {
+        const line = raw.replace(/\r$/, '');
+        if (/^\d{3}-/.test(line)) continue; // continuation of a multi-line greeting
+        return finish(/^220(?: |$)/.test(line) ? { ok: true, greeting: line } : { ok: false, error: `unexpected greeting: ${line.slice(0, 200)}` });
+      }
+      if (buffer.length > 4096) finish({ ok: false, error: 'greeting too long' });
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, error: `${target.host}:${target.port}: ${err.code ?? err.message}` }));
+    socket.on('close', () => finish({ ok: false, error: `${target.host}:${target.port}: connection closed before the greeting` }));
+  });
+}
+
+export async function runProbe(config: Config): Promise<number> {
+  const r = await probeSmtp(probeTarget(config));
+  if (r.ok) {
+    process.stdout.write(`ok: ${r.greeting}\n`);
+    return 0;
+  }
+  process.stderr.write(`catchall-guard: probe failed: ${r.error}\n`);
+  return 1;
+}

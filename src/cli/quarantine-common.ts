@@ -1,0 +1,39 @@
+// What every `quarantine` subcommand shares: exit codes, error lines, and the one way an id from the
+// command line becomes a MessageId.
+import { parseMessageId, type MessageId } from '../quarantine/id.js';
+import { printable } from '../report/table.js';
+
+/** SPEC §8: main.ts exits with what the command returns. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+export type ExitCode = typeof EXIT_OK | typeof EXIT_FAILURE | typeof EXIT_USAGE;
+
+export const QUARANTINE_USAGE = `usage: catchall-guard quarantine list [--json]
+       catchall-guard quarantine show ID [--raw | --json]
+       catchall-guard quarantine release ID --to ADDRESS
+       catchall-guard quarantine delete ID
+       catchall-guard quarantine purge [--older-than DURATION]`;
+
+/** One line to stderr; returns the code so callers can `return fail(...)`. */
+export function fail(code: ExitCode, message: string): ExitCode {
+  process.stderr.write(`catchall-guard: ${message}\n`);
+  return code;
+}
+
+export function usage(message: string): ExitCode {
+  process.stderr.write(`catchall-guard: ${message}\n${QUARANTINE_USAGE}\n`);
+  return EXIT_USAGE;
+}
+
+/** Ids are checked before any path is built from them: `../x`, `a/b`, `..` never reach the file system. */
+export function idArgument(args: readonly string[], command: string): MessageId | ExitCode {
+  if (args.length !== 1 || args[0] === undefined) return usage(`quarantine ${command} takes one ID`);
+  const id = parseMessageId(args[0]);
+  if (!id) return fail(EXIT_USAGE, `invalid id "${printable(args[0]).slice(0, 80)}": an id has 1-64 characters of A-Z a-z 0-9 _ -`);
+  return id;
+}
+
+export function noSuchEntry(id: MessageId): ExitCode {
+  return fail(EXIT_FAILURE, `no such entry: ${id}`);
+}

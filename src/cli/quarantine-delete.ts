@@ -1,0 +1,28 @@
+// `quarantine delete ID` and `quarantine purge [--older-than DURATION]`.
+import { parseDuration } from '../config/units.js';
+import type { MessageId } from '../quarantine/id.js';
+import type { QuarantineStore } from '../quarantine/store.js';
+import { writeOut } from '../report/stdout.js';
+import { EXIT_OK, EXIT_USAGE, fail, noSuchEntry, type ExitCode } from './quarantine-common.js';
+
+export async function deleteEntry(store: QuarantineStore, id: MessageId): Promise<ExitCode> {
+  if (!(await store.remove(id))) return noSuchEntry(id);
+  await writeOut(`deleted ${id}\n`);
+  return EXIT_OK;
+}
+
+export const entriesWord = (n: number): string => `${n} ${n === 1 ? 'entry' : 'entries'}`;
+
+/** Without a duration: what has passed its expiresAt. With one: what was received longer ago than that. */
+export async function purgeEntries(store: QuarantineStore, olderThan: string | undefined, now: Date): Promise<ExitCode> {
+  let deleted: number;
+  if (olderThan === undefined) {
+    deleted = (await store.purgeExpired(now)).deleted;
+  } else {
+    const d = parseDuration(olderThan);
+    if (!d.ok) return fail(EXIT_USAGE, `--older-than: ${d.error}`);
+    deleted = (await store.purgeOlderThan(new Date(now.getTime() - d.value))).deleted;
+  }
+  await writeOut(`purged ${entriesWord(deleted)}\n`);
+  return EXIT_OK;
+}

@@ -1,0 +1,80 @@
+// `quarantine release ID --to ADDRESS`: the stored message, through the configured delivery, to one
+// known recipient; the entry is deleted only once the delivery has succeeded.
+import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { buildDelivery } from '../app.js';
+import type { Config } from '../config/load.js';
+import type { DeliveryOutcome, DeliveryRecipient } from '../delivery/delivery.js';
+import { compileDirectory } from '../directory/directory.js';
+import { parseRecipientsFile } from '../directory/recipients-file.js';
+import type { SpooledMessage } from '../message/spool.js';
+import { lookupRecipient } from '../policy/lookup.js';
+import type { MessageId } from '../quarantine/id.js';
+import type { QuarantineStore } from '../quarantine/store.js';
+import { writeOut } from '../report/stdout.js';
+import { printable } from '../report/table.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, noSuchEntry, type ExitCode } from './quarantine-common.js';
+
+export type ReleaseTarget = { readonly ok: true; readonly recipient: DeliveryRecipient } | { readonly ok: false; readonly code: ExitCode; readonly error: string };
+
+/** ADDRESS must be a known recipient of a served domain: release delivers to a mailbox, it does not relay. */
+export function resolveReleaseTarget(config: Config, raw: string): ReleaseTarget {
+  const files = new Map<string, readonly string[] | null>();
+  for (const d of config.domains) {
+    if (!d.recipientsFile) continue;
+    try {
+      files.set(d.name, parseRecipientsFile(readFileSync(d.recipientsFile, 'utf8')));
+    } catch {
+      files.set(d.name, null);
+    }
+  }
+  const shown = printable(raw).slice(0, 200);
+  const { recipient, answer } = lookupRecipient(raw.trim().replace(/^<(.*)>$/, '$1'), compileDirectory(config.domains, files));
+  if (recipient.kind !== 'mailbox' || !answer) return { ok: false, code: EXIT_USAGE, error: `--to: "${shown}" is not a valid mailbox address` };
+  switch (answer.kind) {
+    case 'known':
+      return { ok: true, recipient: { address: recipient.address.normalized, mailbox: `${answer.mailbox}@${recipient.address.domain}` } };
+    case 'not-served':
+      return { ok: false, code: EXIT_USAGE, error: `--to: ${shown} is not in a served domain; release delivers to known recipients only` };
+    case 'unknown':
+      return { ok: false, code: EXIT_USAGE, error: `--to: ${shown} is not a known recipient; release delivers to known recipients only` };
+    case 'unavailable':
+      return { ok: false, code: EXIT_FAILURE, error: `--to: cannot check ${shown}: ${answer.reason}` };
+  }
+}
+
+function describeFailure(outcome: Exclude<DeliveryOutcome, { kind: 'delivered' }>): string {
+  if (outcome.kind === 'temporary') return `delivery failed temporarily (${outcome.reason}): ${printable(outcome.detail)}`;
+  const u = outcome.upstream;
+  return `delivery refused: ${u.code}${u.enhanced ? ` ${u.enhanced}` : ''} ${printable(u.text)}`;
+}
+
+export async function releaseEntry(config: Config, store: QuarantineStore, id: MessageId, to: string | undefined): Promise<ExitCode> {
+  if (to === undefined || to.trim() === '') return fail(EXIT_USAGE, 'quarantine release needs --to ADDRESS');
+  const target = resolveReleaseTarget(config, to);
+  if (!target.ok) return fail(target.code, target.error);
+  const entry = await store.get(id);
+  if (!entry) return noSuchEntry(id);
+  if (!entry.bodyStored) {
+    return fail(EXIT_FAILURE, `entry ${id} holds the headers only (quarantine.storeBody was false): there is no message to release`);
+  }
+  const file = path.join(store.dir, `${id}.eml`);
+  const headers = await store.readHeaders(id);
+  const size = await stat(file).then((s) => s.size, () => null);
+  if (size === null || headers === null) return fail(EXIT_FAILURE, `entry ${id} has no readable message file`);
+  const message: SpooledMessage = { path: file, size, headerBlock: headers, headerEnd: headers.length };
+
+  const delivery = buildDelivery(config);
+  let outcome: DeliveryOutcome;
+  try {
+    outcome = await delivery.deliver({ qid: id, mailFrom: entry.mailFrom, recipients: [target.recipient], message });
+  } finally {
+    await delivery.close();
+  }
+  if (outcome.kind !== 'delivered') return fail(EXIT_FAILURE, `${describeFailure(outcome)}; entry ${id} kept`);
+  // delivered: from here on the quarantine copy is redundant
+  const removed = await store.remove(id);
+  await writeOut(`released ${id} to ${target.recipient.address}${removed ? '' : ' (the entry was already gone)'}\n`);
+  return EXIT_OK;
+}

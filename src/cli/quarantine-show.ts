@@ -1,0 +1,57 @@
+// `quarantine show ID [--raw | --json]`: the metadata for a reader, or the stored message byte for byte.
+import type { QuarantineEntry } from '../quarantine/entry.js';
+import type { MessageId } from '../quarantine/id.js';
+import type { QuarantineStore } from '../quarantine/store.js';
+import { pipeOut, writeOut } from '../report/stdout.js';
+import { printable } from '../report/table.js';
+import { EXIT_FAILURE, EXIT_OK, fail, noSuchEntry, type ExitCode } from './quarantine-common.js';
+
+function noticeLine(n: QuarantineEntry['notice']): string {
+  const parts: string[] = [n.status];
+  if (n.reason) parts.push(`reason: ${n.reason}`);
+  parts.push(`attempts: ${n.attempts}`);
+  if (n.to) parts.push(`to: ${n.to}`);
+  if (n.sentAt) parts.push(`sent: ${n.sentAt}`);
+  if (n.nextAttemptAt && (n.status === 'pending' || n.status === 'sending')) parts.push(`next attempt: ${n.nextAttemptAt}`);
+  if (n.lastError) parts.push(`last error: ${n.lastError}`);
+  return parts.join(', ');
+}
+
+export function formatEntry(e: QuarantineEntry): string {
+  const client = [e.remoteAddress, e.clientHostname ? `(${e.clientHostname})` : '', `helo ${e.helo || '-'}`].filter(Boolean).join(' ');
+  const rows: Array<[string, string]> = [
+    ['id', e.id],
+    ['received', e.receivedAt],
+    ['expires', e.expiresAt],
+    ['client', client],
+    ['envelope from', e.mailFrom || '<>'],
+    ['recipients', e.recipients.join(', ')],
+    ['delivered to', e.deliveredTo.length ? e.deliveredTo.join(', ') : '-'],
+    ['size', `${e.size} bytes`],
+    ['body stored', e.bodyStored ? 'yes' : 'no (headers only)'],
+    ['message-id', e.messageId ?? '-'],
+    ['from', e.headerFrom ?? '-'],
+    ['subject', e.subject ?? '-'],
+    ['auth', e.auth ? Object.entries(e.auth).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ') : '-'],
+    ['notice', noticeLine(e.notice)],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length)) + 1;
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${printable(v)}`).join('\n');
+}
+
+export async function showEntry(store: QuarantineStore, id: MessageId, mode: 'pretty' | 'raw' | 'json'): Promise<ExitCode> {
+  const entry = await store.get(id);
+  if (!entry) return noSuchEntry(id);
+  if (mode === 'json') await writeOut(`${JSON.stringify(entry, null, 2)}\n`);
+  else if (mode === 'pretty') await writeOut(`${formatEntry(entry)}\n`);
+  else {
+    const message = store.openMessage(id);
+    if (!message) return noSuchEntry(id);
+    try {
+      await pipeOut(message);
+    } catch (err) {
+      return fail(EXIT_FAILURE, `cannot read the message of ${id}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  return EXIT_OK;
+}

@@ -1,0 +1,170 @@
+// Log lines → unknown recipients by count, first/last seen, top sender domains. Pure; memory grows
+// with the number of distinct recipients only (each keeps a fixed number of sender-domain counters).
+import { createTopK, type TopK } from './top-k.js';
+
+export const UNKNOWN_DECISIONS = ['reject', 'quarantine', 'observe'] as const;
+export type UnknownDecision = (typeof UNKNOWN_DECISIONS)[number];
+
+/** The part of a `rcpt` event (SPEC §7) the report needs. */
+export interface UnknownRcpt {
+  readonly rcpt: string;
+  readonly from: string;
+  readonly decision: UnknownDecision;
+  /** Epoch milliseconds, or null when the line has no usable `time`. */
+  readonly time: number | null;
+}
+
+export interface DomainCount {
+  readonly domain: string;
+  readonly count: number;
+}
+
+export interface RecipientSummary {
+  readonly rcpt: string;
+  readonly count: number;
+  readonly firstSeen: string | null;
+  readonly lastSeen: string | null;
+  readonly decisions: Readonly<Partial<Record<UnknownDecision, number>>>;
+  /** The decision of the latest event: the domain's mode as it stands. */
+  readonly lastDecision: UnknownDecision;
+  readonly senderDomains: readonly DomainCount[];
+}
+
+export interface ReportSummary {
+  /** Non-empty lines read. */
+  readonly lines: number;
+  /** Lines that were not JSON objects (skipped). */
+  readonly skipped: number;
+  /** `rcpt` events with an unknown-recipient decision. */
+  readonly events: number;
+  readonly recipients: readonly RecipientSummary[];
+  readonly senderDomains: readonly DomainCount[];
+  /** True when a sender-domain count is an upper bound (more distinct domains than counters). */
+  readonly approximate: boolean;
+}
+
+export interface ReportOptions {
+  /** Sender domains listed per recipient. */
+  readonly domainsPerRecipient?: number;
+  /** Sender domains listed overall. */
+  readonly topDomains?: number;
+}
+
+const isDecision = (v: unknown): v is UnknownDecision => typeof v === 'string' && (UNKNOWN_DECISIONS as readonly string[]).includes(v);
+
+function parseTime(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isFinite(v)) return v; // pino's default epoch milliseconds
+  if (typeof v === 'string') {
+    const t = Date.parse(v); // our logger's ISO time
+    return Number.isNaN(t) ? null : t;
+  }
+  return null;
+}
+
+/** A parsed log record → the unknown-recipient RCPT it describes, or null. */
+export function toUnknownRcpt(record: unknown): UnknownRcpt | null {
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) return null;
+  const r = record as Record<string, unknown>;
+  if (r['event'] !== 'rcpt' || !isDecision(r['decision']) || typeof r['rcpt'] !== 'string' || r['rcpt'] === '') return null;
+  return { rcpt: r['rcpt'].toLowerCase(), from: typeof r['from'] === 'string' ? r['from'] : '', decision: r['decision'], time: parseTime(r['time']) };
+}
+
+/** One line → a JSON object, also behind a prefix such as `docker logs --timestamps` adds; else null. */
+export function parseLogLine(line: string): unknown {
+  const start = line.indexOf('{');
+  if (start < 0) return null;
+  try {
+    const v: unknown = JSON.parse(start === 0 ? line : line.slice(start));
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+export function senderDomain(from: string): string {
+  if (from === '' || from === '<>') return '<>';
+  const at = from.lastIndexOf('@');
+  return at < 0 ? '(no domain)' : from.slice(at + 1).toLowerCase();
+}
+
+interface RecipientState {
+  count: number;
+  first: number | null;
+  last: number | null;
+  lastDecision: UnknownDecision;
+  readonly decisions: Partial<Record<UnknownDecision, number>>;
+  readonly domains: TopK;
+}
+
+const DOMAIN_COUNTERS_PER_RECIPIENT = 16;
+const DOMAIN_COUNTERS_OVERALL = 1000;
+
+export interface ReportAggregator {
+  addLine(line: string): void;
+  add(event: UnknownRcpt): void;
+  summary(): ReportSummary;
+}
+
+export function createReportAggregator(opts: ReportOptions = {}): ReportAggregator {
+  const perRecipient = opts.domainsPerRecipient ?? 3;
+  const topDomains = opts.topDomains ?? 10;
+  const recipients = new Map<string, RecipientState>();
+  const overall = createTopK(DOMAIN_COUNTERS_OVERALL);
+  let lines = 0;
+  let skipped = 0;
+  let events = 0;
+
+  const aggregator: ReportAggregator = {
+    addLine(line) {
+      if (line.trim() === '') return;
+      lines++;
+      const record = parseLogLine(line);
+      if (record === null) {
+        skipped++;
+        return;
+      }
+      const e = toUnknownRcpt(record);
+      if (e) aggregator.add(e);
+    },
+    add(e) {
+      events++;
+      let s = recipients.get(e.rcpt);
+      if (!s) {
+        s = { count: 0, first: null, last: null, lastDecision: e.decision, decisions: {}, domains: createTopK(DOMAIN_COUNTERS_PER_RECIPIENT) };
+        recipients.set(e.rcpt, s);
+      }
+      s.count++;
+      s.decisions[e.decision] = (s.decisions[e.decision] ?? 0) + 1;
+      if (e.time !== null) {
+        if (s.first === null || e.time < s.first) s.first = e.time;
+        if (s.last === null || e.time >= s.last) {
+          s.last = e.time;
+          s.lastDecision = e.decision;
+        }
+      } else if (s.last === null) {
+        s.lastDecision = e.decision;
+      }
+      const domain = senderDomain(e.from);
+      s.domains.add(domain);
+      overall.add(domain);
+    },
+    summary() {
+      const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+      const toCounts = (k: TopK, n: number): DomainCount[] => k.top(n).map(({ key, count }) => ({ domain: key, count }));
+      const list = [...recipients]
+        .map(([rcpt, s]): RecipientSummary => ({
+          rcpt,
+          count: s.count,
+          firstSeen: iso(s.first),
+          lastSeen: iso(s.last),
+          decisions: { ...s.decisions },
+          lastDecision: s.lastDecision,
+          senderDomains: toCounts(s.domains, perRecipient),
+        }))
+        .sort((a, b) => b.count - a.count || (b.lastSeen ?? '').localeCompare(a.lastSeen ?? '') || a.rcpt.localeCompare(b.rcpt));
+      const approximate = overall.approximate || [...recipients.values()].some((s) => s.domains.approximate);
+      return { lines, skipped, events, recipients: list, senderDomains: toCounts(overall, topDomains), approximate };
+    },
+  };
+  return aggregator;
+}

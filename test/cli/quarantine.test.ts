@@ -1,0 +1,428 @@
+// `quarantine list|show|release|delete|purge` and `probe`, run as the built CLI against real entries
+// made by the real app (quarantine mode over SMTP) or planted through the store API.
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { QuarantineEntry } from '../../src/quarantine/entry.js';
+import { newMessageId } from '../../src/quarantine/id.js';
+import { createQuarantineStore, type QuarantineStore } from '../../src/quarantine/store.js';
+import { sendMessage, simpleMessage } from '../helpers/smtp-client.js';
+import { baseConfig, startApp, writeConfig, type TestApp } from '../helpers/start-app.js';
+import { closedPort, startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+// ---- the built CLI ----
+// Compiled into a private directory laid out like the repository (dist/ beside node_modules and config/),
+// so that other test files building dist/ at the same time cannot hand us a half-written file.
+let buildRoot = '';
+let mainJs = '';
+
+function buildCli(): void {
+  buildRoot = mkdtempSync(path.join(tmpdir(), 'cg-cli-build-'));
+  copyFileSync(path.join(ROOT, 'package.json'), path.join(buildRoot, 'package.json'));
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(buildRoot, 'node_modules'), 'dir');
+  symlinkSync(path.join(ROOT, 'config'), path.join(buildRoot, 'config'), 'dir');
+  const outDir = path.join(buildRoot, 'dist');
+  try {
+    execFileSync('npx', ['tsc', '-p', '.', '--outDir', outDir], { cwd: ROOT, stdio: 'pipe' });
+  } catch (err) {
+    // type errors elsewhere still emit JavaScript (noEmitOnError is off); only a missing build is fatal here
+    if (!existsSync(path.join(outDir, 'main.js'))) throw err;
+  }
+  mainJs = path.join(outDir, 'main.js');
+}
+
+interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stdoutBytes: Buffer;
+  readonly stderr: string;
+}
+
+function cli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CATCHALL_GUARD_')));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [mainJs, ...args], { cwd: buildRoot, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const stdoutBytes = Buffer.concat(out);
+      resolve({ code, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr: Buffer.concat(err).toString('utf8') });
+    });
+  });
+}
+
+const noStackTrace = (r: CliResult): void => {
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.stdout).not.toMatch(/\n\s+at /);
+};
+
+// ---- a running app in quarantine mode, and the CLI pointed at its data ----
+let t: TestApp;
+let store: QuarantineStore;
+let qdir: string;
+const DOMAINS = [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice', 'bob'] }];
+
+const q = (...args: string[]): Promise<CliResult> => cli(['quarantine', ...args, '--config', t.configPath], { CATCHALL_GUARD_DATA_DIR: t.dataDir });
+
+async function quarantineOverSmtp(opts: { to?: string[]; subject?: string; from?: string } = {}): Promise<string> {
+  const r = await sendMessage(t.port, { from: opts.from ?? 'orders@shop.example', to: opts.to ?? ['jane.doe@example.test'], raw: simpleMessage({ subject: opts.subject ?? 'Your order' }) });
+  expect(r.code).toBe(250);
+  const qid = /queued as (\S+)/.exec(r.response)?.[1];
+  if (!qid) throw new Error(`no queue id in ${r.response}`);
+  expect(existsSync(path.join(qdir, `${qid}.json`))).toBe(true);
+  return qid;
+}
+
+/** An entry through the store API, with the dates a test needs. */
+async function plant(opts: { receivedAt: Date; expiresAt: Date; bodyStored?: boolean; subject?: string }): Promise<string> {
+  const id = newMessageId(opts.receivedAt);
+  const raw = `Received: from client.test\r\n${simpleMessage({ subject: opts.subject ?? 'planted' })}`;
+  const spool = path.join(t.dir, `spool-${id}`);
+  writeFileSync(spool, raw);
+  const entry: QuarantineEntry = {
+    id,
+    receivedAt: opts.receivedAt.toISOString(),
+    expiresAt: opts.expiresAt.toISOString(),
+    remoteAddress: '192.0.2.7',
+    helo: 'client.test',
+    mailFrom: 'sender@client.test',
+    recipients: ['stranger@example.test'],
+    deliveredTo: [],
+    size: raw.length,
+    bodyStored: opts.bodyStored ?? true,
+    messageId: '<planted@client.test>',
+    subject: opts.subject ?? 'planted',
+    headerFrom: 'Sender <sender@client.test>',
+    headers: {},
+    auth: null,
+    notice: { status: 'suppressed', reason: 'test', attempts: 0 },
+  };
+  const prepared = await store.prepare(entry, { path: spool, size: raw.length, headerBlock: Buffer.alloc(0), headerEnd: raw.indexOf('\r\n\r\n') + 4 }, entry.bodyStored);
+  await prepared.commit();
+  rmSync(spool);
+  return id;
+}
+
+const DAY = 86_400_000;
+
+beforeAll(async () => {
+  buildCli();
+  t = await startApp({ domains: DOMAINS });
+  qdir = t.config.quarantine.path;
+  store = createQuarantineStore(qdir);
+}, 180_000);
+
+afterAll(async () => {
+  await t?.stop();
+  if (buildRoot) rmSync(buildRoot, { recursive: true, force: true });
+});
+
+describe('quarantine list', () => {
+  it('lists entries newest first as a table within 100 columns, long fields cut with …', async () => {
+    const longSubject = `Invoice ${'x'.repeat(150)}`;
+    const first = await quarantineOverSmtp({ subject: 'first one' });
+    const second = await quarantineOverSmtp({ subject: longSubject, to: ['jane.doe@example.test', 'john.smith.with.a.long.name@example.test', 'someone.else@example.test'] });
+    // an escape sequence in an encoded subject must not reach the terminal
+    const third = await quarantineOverSmtp({ subject: '=?UTF-8?B?G1szMW1yZWQbWzBt?=' });
+
+    const r = await q('list');
+    expect(r.code).toBe(0);
+    noStackTrace(r);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+RECEIVED \(UTC\)\s+SENDER\s+RECIPIENTS\s+SUBJECT\s+NOTICE$/);
+    for (const l of lines) expect([...l].length).toBeLessThanOrEqual(100);
+    const order = [third, second, first].map((id) => lines.findIndex((l) => l.startsWith(id)));
+    expect(order.every((i) => i > 0)).toBe(true);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    const secondLine = lines.find((l) => l.startsWith(second)) ?? '';
+    expect(secondLine).toContain('…');
+    expect(secondLine).toContain('orders@shop.example');
+    expect(secondLine).toMatch(/suppressed$/);
+    expect(r.stdout).not.toContain('\u001b');
+  });
+
+  it('--json prints the entries as an array, newest first', async () => {
+    const r = await q('list', '--json');
+    expect(r.code).toBe(0);
+    const arr = JSON.parse(r.stdout) as QuarantineEntry[];
+    expect(Array.isArray(arr)).toBe(true);
+    expect(arr.map((e) => e.id)).toEqual((await store.list()).map((e) => e.id));
+    expect(arr.map((e) => e.id)).toEqual(arr.map((e) => e.id).sort().reverse());
+    expect(arr[0]).toMatchObject({ mailFrom: 'orders@shop.example', notice: { status: 'suppressed' } });
+  });
+
+  it('an empty quarantine says so (and --json prints [])', async () => {
+    const empty = writeConfig(baseConfig({ domains: DOMAINS }));
+    const env = { CATCHALL_GUARD_DATA_DIR: empty.dataDir };
+    const human = await cli(['quarantine', 'list', '--config', empty.configPath], env);
+    expect(human).toMatchObject({ code: 0, stdout: 'the quarantine is empty\n' });
+    const json = await cli(['quarantine', 'list', '--json', '--config', empty.configPath], env);
+    expect(JSON.parse(json.stdout)).toEqual([]);
+    expect(existsSync(empty.dataDir)).toBe(false); // listing creates nothing
+    rmSync(empty.dir, { recursive: true, force: true });
+  });
+});
+
+describe('quarantine show', () => {
+  it('prints the metadata readably', async () => {
+    const id = await quarantineOverSmtp({ subject: 'Repair notice 4711' });
+    const r = await q('show', id);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^id:\\s+${id}$`, 'm'));
+    expect(r.stdout).toMatch(/^envelope from:\s+orders@shop\.example$/m);
+    expect(r.stdout).toMatch(/^recipients:\s+jane\.doe@example\.test$/m);
+    expect(r.stdout).toMatch(/^subject:\s+Repair notice 4711$/m);
+    expect(r.stdout).toMatch(/^body stored:\s+yes$/m);
+    expect(r.stdout).toMatch(/^notice:\s+suppressed, reason: notices-disabled/m);
+  });
+
+  it('--raw writes the stored .eml byte for byte; --json the metadata', async () => {
+    const id = await quarantineOverSmtp({ subject: 'raw bytes' });
+    const r = await q('show', id, '--raw');
+    expect(r.code).toBe(0);
+    expect(r.stdoutBytes.equals(readFileSync(path.join(qdir, `${id}.eml`)))).toBe(true);
+    expect(r.stdout).toMatch(/^Received: /);
+    const j = await q('show', id, '--json');
+    expect(JSON.parse(j.stdout)).toMatchObject({ id, subject: 'raw bytes' });
+  });
+
+  it('an unknown id → exit 1, "no such entry"', async () => {
+    const r = await q('show', 'doesnotexist123');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no such entry');
+    noStackTrace(r);
+  });
+});
+
+describe('quarantine release', () => {
+  it('delivers into the Maildir of the given known recipient, then deletes the entry', async () => {
+    const id = await quarantineOverSmtp({ subject: 'release me' });
+    const eml = readFileSync(path.join(qdir, `${id}.eml`));
+    const r = await q('release', id, '--to', 'Alice@Example.test');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`released ${id} to alice@example.test`);
+    expect(existsSync(path.join(qdir, `${id}.json`))).toBe(false);
+    expect(existsSync(path.join(qdir, `${id}.eml`))).toBe(false);
+    const newDir = path.join(t.dataDir, 'mail', 'example.test', 'alice', 'new');
+    const delivered = readdirSync(newDir).map((f) => readFileSync(path.join(newDir, f)));
+    expect(delivered.some((b) => b.equals(eml))).toBe(true);
+  });
+
+  it('a subaddress goes to its mailbox', async () => {
+    const id = await quarantineOverSmtp();
+    const r = await q('release', id, '--to', 'bob+found@example.test');
+    expect(r.code).toBe(0);
+    expect(readdirSync(path.join(t.dataDir, 'mail', 'example.test', 'bob', 'new'))).toHaveLength(1);
+  });
+
+  it('refuses a missing, malformed, unknown or foreign ADDRESS with exit 2 and keeps the entry', async () => {
+    const id = await quarantineOverSmtp();
+    for (const args of [[], ['--to', 'not-an-address'], ['--to', 'nobody@example.test'], ['--to', 'alice@elsewhere.test'], ['--to', 'a%b@example.test']]) {
+      const r = await q('release', id, ...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/--to/);
+      noStackTrace(r);
+    }
+    expect(existsSync(path.join(qdir, `${id}.json`))).toBe(true);
+  });
+
+  it('refuses an entry stored without its body (exit 1), and keeps it', async () => {
+    const id = await plant({ receivedAt: new Date(), expiresAt: new Date(Date.now() + DAY), bodyStored: false });
+    const r = await q('release', id, '--to', 'alice@example.test');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/headers only/);
+    expect(existsSync(path.join(qdir, `${id}.json`))).toBe(true);
+  });
+
+  it('an unknown id → exit 1, "no such entry"', async () => {
+    const r = await q('release', 'doesnotexist123', '--to', 'alice@example.test');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no such entry');
+  });
+
+  describe('through an upstream server', () => {
+    let sink: UpstreamSink;
+    let upstreamConfig: { dir: string; configPath: string };
+    const viaUpstream = (...args: string[]): Promise<CliResult> =>
+      cli(['quarantine', ...args, '--config', upstreamConfig.configPath], { CATCHALL_GUARD_DATA_DIR: t.dataDir });
+
+    beforeAll(async () => {
+      sink = await startSink('tempfail');
+      upstreamConfig = writeConfig(baseConfig({ domains: DOMAINS, delivery: { type: 'smtp', smtp: { host: '127.0.0.1', port: sink.port, timeout: '10s' } } }));
+    });
+    afterAll(async () => {
+      await sink.close();
+      rmSync(upstreamConfig.dir, { recursive: true, force: true });
+    });
+
+    it('451 from upstream → exit 1, entry kept; once upstream accepts → delivered and deleted', async () => {
+      const id = await quarantineOverSmtp({ subject: 'via upstream' });
+      const refused = await viaUpstream('release', id, '--to', 'alice@example.test');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/temporarily/);
+      expect(refused.stderr).toContain('451');
+      expect(refused.stderr).toContain('kept');
+      noStackTrace(refused);
+      expect(existsSync(path.join(qdir, `${id}.json`))).toBe(true);
+      expect(existsSync(path.join(qdir, `${id}.eml`))).toBe(true);
+
+      sink.mode = 'accept';
+      const eml = readFileSync(path.join(qdir, `${id}.eml`));
+      const ok = await viaUpstream('release', id, '--to', 'alice@example.test');
+      expect(ok.code).toBe(0);
+      const [m] = await sink.waitForMessages(1);
+      expect(m?.to).toEqual(['alice@example.test']);
+      expect(m?.from).toBe('orders@shop.example');
+      expect(m?.raw.toString('latin1').replace(/\r\n/g, '\n')).toBe(eml.toString('latin1').replace(/\r\n/g, '\n'));
+      expect(existsSync(path.join(qdir, `${id}.json`))).toBe(false);
+    });
+
+    it('a permanent refusal → exit 1 with the upstream reply, entry kept', async () => {
+      sink.mode = 'reject';
+      const id = await quarantineOverSmtp();
+      const r = await viaUpstream('release', id, '--to', 'alice@example.test');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/refused: 550 5\.7\.1/);
+      expect(existsSync(path.join(qdir, `${id}.json`))).toBe(true);
+    });
+  });
+});
+
+describe('quarantine delete', () => {
+  it('deletes one entry; deleting it again → exit 1, "no such entry"', async () => {
+    const id = await quarantineOverSmtp();
+    const r = await q('delete', id);
+    expect(r).toMatchObject({ code: 0, stdout: `deleted ${id}\n` });
+    expect(existsSync(path.join(qdir, `${id}.json`))).toBe(false);
+    expect(existsSync(path.join(qdir, `${id}.eml`))).toBe(false);
+    const again = await q('delete', id);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('no such entry');
+  });
+});
+
+describe('quarantine purge', () => {
+  it('without --older-than deletes the expired entries only and prints the count', async () => {
+    const now = Date.now();
+    const expired = [await plant({ receivedAt: new Date(now - 20 * DAY), expiresAt: new Date(now - 6 * DAY) }), await plant({ receivedAt: new Date(now - 15 * DAY), expiresAt: new Date(now - DAY) })];
+    const fresh = await plant({ receivedAt: new Date(now - 2 * DAY), expiresAt: new Date(now + 12 * DAY) });
+    const r = await q('purge');
+    expect(r).toMatchObject({ code: 0, stdout: 'purged 2 entries\n' });
+    for (const id of expired) expect(existsSync(path.join(qdir, `${id}.json`))).toBe(false);
+    expect(existsSync(path.join(qdir, `${fresh}.json`))).toBe(true);
+    expect((await q('purge')).stdout).toBe('purged 0 entries\n');
+  });
+
+  it('--older-than DURATION deletes what was received before then, expired or not', async () => {
+    const now = Date.now();
+    const old = await plant({ receivedAt: new Date(now - 3 * DAY), expiresAt: new Date(now + 11 * DAY) });
+    const recent = await plant({ receivedAt: new Date(now - 3_600_000), expiresAt: new Date(now + 13 * DAY) });
+    const before = (await store.list()).filter((e) => Date.parse(e.receivedAt) <= now - 2 * DAY).length;
+    const r = await q('purge', '--older-than', '2d');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`purged ${before} ${before === 1 ? 'entry' : 'entries'}\n`);
+    expect(existsSync(path.join(qdir, `${old}.json`))).toBe(false);
+    expect(existsSync(path.join(qdir, `${recent}.json`))).toBe(true);
+  });
+
+  it('a bad duration → exit 2, nothing deleted', async () => {
+    const count = (await store.list()).length;
+    const r = await q('purge', '--older-than', 'soon');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--older-than: invalid duration "soon"/);
+    expect((await store.list()).length).toBe(count);
+  });
+});
+
+describe('ids are checked before they touch the file system', () => {
+  it.each(['../x', 'a/b', '..', '.', 'x.json', '../quarantine/../x', '%2e%2e', 'x y', '', `a${'b'.repeat(64)}`])('refuses %j with exit 2 and touches nothing', async (bad) => {
+    // a complete, valid entry outside the quarantine directory, where `../x` would point
+    const outside = path.join(t.dataDir, 'x');
+    mkdirSync(t.dataDir, { recursive: true });
+    const planted = JSON.stringify({ ...(await store.list())[0], id: 'x' });
+    writeFileSync(`${outside}.json`, planted);
+    writeFileSync(`${outside}.eml`, 'Subject: outside\r\n\r\nkeep me\r\n');
+    const entriesBefore = readdirSync(qdir).sort();
+    const aliceNew = path.join(t.dataDir, 'mail', 'example.test', 'alice', 'new');
+    const delivered = (): number => (existsSync(aliceNew) ? readdirSync(aliceNew).length : 0);
+    const deliveredBefore = delivered();
+    const commands = [['show', bad], ['delete', bad], ...(bad === '../x' ? [['show', bad, '--raw'], ['release', bad, '--to', 'alice@example.test']] : [])];
+    const results = await Promise.all(commands.map((args) => q(...args)));
+    results.forEach((r, i) => {
+      expect(r.code, commands[i]?.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/invalid id|takes one ID/);
+      expect(r.stdout).toBe('');
+      noStackTrace(r);
+    });
+    expect(readFileSync(`${outside}.json`, 'utf8')).toBe(planted);
+    expect(readFileSync(`${outside}.eml`, 'utf8')).toBe('Subject: outside\r\n\r\nkeep me\r\n');
+    expect(readdirSync(qdir).sort()).toEqual(entriesBefore);
+    expect(delivered()).toBe(deliveredBefore);
+  });
+});
+
+describe('quarantine usage', () => {
+  it.each([[[]], [['frobnicate']], [['list', 'extra']], [['show']], [['show', 'a', 'b']], [['purge', '2d']]])('%j → exit 2 with the usage', async (args) => {
+    const r = await q(...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('usage: catchall-guard quarantine');
+    noStackTrace(r);
+  });
+
+  it('an invalid configuration → exit 2 naming the key', async () => {
+    const bad = writeConfig({ ...baseConfig({ domains: DOMAINS }), quarantine: { retention: 'forever' } });
+    const r = await cli(['quarantine', 'list', '--config', bad.configPath], { CATCHALL_GUARD_DATA_DIR: bad.dataDir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('quarantine.retention');
+    noStackTrace(r);
+    rmSync(bad.dir, { recursive: true, force: true });
+  });
+});
+
+describe('probe', () => {
+  const probe = (port: number): Promise<CliResult> => cli(['probe', '--config', t.configPath], { CATCHALL_GUARD_PORT: String(port), CATCHALL_GUARD_DATA_DIR: t.dataDir });
+
+  it('exit 0 against the running app (220 greeting, then QUIT)', async () => {
+    const r = await probe(t.port);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ok: 220 /);
+  });
+
+  it('exit 1 against a closed port', async () => {
+    const r = await probe(await closedPort());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/probe failed: .*ECONNREFUSED/);
+    noStackTrace(r);
+  });
+
+  it('exit 1 within about 5 s against a server that never greets, and against a 554 greeting', async () => {
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((s) => void sockets.add(s));
+    const busy = net.createServer((s) => s.end('554 5.3.2 too busy\r\n'));
+    const listen = (srv: net.Server): Promise<number> =>
+      new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve((srv.address() as net.AddressInfo).port)));
+    try {
+      const started = Date.now();
+      const r = await probe(await listen(silent));
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/no greeting/);
+      expect(Date.now() - started).toBeLessThan(9_000);
+      const b = await probe(await listen(busy));
+      expect(b.code).toBe(1);
+      expect(b.stderr).toMatch(/unexpected greeting: 554/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+      busy.close();
+    }
+  });
+});

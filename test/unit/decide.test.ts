@@ -1,0 +1,161 @@
+// policy/decide: THE recipient decision, exhaustive over RcptOutcome kinds (SPEC §4).
+import { describe, expect, it } from 'vitest';
+import type { MailAddress, ParsedRecipient } from '../../src/address/parse.js';
+import { parseRecipient } from '../../src/address/parse.js';
+import type { DirectoryAnswer } from '../../src/directory/directory.js';
+import { decideRecipient, isUnknownRecipient, type RcptContext, type RcptOutcome } from '../../src/policy/decide.js';
+
+type Kind = RcptOutcome['kind'];
+
+/** Every outcome kind; the Record type makes the compiler refuse this list if a kind is added or removed. */
+const ALL_KINDS: Record<Kind, true> = {
+  accept: true,
+  reject: true,
+  quarantine: true,
+  observe: true,
+  'relay-denied': true,
+  invalid: true,
+  limited: true,
+  deferred: true,
+};
+
+const alice: MailAddress = { localPart: 'Alice', domain: 'example.test', normalized: 'alice@example.test' };
+const carol: MailAddress = { localPart: 'carol', domain: 'example.test', normalized: 'carol@example.test' };
+const mb = (address: MailAddress): ParsedRecipient => ({ kind: 'mailbox', address });
+
+const known: DirectoryAnswer = { kind: 'known', matchedBy: 'listed', mailbox: 'alice' };
+const unknownReject: DirectoryAnswer = { kind: 'unknown', mode: 'reject', observeMailbox: undefined };
+const unknownQuarantine: DirectoryAnswer = { kind: 'unknown', mode: 'quarantine', observeMailbox: undefined };
+const unknownObserve: DirectoryAnswer = { kind: 'unknown', mode: 'observe', observeMailbox: 'alice@example.test' };
+const unknownObserveNoMailbox: DirectoryAnswer = { kind: 'unknown', mode: 'observe', observeMailbox: undefined };
+const unavailable: DirectoryAnswer = { kind: 'unavailable', reason: 'recipients file not loaded' };
+const notServed: DirectoryAnswer = { kind: 'not-served' };
+
+const LIMITS = { maxRecipients: 3, maxUnknownRecipients: 2, maxUnknownRecipientsPerIp: 5 };
+
+function ctx(recipient: ParsedRecipient, answer: DirectoryAnswer | null, over: Partial<RcptContext['counts']> & { shuttingDown?: boolean } = {}): RcptContext {
+  const { shuttingDown = false, ...counts } = over;
+  return {
+    recipient,
+    answer,
+    counts: { rcptInTransaction: 0, unknownInSession: 0, rejectedForIp: 0, ...counts },
+    limits: LIMITS,
+    shuttingDown,
+  };
+}
+
+const cases: Array<[string, RcptContext, RcptOutcome]> = [
+  // accept
+  ['known recipient', ctx(mb(alice), known), { kind: 'accept', recipient: alice, mailbox: 'alice' }],
+  ['known recipient below maxRecipients', ctx(mb(alice), known, { rcptInTransaction: 2 }), { kind: 'accept', recipient: alice, mailbox: 'alice' }],
+  ['known recipient is not held back by the unknown limits', ctx(mb(alice), known, { unknownInSession: 99, rejectedForIp: 99 }), { kind: 'accept', recipient: alice, mailbox: 'alice' }],
+  // reject
+  ['unknown, mode reject', ctx(mb(carol), unknownReject), { kind: 'reject', recipient: carol }],
+  ['unknown, mode reject, one below the session limit', ctx(mb(carol), unknownReject, { unknownInSession: 1 }), { kind: 'reject', recipient: carol }],
+  ['unknown, mode reject, one below the per-IP limit', ctx(mb(carol), unknownReject, { rejectedForIp: 4 }), { kind: 'reject', recipient: carol }],
+  ['unknown, mode observe without a mailbox (safe side)', ctx(mb(carol), unknownObserveNoMailbox), { kind: 'reject', recipient: carol }],
+  // quarantine
+  ['unknown, mode quarantine', ctx(mb(carol), unknownQuarantine), { kind: 'quarantine', recipient: carol }],
+  ['unknown, mode quarantine: the per-IP 550 budget does not apply', ctx(mb(carol), unknownQuarantine, { rejectedForIp: 99 }), { kind: 'quarantine', recipient: carol }],
+  // observe
+  ['unknown, mode observe', ctx(mb(carol), unknownObserve), { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' }],
+  // relay-denied
+  ['domain not served', ctx(mb(alice), notServed), { kind: 'relay-denied', raw: 'alice@example.test', reason: 'not-served' }],
+  ['mailbox never looked up', ctx(mb(alice), null), { kind: 'relay-denied', raw: 'alice@example.test', reason: 'not-served' }],
+  ['relay attempt with a full transaction is still relay-denied', ctx(mb(alice), notServed, { rcptInTransaction: 3 }), { kind: 'relay-denied', raw: 'alice@example.test', reason: 'not-served' }],
+  ['percent hack', ctx(parseRecipient('bob%elsewhere.test@example.test'), null), { kind: 'relay-denied', raw: 'bob%elsewhere.test@example.test', reason: '%' }],
+  ['bang path', ctx(parseRecipient('elsewhere.test!bob@example.test'), null), { kind: 'relay-denied', raw: 'elsewhere.test!bob@example.test', reason: '!' }],
+  ['quoted @', ctx(parseRecipient('"bob@elsewhere.test"@example.test'), null), { kind: 'relay-denied', raw: '"bob@elsewhere.test"@example.test', reason: 'quoted-at' }],
+  ['address literal', ctx(parseRecipient('alice@[127.0.0.1]'), null), { kind: 'relay-denied', raw: 'alice@[127.0.0.1]', reason: 'literal' }],
+  ['routing trick even if the directory would know it', ctx(parseRecipient('a%b@example.test'), known), { kind: 'relay-denied', raw: 'a%b@example.test', reason: '%' }],
+  // invalid
+  ['malformed', ctx(parseRecipient('no-at-sign'), null), { kind: 'invalid', raw: 'no-at-sign', why: 'no local-part or domain' }],
+  ['local-part too long', ctx(parseRecipient(`${'a'.repeat(65)}@example.test`), null), { kind: 'invalid', raw: `${'a'.repeat(65)}@example.test`, why: 'local-part over 64 octets' }],
+  ['bare postmaster the caller did not resolve', ctx({ kind: 'bare-postmaster' }, null), { kind: 'invalid', raw: 'postmaster', why: 'postmaster not resolved' }],
+  // limited
+  ['maxRecipients reached, known recipient', ctx(mb(alice), known, { rcptInTransaction: 3 }), { kind: 'limited', limit: 'max-recipients' }],
+  ['maxRecipients reached, unknown recipient', ctx(mb(carol), unknownQuarantine, { rcptInTransaction: 3 }), { kind: 'limited', limit: 'max-recipients' }],
+  ['maxUnknownRecipients reached, mode reject', ctx(mb(carol), unknownReject, { unknownInSession: 2 }), { kind: 'limited', limit: 'max-unknown-recipients' }],
+  ['maxUnknownRecipients reached, mode quarantine', ctx(mb(carol), unknownQuarantine, { unknownInSession: 2 }), { kind: 'limited', limit: 'max-unknown-recipients' }],
+  ['maxUnknownRecipients reached, mode observe', ctx(mb(carol), unknownObserve, { unknownInSession: 5 }), { kind: 'limited', limit: 'max-unknown-recipients' }],
+  ['maxUnknownRecipientsPerIp reached, mode reject', ctx(mb(carol), unknownReject, { rejectedForIp: 5 }), { kind: 'limited', limit: 'max-unknown-recipients-per-ip' }],
+  ['session limit is checked before the per-IP limit', ctx(mb(carol), unknownReject, { unknownInSession: 2, rejectedForIp: 5 }), { kind: 'limited', limit: 'max-unknown-recipients' }],
+  // deferred
+  ['recipients file unavailable', ctx(mb(carol), unavailable), { kind: 'deferred', reason: 'directory-unavailable' }],
+  ['shutting down, known recipient', ctx(mb(alice), known, { shuttingDown: true }), { kind: 'deferred', reason: 'shutting-down' }],
+  ['shutting down wins over a malformed address', ctx(parseRecipient('no-at-sign'), null, { shuttingDown: true }), { kind: 'deferred', reason: 'shutting-down' }],
+  ['shutting down wins over relay denial', ctx(mb(alice), notServed, { shuttingDown: true }), { kind: 'deferred', reason: 'shutting-down' }],
+  ['shutting down wins over limits', ctx(mb(carol), unknownReject, { shuttingDown: true, unknownInSession: 9, rcptInTransaction: 9 }), { kind: 'deferred', reason: 'shutting-down' }],
+];
+
+describe('decideRecipient', () => {
+  it.each(cases)('%s', (_label, input, outcome) => {
+    expect(decideRecipient(input)).toEqual(outcome);
+  });
+
+  it('the table covers every RcptOutcome kind, and every limit and deferral reason', () => {
+    const outcomes = cases.map(([, input]) => decideRecipient(input));
+    expect(new Set(outcomes.map((o) => o.kind))).toEqual(new Set(Object.keys(ALL_KINDS)));
+    const limits = new Set(outcomes.flatMap((o) => (o.kind === 'limited' ? [o.limit] : [])));
+    expect(limits).toEqual(new Set(['max-recipients', 'max-unknown-recipients', 'max-unknown-recipients-per-ip']));
+    const deferrals = new Set(outcomes.flatMap((o) => (o.kind === 'deferred' ? [o.reason] : [])));
+    expect(deferrals).toEqual(new Set(['directory-unavailable', 'shutting-down']));
+    const relayReasons = new Set(outcomes.flatMap((o) => (o.kind === 'relay-denied' ? [o.reason] : [])));
+    expect(relayReasons).toEqual(new Set(['not-served', '%', '!', 'quoted-at', 'literal']));
+  });
+
+  it('is total: every combination of recipient, answer, counts and flags gets exactly one outcome', () => {
+    const recipients: ParsedRecipient[] = [
+      mb(alice),
+      mb(carol),
+      { kind: 'bare-postmaster' },
+      parseRecipient('a%b@example.test'),
+      parseRecipient('a!b@example.test'),
+      parseRecipient('"a@b"@example.test'),
+      parseRecipient('a@[10.0.0.1]'),
+      parseRecipient('broken'),
+    ];
+    const answers: Array<DirectoryAnswer | null> = [null, known, unknownReject, unknownQuarantine, unknownObserve, unknownObserveNoMailbox, unavailable, notServed];
+    const numbers = [0, 2, 3, 5, 100];
+    let n = 0;
+    const strays: string[] = [];
+    for (const r of recipients)
+      for (const a of answers)
+        for (const rcptInTransaction of numbers)
+          for (const unknownInSession of numbers)
+            for (const rejectedForIp of numbers)
+              for (const shuttingDown of [false, true]) {
+                const o = decideRecipient(ctx(r, a, { rcptInTransaction, unknownInSession, rejectedForIp, shuttingDown }));
+                if (ALL_KINDS[o.kind] !== true) strays.push(JSON.stringify(o));
+                n++;
+              }
+    expect(strays).toEqual([]);
+    expect(n).toBe(8 * 8 * 5 * 5 * 5 * 2);
+  });
+});
+
+describe('isUnknownRecipient', () => {
+  const sample: Record<Kind, RcptOutcome> = {
+    accept: { kind: 'accept', recipient: alice, mailbox: 'alice' },
+    reject: { kind: 'reject', recipient: carol },
+    quarantine: { kind: 'quarantine', recipient: carol },
+    observe: { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' },
+    'relay-denied': { kind: 'relay-denied', raw: 'x@y.test', reason: 'not-served' },
+    invalid: { kind: 'invalid', raw: 'x', why: 'no local-part or domain' },
+    limited: { kind: 'limited', limit: 'max-recipients' },
+    deferred: { kind: 'deferred', reason: 'shutting-down' },
+  };
+  const expected: Record<Kind, boolean> = {
+    accept: false,
+    reject: true,
+    quarantine: true,
+    observe: true,
+    'relay-denied': false,
+    invalid: false,
+    limited: false,
+    deferred: false,
+  };
+  it.each(Object.keys(expected) as Kind[])('%s → counts as unknown: see table', (kind) => {
+    expect(isUnknownRecipient(sample[kind])).toBe(expected[kind]);
+  });
+});

@@ -1,0 +1,232 @@
+// directory: the set of known recipients per served domain (SPEC §2, §3), including a scale check.
+import { describe, expect, it } from 'vitest';
+import type { DomainFileConfig } from '../../src/config/schema.js';
+import { compileDirectory, type DirectoryAnswer, type FileEntries } from '../../src/directory/directory.js';
+import { compileGlobs, isGlob } from '../../src/directory/glob.js';
+
+function domain(name: string, extra: Partial<DomainFileConfig> = {}): DomainFileConfig {
+  return { name, unknownRecipients: 'reject', recipients: [], subaddressSeparator: '+', ...extra };
+}
+
+const noFiles: FileEntries = new Map();
+
+describe('compileDirectory: listed and glob entries', () => {
+  const dir = compileDirectory(
+    [
+      domain('example.test', { recipients: ['alice', 'Bob', 'shop-*', 'team?', 'a.b*', 'x+y'] }),
+      domain('quarantine.test', { unknownRecipients: 'quarantine', recipients: ['alice'] }),
+      domain('observe.test', { unknownRecipients: 'observe', recipients: ['alice'], observeMailbox: 'alice@observe.test' }),
+    ],
+    noFiles,
+  );
+
+  it.each<[string, DirectoryAnswer]>([
+    ['alice', { kind: 'known', matchedBy: 'listed', mailbox: 'alice' }],
+    ['ALICE', { kind: 'known', matchedBy: 'listed', mailbox: 'alice' }],
+    ['bob', { kind: 'known', matchedBy: 'listed', mailbox: 'bob' }],
+    ['shop-amazon', { kind: 'known', matchedBy: 'glob', mailbox: 'shop-amazon' }],
+    ['SHOP-Amazon', { kind: 'known', matchedBy: 'glob', mailbox: 'shop-amazon' }],
+    ['shop-', { kind: 'known', matchedBy: 'glob', mailbox: 'shop-' }],
+    ['team1', { kind: 'known', matchedBy: 'glob', mailbox: 'team1' }],
+    ['teamx', { kind: 'known', matchedBy: 'glob', mailbox: 'teamx' }],
+    ['a.b', { kind: 'known', matchedBy: 'glob', mailbox: 'a.b' }],
+    ['a.bcd', { kind: 'known', matchedBy: 'glob', mailbox: 'a.bcd' }],
+    ['x+y', { kind: 'known', matchedBy: 'listed', mailbox: 'x+y' }],
+  ])('%s is known: %j', (localPart, answer) => {
+    expect(dir.lookup('example.test', localPart)).toEqual(answer);
+  });
+
+  it.each([
+    ['carol'],
+    ['shop'], // `shop-*` needs the dash
+    ['shopx'],
+    ['team'], // `?` is exactly one character
+    ['team12'],
+    ['axb'], // the dot of `a.b*` is literal, not a regex wildcard
+    ['xxy'], // the plus of `x+y` is literal too
+    ['alice.smith'],
+    ['malice'],
+  ])('%s is unknown', (localPart) => {
+    expect(dir.lookup('example.test', localPart)).toEqual({ kind: 'unknown', mode: 'reject', observeMailbox: undefined });
+  });
+
+  it('unknown answers carry the domain mode and observe mailbox', () => {
+    expect(dir.lookup('quarantine.test', 'nobody')).toEqual({ kind: 'unknown', mode: 'quarantine', observeMailbox: undefined });
+    expect(dir.lookup('observe.test', 'nobody')).toEqual({ kind: 'unknown', mode: 'observe', observeMailbox: 'alice@observe.test' });
+  });
+
+  it('a domain that is not listed is not served', () => {
+    expect(dir.lookup('elsewhere.test', 'alice')).toEqual({ kind: 'not-served' });
+    expect(dir.lookup('sub.example.test', 'alice')).toEqual({ kind: 'not-served' });
+    expect(dir.isServed('example.test')).toBe(true);
+    expect(dir.isServed('elsewhere.test')).toBe(false);
+  });
+
+  it('the primary domain is the first one', () => {
+    expect(dir.primaryDomain).toBe('example.test');
+  });
+});
+
+describe('compileDirectory: postmaster', () => {
+  it.each(['postmaster', 'PostMaster', 'POSTMASTER', 'postmaster+bounces'])('%s is always known, even with no recipients at all', (lp) => {
+    const dir = compileDirectory([domain('empty.test')], noFiles);
+    expect(dir.lookup('empty.test', lp)).toEqual({ kind: 'known', matchedBy: 'postmaster', mailbox: 'postmaster' });
+  });
+
+  it('postmaster is known even while the recipients file is unavailable', () => {
+    const dir = compileDirectory([domain('file.test', { recipientsFile: '/x/file.test.recipients' })], new Map([['file.test', null]]));
+    expect(dir.lookup('file.test', 'postmaster')).toMatchObject({ kind: 'known', matchedBy: 'postmaster' });
+  });
+});
+
+describe('compileDirectory: subaddresses', () => {
+  it.each<[string, string, DirectoryAnswer['kind'], string | undefined]>([
+    // [separator, local-part, kind, mailbox]
+    ['+', 'alice+news', 'known', 'alice'],
+    ['+', 'ALICE+News', 'known', 'alice'],
+    ['+', 'alice+', 'known', 'alice'],
+    ['+', 'alice+a+b', 'known', 'alice'],
+    ['+', 'alice-news', 'unknown', undefined],
+    ['+', '+alice', 'unknown', undefined],
+    ['+', 'carol+news', 'unknown', undefined],
+    ['-', 'alice-news', 'known', 'alice'],
+    ['-', 'alice+news', 'unknown', undefined],
+    ['', 'alice+news', 'unknown', undefined],
+    ['', 'alice-news', 'unknown', undefined],
+    ['', 'alice', 'known', 'alice'],
+  ])('separator %j: %s → %s %s', (sep, lp, kind, mailbox) => {
+    const dir = compileDirectory([domain('example.test', { recipients: ['alice'], subaddressSeparator: sep })], noFiles);
+    const a = dir.lookup('example.test', lp);
+    expect(a.kind).toBe(kind);
+    if (a.kind === 'known') expect(a.mailbox).toBe(mailbox);
+  });
+
+  it('a full local-part entry such as alice+orders is its own mailbox, found before the base', () => {
+    const dir = compileDirectory([domain('example.test', { recipients: ['alice', 'alice+orders'] })], noFiles);
+    expect(dir.lookup('example.test', 'alice+orders')).toEqual({ kind: 'known', matchedBy: 'listed', mailbox: 'alice+orders' });
+    expect(dir.lookup('example.test', 'Alice+Orders')).toEqual({ kind: 'known', matchedBy: 'listed', mailbox: 'alice+orders' });
+    expect(dir.lookup('example.test', 'alice+news')).toEqual({ kind: 'known', matchedBy: 'listed', mailbox: 'alice' });
+  });
+
+  it('a full local-part entry works without its base being known', () => {
+    const dir = compileDirectory([domain('example.test', { recipients: ['alice+orders'] })], noFiles);
+    expect(dir.lookup('example.test', 'alice+orders')).toMatchObject({ kind: 'known', mailbox: 'alice+orders' });
+    expect(dir.lookup('example.test', 'alice').kind).toBe('unknown');
+    expect(dir.lookup('example.test', 'alice+news').kind).toBe('unknown');
+  });
+
+  it('the full local-part is tried against a file entry before the base matches a listed entry', () => {
+    const dir = compileDirectory(
+      [domain('example.test', { recipients: ['alice'], recipientsFile: '/x/r' })],
+      new Map([['example.test', ['alice+orders']]]),
+    );
+    expect(dir.lookup('example.test', 'alice+orders')).toEqual({ kind: 'known', matchedBy: 'file', mailbox: 'alice+orders' });
+  });
+
+  it('a subaddress of a glob match is known by the glob', () => {
+    const dir = compileDirectory([domain('example.test', { recipients: ['shop-*'] })], noFiles);
+    expect(dir.lookup('example.test', 'shop-x+y')).toMatchObject({ kind: 'known', matchedBy: 'glob' });
+  });
+});
+
+describe('compileDirectory: recipients file entries', () => {
+  const withFile = domain('example.test', { recipients: ['alice'], recipientsFile: '/cfg/example.test.recipients' });
+
+  it('file entries and file globs are known', () => {
+    const dir = compileDirectory([withFile], new Map([['example.test', ['carol', 'dept-*']]]));
+    expect(dir.lookup('example.test', 'carol')).toEqual({ kind: 'known', matchedBy: 'file', mailbox: 'carol' });
+    expect(dir.lookup('example.test', 'CAROL+x')).toEqual({ kind: 'known', matchedBy: 'file', mailbox: 'carol' });
+    expect(dir.lookup('example.test', 'dept-sales')).toEqual({ kind: 'known', matchedBy: 'glob', mailbox: 'dept-sales' });
+    expect(dir.lookup('example.test', 'alice')).toEqual({ kind: 'known', matchedBy: 'listed', mailbox: 'alice' });
+    expect(dir.lookup('example.test', 'dave').kind).toBe('unknown');
+  });
+
+  it.each<[string, FileEntries]>([
+    ['null (configured but never read)', new Map([['example.test', null]])],
+    ['missing from the map', new Map()],
+  ])('file entries %s → unknown local-parts are unavailable, listed ones still known', (_label, files) => {
+    const dir = compileDirectory([withFile], files);
+    expect(dir.lookup('example.test', 'dave')).toEqual({ kind: 'unavailable', reason: 'recipients file not loaded' });
+    expect(dir.lookup('example.test', 'alice')).toMatchObject({ kind: 'known', matchedBy: 'listed' });
+    expect(dir.lookup('elsewhere.test', 'dave')).toEqual({ kind: 'not-served' });
+  });
+
+  it('an unavailable file of one domain does not affect another', () => {
+    const dir = compileDirectory([withFile, domain('other.test')], new Map([['example.test', null]]));
+    expect(dir.lookup('other.test', 'dave')).toMatchObject({ kind: 'unknown' });
+  });
+
+  it('an empty file is loaded, not unavailable', () => {
+    const dir = compileDirectory([withFile], new Map([['example.test', []]]));
+    expect(dir.lookup('example.test', 'dave').kind).toBe('unknown');
+  });
+});
+
+describe('glob helpers', () => {
+  it.each<[string, boolean]>([
+    ['shop-*', true],
+    ['team?', true],
+    ['alice', false],
+    ['a.b+c', false],
+  ])('isGlob(%j) = %s', (g, yes) => {
+    expect(isGlob(g)).toBe(yes);
+  });
+
+  it('compileGlobs returns null for no patterns and the matching pattern otherwise', () => {
+    expect(compileGlobs([])).toBeNull();
+    const m = compileGlobs(['Shop-*', 'team?', '(x)*']);
+    expect(m?.('shop-a')).toBe('shop-*');
+    expect(m?.('team7')).toBe('team?');
+    expect(m?.('(x)yz')).toBe('(x)*');
+    expect(m?.('x')).toBeNull();
+    expect(m?.('line\nbreak')).toBeNull();
+  });
+});
+
+describe('compileDirectory at scale', () => {
+  it('100,000 file entries + 50 globs: 100,000 lookups answer correctly', () => {
+    const N = 100_000;
+    const entries: string[] = [];
+    for (let i = 0; i < N; i++) entries.push(`user${i}`);
+    for (let g = 0; g < 50; g++) entries.push(`dept${g}-*`);
+    const built = performance.now();
+    const dir = compileDirectory(
+      [domain('example.test', { recipients: ['alice'], recipientsFile: '/cfg/r' }), domain('other.test')],
+      new Map([['example.test', entries]]),
+    );
+    const compiledMs = performance.now() - built;
+
+    const counts = { file: 0, glob: 0, unknown: 0, wrong: 0 };
+    const started = performance.now();
+    for (let i = 0; i < N; i++) {
+      switch (i % 4) {
+        case 0: {
+          const a = dir.lookup('example.test', `User${(i * 7919) % N}+tag`);
+          if (a.kind === 'known' && a.matchedBy === 'file' && a.mailbox === `user${(i * 7919) % N}`) counts.file++;
+          else counts.wrong++;
+          break;
+        }
+        case 1: {
+          const a = dir.lookup('example.test', `dept${i % 50}-x${i}`);
+          if (a.kind === 'known' && a.matchedBy === 'glob') counts.glob++;
+          else counts.wrong++;
+          break;
+        }
+        case 2: {
+          const a = dir.lookup('example.test', `user${N + i}`);
+          if (a.kind === 'unknown') counts.unknown++;
+          else counts.wrong++;
+          break;
+        }
+        default: {
+          const a = dir.lookup('example.test', `dept${50 + (i % 50)}-x`);
+          if (a.kind === 'unknown') counts.unknown++;
+          else counts.wrong++;
+        }
+      }
+    }
+    const elapsedMs = performance.now() - started;
+    console.log(`directory scale: compile ${compiledMs.toFixed(1)} ms, 100000 lookups ${elapsedMs.toFixed(1)} ms (${((elapsedMs * 1000) / N).toFixed(2)} µs each)`);
+    expect(counts).toEqual({ file: N / 4, glob: N / 4, unknown: N / 2, wrong: 0 });
+  });
+});

@@ -1,0 +1,149 @@
+// smtp/replies: every outcome → the exact reply line (SPEC §4 table).
+import { describe, expect, it } from 'vitest';
+import type { MailAddress } from '../../src/address/parse.js';
+import type { RcptOutcome } from '../../src/policy/decide.js';
+import { formatReply, replies, replyForCommit, replyForFailure, replyForRcpt, ReplyError, sanitizeText } from '../../src/smtp/replies.js';
+import type { CommitOutcome } from '../../src/transaction/commit.js';
+
+const alice: MailAddress = { localPart: 'Alice', domain: 'example.test', normalized: 'alice@example.test' };
+const carol: MailAddress = { localPart: 'Carol', domain: 'example.test', normalized: 'carol@example.test' };
+
+/** Rows per RcptOutcome kind and variant; the Record type keeps the keys in step with the union. */
+const rcptTable: Record<RcptOutcome['kind'], Array<[RcptOutcome, string]>> = {
+  accept: [[{ kind: 'accept', recipient: alice, mailbox: 'alice' }, '250 2.1.5 Ok']],
+  reject: [[{ kind: 'reject', recipient: carol }, '550 5.1.1 <carol@example.test>: recipient address rejected: user unknown']],
+  quarantine: [[{ kind: 'quarantine', recipient: carol }, '250 2.1.5 Ok']],
+  observe: [[{ kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' }, '250 2.1.5 Ok']],
+  'relay-denied': [
+    [{ kind: 'relay-denied', raw: 'someone@elsewhere.test', reason: 'not-served' }, '554 5.7.1 <someone@elsewhere.test>: relay access denied'],
+    [{ kind: 'relay-denied', raw: 'bob%elsewhere.test@example.test', reason: '%' }, '550 5.7.1 <bob%elsewhere.test@example.test>: source routing and percent hacks are not supported: relay access denied'],
+    [{ kind: 'relay-denied', raw: 'elsewhere.test!bob@example.test', reason: '!' }, '550 5.7.1 <elsewhere.test!bob@example.test>: source routing and percent hacks are not supported: relay access denied'],
+    [{ kind: 'relay-denied', raw: '"bob@elsewhere.test"@example.test', reason: 'quoted-at' }, '550 5.7.1 <"bob@elsewhere.test"@example.test>: source routing and percent hacks are not supported: relay access denied'],
+    [{ kind: 'relay-denied', raw: 'bob@[127.0.0.1]', reason: 'literal' }, '550 5.7.1 <bob@[127.0.0.1]>: source routing and percent hacks are not supported: relay access denied'],
+  ],
+  invalid: [
+    [{ kind: 'invalid', raw: 'no-at-sign', why: 'no local-part or domain' }, '501 5.1.3 bad recipient address syntax: no local-part or domain'],
+    [{ kind: 'invalid', raw: 'x', why: 'local-part over 64 octets' }, '501 5.1.3 bad recipient address syntax: local-part over 64 octets'],
+  ],
+  limited: [
+    [{ kind: 'limited', limit: 'max-recipients' }, '452 4.5.3 too many recipients in this transaction'],
+    [{ kind: 'limited', limit: 'max-unknown-recipients' }, '421 4.7.0 too many unknown recipients, closing connection'],
+    [{ kind: 'limited', limit: 'max-unknown-recipients-per-ip' }, '421 4.7.0 too many unknown recipients from your address, try again later'],
+  ],
+  deferred: [
+    [{ kind: 'deferred', reason: 'directory-unavailable' }, '451 4.3.0 recipient directory unavailable, try again later'],
+    [{ kind: 'deferred', reason: 'shutting-down' }, '421 4.3.2 server shutting down, try again later'],
+  ],
+};
+
+const ENHANCED_AT_START = /^(\d{3}) ([245])\.\d{1,3}\.\d{1,3} \S/;
+
+describe('replyForRcpt', () => {
+  const rows = Object.values(rcptTable).flat();
+  it.each(rows)('%j → %s', (outcome, line) => {
+    expect(formatReply(replyForRcpt(outcome))).toBe(line);
+  });
+
+  it('every reply carries an enhanced code whose class matches the reply code', () => {
+    for (const [outcome] of rows) {
+      const line = formatReply(replyForRcpt(outcome));
+      const m = ENHANCED_AT_START.exec(line);
+      expect(m, line).not.toBeNull();
+      expect(m?.[2]).toBe(m?.[1]?.[0]);
+    }
+  });
+});
+
+describe('replyForCommit', () => {
+  it.each<[string, CommitOutcome, string]>([
+    ['stored', { kind: 'stored', qid: 'abc123', delivered: ['alice@example.test'], quarantined: [], refused: [] }, '250 2.0.0 Ok: queued as abc123'],
+    ['temporary: storage', { kind: 'temporary', reason: 'storage', detail: 'ENOSPC' }, '451 4.3.0 local error in processing, try again later'],
+    ['temporary: upstream', { kind: 'temporary', reason: 'upstream', detail: 'ECONNREFUSED' }, '451 4.4.1 mailbox server temporarily unavailable, try again later'],
+    ['permanent 550 5.1.1', { kind: 'permanent', upstream: { code: 550, enhanced: '5.1.1', text: 'no such user' } }, '550 5.1.1 mailbox server refused the message: no such user'],
+    ['permanent 554 5.7.1', { kind: 'permanent', upstream: { code: 554, enhanced: '5.7.1', text: 'spam' } }, '554 5.7.1 mailbox server refused the message: spam'],
+    ['permanent 552 5.2.2 (mailbox full) keeps the enhanced code', { kind: 'permanent', upstream: { code: 552, enhanced: '5.2.2', text: 'mailbox full' } }, '550 5.2.2 mailbox server refused the message: mailbox full'],
+    ['permanent without an enhanced code', { kind: 'permanent', upstream: { code: 550, text: 'nope' } }, '550 5.0.0 mailbox server refused the message: nope'],
+    ['permanent with an undefined enhanced code', { kind: 'permanent', upstream: { code: 550, enhanced: undefined, text: 'nope' } }, '550 5.0.0 mailbox server refused the message: nope'],
+    ['permanent with a 4.x.x enhanced code is never passed on as such', { kind: 'permanent', upstream: { code: 550, enhanced: '4.2.0', text: 'odd' } }, '550 5.0.0 mailbox server refused the message: odd'],
+    ['permanent with a garbage enhanced code', { kind: 'permanent', upstream: { code: 550, enhanced: '5.1.1; rm -rf', text: 'x' } }, '550 5.0.0 mailbox server refused the message: x'],
+  ])('%s', (_label, outcome, line) => {
+    expect(formatReply(replyForCommit(outcome))).toBe(line);
+  });
+
+  it('the upstream text cannot inject a line or a second reply', () => {
+    const r = replyForCommit({ kind: 'permanent', upstream: { code: 550, enhanced: '5.7.1', text: 'bad\r\n250 2.0.0 Ok\r\n' } });
+    const line = formatReply(r);
+    expect(line).not.toMatch(/[\r\n]/);
+    expect(line).toBe('550 5.7.1 mailbox server refused the message: bad 250 2.0.0 Ok');
+  });
+
+  it('the upstream text is capped at 200 characters', () => {
+    const r = replyForCommit({ kind: 'permanent', upstream: { code: 550, enhanced: '5.7.1', text: 'x'.repeat(5000) } });
+    expect(r.text).toBe(`mailbox server refused the message: ${'x'.repeat(200)}`);
+  });
+});
+
+describe('replyForFailure', () => {
+  it.each<[string, unknown]>([
+    ['Error', new Error('boom')],
+    ['errno error', Object.assign(new Error('disk full'), { code: 'ENOSPC' })],
+    ['an error that claims to be permanent', Object.assign(new Error('550 no'), { responseCode: 550 })],
+    ['string', 'oops'],
+    ['null', null],
+    ['undefined', undefined],
+    ['number', 42],
+    ['object', { code: 550 }],
+  ])('%s → 451 4.3.0', (_label, err) => {
+    const r = replyForFailure(err);
+    expect(r.code).toBe(451);
+    expect(formatReply(r)).toBe('451 4.3.0 local error in processing, try again later');
+  });
+});
+
+describe('reply helpers', () => {
+  it('messageTooLarge names the limit', () => {
+    expect(formatReply(replies.messageTooLarge(1048576))).toBe('552 5.3.4 message exceeds the size limit of 1048576 bytes');
+  });
+
+  it('ReplyError carries the code and the enhanced code at the start of its text', () => {
+    const e = new ReplyError(replies.userUnknown('carol@example.test'));
+    expect(e).toBeInstanceOf(Error);
+    expect(e.responseCode).toBe(550);
+    expect(e.message).toBe('5.1.1 <carol@example.test>: recipient address rejected: user unknown');
+  });
+
+  it.each<[string, string]>([
+    ['plain', 'plain'],
+    ['a\r\nb', 'a b'],
+    ['\x00\x1b[31mred\x7f', '[31mred'],
+    ['  spaced  ', 'spaced'],
+  ])('sanitizeText(%j) = %j', (input, out) => {
+    expect(sanitizeText(input)).toBe(out);
+  });
+
+  it('every catalogue reply has an enhanced code of the reply class', () => {
+    const all = [
+      replies.recipientOk(),
+      replies.userUnknown('a@b.test'),
+      replies.relayDenied('a@b.test'),
+      replies.routingTrick('a@b.test'),
+      replies.malformedAddress('x'),
+      replies.tooManyRecipients(),
+      replies.harvestLimit(),
+      replies.harvestLimitIp(),
+      replies.tooManyConnections(),
+      replies.tooManyConnectionsIp(),
+      replies.earlyTalker(),
+      replies.messageTooLarge(1),
+      replies.directoryUnavailable(),
+      replies.storageFailure(),
+      replies.upstreamUnavailable(),
+      replies.shuttingDown(),
+      replies.queued('q'),
+    ];
+    for (const r of all) {
+      expect(r.enhanced[0]).toBe(String(r.code)[0]);
+      expect(formatReply(r)).toMatch(ENHANCED_AT_START);
+    }
+  });
+});
