@@ -1,23 +1,12 @@
 // `check ADDRESS`: the decision and the exact reply the running server would give to RCPT TO.
 import { lookupRecipient } from '../policy/lookup.js';
 import type { Config } from '../config/load.js';
-import { compileDirectory } from '../directory/directory.js';
-import { readFileSync } from 'node:fs';
-import { parseRecipientsFile } from '../directory/recipients-file.js';
+import { readDirectoryOnce } from '../directory/read-once.js';
 import { decideRecipient } from '../policy/decide.js';
 import { formatReply, replyForRcpt } from '../smtp/replies.js';
 
 export function checkAddress(config: Config, raw: string): { decision: string; reply: string } {
-  const files = new Map<string, readonly string[] | null>();
-  for (const d of config.domains) {
-    if (!d.recipientsFile) continue;
-    try {
-      files.set(d.name, parseRecipientsFile(readFileSync(d.recipientsFile, 'utf8')));
-    } catch {
-      files.set(d.name, null);
-    }
-  }
-  const directory = compileDirectory(config.domains, files);
+  const directory = readDirectoryOnce(config);
   const input = raw.trim().replace(/^<(.*)>$/, '$1');
   const { recipient, answer } = lookupRecipient(input, directory);
   const s = config.server;

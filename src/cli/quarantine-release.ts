@@ -1,13 +1,11 @@
 // `quarantine release ID --to ADDRESS`: the stored message, through the configured delivery, to one
 // known recipient; the entry is deleted only once the delivery has succeeded.
-import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { buildDelivery } from '../app.js';
 import type { Config } from '../config/load.js';
 import type { DeliveryOutcome, DeliveryRecipient } from '../delivery/delivery.js';
-import { compileDirectory } from '../directory/directory.js';
-import { parseRecipientsFile } from '../directory/recipients-file.js';
+import { readDirectoryOnce } from '../directory/read-once.js';
 import type { SpooledMessage } from '../message/spool.js';
 import { lookupRecipient } from '../policy/lookup.js';
 import type { MessageId } from '../quarantine/id.js';
@@ -20,17 +18,8 @@ export type ReleaseTarget = { readonly ok: true; readonly recipient: DeliveryRec
 
 /** ADDRESS must be a known recipient of a served domain: release delivers to a mailbox, it does not relay. */
 export function resolveReleaseTarget(config: Config, raw: string): ReleaseTarget {
-  const files = new Map<string, readonly string[] | null>();
-  for (const d of config.domains) {
-    if (!d.recipientsFile) continue;
-    try {
-      files.set(d.name, parseRecipientsFile(readFileSync(d.recipientsFile, 'utf8')));
-    } catch {
-      files.set(d.name, null);
-    }
-  }
   const shown = printable(raw).slice(0, 200);
-  const { recipient, answer } = lookupRecipient(raw.trim().replace(/^<(.*)>$/, '$1'), compileDirectory(config.domains, files));
+  const { recipient, answer } = lookupRecipient(raw.trim().replace(/^<(.*)>$/, '$1'), readDirectoryOnce(config));
   if (recipient.kind !== 'mailbox' || !answer) return { ok: false, code: EXIT_USAGE, error: `--to: "${shown}" is not a valid mailbox address` };
   switch (answer.kind) {
     case 'known':
