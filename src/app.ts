@@ -15,7 +15,10 @@ import type { SpoolWriter } from './message/spool.js';
 import type { EventSink } from './observability/events.js';
 import { createHttpEndpoint, type HttpEndpoint } from './observability/http.js';
 import { createMetrics } from './observability/metrics.js';
+import { createOutbox } from './notice/outbox.js';
+import type { DnsResolver } from './sender-auth/dns.js';
 import { createQuarantineStore } from './quarantine/store.js';
+import { startRetention, type Retention } from './quarantine/retention.js';
 import { replies } from './smtp/replies.js';
 import { createSmtpListener, type SmtpListener } from './smtp/server.js';
 import type { DurableFs } from './storage/durable-fs.js';
@@ -25,6 +28,11 @@ export interface AppDeps {
   readonly fs?: DurableFs;
   readonly spoolWriter?: SpoolWriter;
   readonly now?: () => Date;
+  /** Notices: DNS for SPF/DMARC and direct MX (tests answer offline), the retry backoff unit and window, the direct port. */
+  readonly noticeResolver?: DnsResolver;
+  readonly noticeRetryBaseMs?: number;
+  readonly noticeRetryWindowMs?: number;
+  readonly noticeDirect?: { readonly port?: number; readonly allowUnroutable?: boolean };
 }
 
 export interface App {
@@ -60,6 +68,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
   const metrics = createMetrics(events);
   let httpEndpoint: HttpEndpoint | null = null;
   let httpAddress: AddressInfo | null = null;
+  let retention: Retention | null = null;
   let inFlight = 0;
   let drained: (() => void) | null = null;
   let files: RecipientsFiles;
@@ -109,6 +118,22 @@ export function createApp(initial: Config, deps: AppDeps): App {
     },
   });
 
+  // ── notices (src/notice/): sent by a background outbox after the transaction, never on the SMTP path ──
+  const outbox = createOutbox({
+    runtime: () => runtime,
+    events,
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.noticeResolver ? { resolver: deps.noticeResolver } : {}),
+    ...(deps.noticeRetryBaseMs !== undefined ? { retryBaseMs: deps.noticeRetryBaseMs } : {}),
+    ...(deps.noticeRetryWindowMs !== undefined ? { retryWindowMs: deps.noticeRetryWindowMs } : {}),
+    ...(deps.noticeDirect ? { direct: deps.noticeDirect } : {}),
+  });
+  // the gateway stays unaware of notices: a committed quarantine entry shows up as a `message` event
+  const stopNoticeKicks = events.subscribe((e) => {
+    if (e.event === 'message' && e.outcome === 'stored' && e.quarantined.length > 0) outbox.kick(e.qid);
+  });
+  // ── end notices ──
+
   const server = initial.server;
   const listener: SmtpListener = createSmtpListener(
     {
@@ -133,6 +158,9 @@ export function createApp(initial: Config, deps: AppDeps): App {
       const addr = await listener.listen(host, port);
       listening = true;
       events.emit({ event: 'listening', host: addr.address, port: addr.port, proto: 'smtp' });
+      await outbox.start(); // notices
+      // retention: expired quarantine entries go at start, then hourly
+      retention = startRetention({ store: () => runtime.quarantine, events });
       const http = runtime.config.http;
       if (http) {
         httpEndpoint = createHttpEndpoint({ registry: metrics.registry, isReady: () => listening && !shuttingDown });
@@ -177,6 +205,9 @@ export function createApp(initial: Config, deps: AppDeps): App {
       listener.closeIdle(replies.shuttingDown());
       await listener.close(r === 'timeout' ? 0 : 1000);
       listening = false;
+      stopNoticeKicks(); // notices
+      await outbox.stop(); // notices
+      await retention?.stop();
       files.close();
       await runtime.delivery.close();
       await httpEndpoint?.close();

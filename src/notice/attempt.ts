@@ -1,0 +1,165 @@
+// One pass over one quarantine entry whose notice is pending: judge it, authenticate the sender if the
+// policy asks, compose, send, and write down what happened. The entry's JSON is the only state, so a
+// restart resumes exactly here.
+//
+// At-most-once: the entry is switched to `sending` (fsynced) before the first byte goes out. A crash
+// while it says `sending` leaves it there, and the next start marks it failed instead of sending again.
+import type { Config } from '../config/load.js';
+import type { EventSink } from '../observability/events.js';
+import type { NoticeState, QuarantineEntry } from '../quarantine/entry.js';
+import type { MessageId } from '../quarantine/id.js';
+import type { QuarantineStore } from '../quarantine/store.js';
+import type { DnsResolver } from '../sender-auth/dns.js';
+import { verifySenderAuth, type SenderAuth } from '../sender-auth/verify.js';
+import { isRetryWindowOver, retryDelayMs } from './backoff.js';
+import { composeNotice, type ComposedNotice } from './compose.js';
+import { judgeAuth, judgeMessage, judgeThrottle, type NoticePolicy } from './eligibility.js';
+import type { NoticeTemplate } from './render.js';
+import type { NoticeLanguage } from './templates.js';
+import type { NoticeThrottle } from './throttle.js';
+import type { NoticeSendResult, NoticeTransport } from './transport.js';
+
+export interface AttemptContext {
+  readonly config: Config;
+  readonly store: QuarantineStore;
+  readonly transport: NoticeTransport;
+  readonly throttle: NoticeThrottle;
+  readonly events: EventSink;
+  readonly resolver: DnsResolver;
+  readonly now: () => Date;
+  readonly retryBaseMs: number;
+  readonly retryWindowMs: number;
+  readonly loadTemplate: (language: NoticeLanguage, templatesDir: string | undefined) => Promise<NoticeTemplate>;
+}
+
+export type AttemptOutcome = { readonly kind: 'done' } | { readonly kind: 'retry-at'; readonly atMs: number };
+
+const DONE: AttemptOutcome = { kind: 'done' };
+
+export function noticePolicy(notices: Config['notices']): NoticePolicy {
+  return {
+    enabled: notices.enabled,
+    format: notices.format,
+    requireSenderAuth: notices.requireSenderAuth,
+    perSenderIntervalMs: notices.perSenderInterval,
+    maxPerHour: notices.maxPerHour,
+  };
+}
+
+const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export async function attemptNotice(id: MessageId, ctx: AttemptContext): Promise<AttemptOutcome> {
+  const { store, events } = ctx;
+  const entry = await store.get(id);
+  if (!entry || entry.notice.status !== 'pending') return DONE;
+  const nowMs = ctx.now().getTime();
+  const dueMs = Date.parse(entry.notice.nextAttemptAt ?? '');
+  if (Number.isFinite(dueMs) && dueMs > nowMs) return { kind: 'retry-at', atMs: dueMs };
+  const to = entry.mailFrom;
+  const receivedAtMs = Date.parse(entry.receivedAt);
+  const attempts = entry.notice.attempts;
+
+  async function write(notice: NoticeState, auth?: SenderAuth): Promise<QuarantineEntry | null> {
+    return store.updateNotice(id, notice, auth ? { auth } : undefined);
+  }
+  function log(status: 'sent' | 'suppressed' | 'deferred' | 'failed', reason: string | undefined, extra: { attempts?: number; detail?: string } = {}): void {
+    events.emit({ event: 'notice', qid: id, to: to || '<>', status, ...(reason ? { reason } : {}), ...extra });
+  }
+  async function suppress(reason: string, auth?: SenderAuth): Promise<AttemptOutcome> {
+    await write({ status: 'suppressed', reason, attempts, to }, auth);
+    log('suppressed', reason);
+    return DONE;
+  }
+
+  const policy = noticePolicy(ctx.config.notices);
+  // a retry was judged on its first attempt; judging again would let its own throttle record stop it
+  let auth: SenderAuth | undefined;
+  // the DSN quotes the original header block (never the body)
+  const originalHeaders = await store.readHeaders(id);
+  if (attempts === 0) {
+    const message = judgeMessage(policy, { mailFrom: entry.mailFrom, recipients: entry.recipients, headers: entry.headers });
+    if (message.kind === 'suppress') return suppress(message.reason);
+    if (policy.requireSenderAuth !== 'none') {
+      auth = entry.auth ?? (await authenticate(entry, policy.requireSenderAuth, ctx));
+      const gate = judgeAuth(policy.requireSenderAuth, auth);
+      if (gate.kind === 'suppress') return suppress(gate.reason, auth);
+    }
+    // no await between the throttle's view and its record: parallel attempts cannot both slip under a limit
+    const verdictNowMs = ctx.now().getTime();
+    const throttle = judgeThrottle(policy, ctx.throttle.view(to, entry.recipients, verdictNowMs), verdictNowMs);
+    if (throttle.kind === 'suppress') return suppress(throttle.reason, auth);
+    ctx.throttle.record(to, entry.recipients, verdictNowMs);
+  } else if (!policy.enabled) {
+    return suppress('notices-disabled');
+  }
+
+  let notice: ComposedNotice;
+  try {
+    const template = await ctx.loadTemplate(ctx.config.notices.language, ctx.config.notices.templatesDir);
+    notice = await composeNotice({
+      entry,
+      originalHeaders: policy.format === 'dsn' ? originalHeaders : null,
+      format: policy.format,
+      language: ctx.config.notices.language,
+      from: ctx.config.notices.from,
+      hostname: ctx.config.server.hostname,
+      template,
+      date: ctx.now(),
+    });
+  } catch (err) {
+    await write({ status: 'failed', reason: 'compose-error', attempts, to, lastError: errText(err) }, auth);
+    log('failed', 'compose-error', { detail: errText(err) });
+    return DONE;
+  }
+
+  const attempt = attempts + 1;
+  const startedAt = ctx.now().toISOString();
+  try {
+    if (!(await write({ status: 'sending', attempts: attempt, to, nextAttemptAt: startedAt }, auth))) return DONE;
+  } catch (err) {
+    // nothing was sent and the entry still says pending: try again after the first backoff step
+    events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: errText(err) });
+    return { kind: 'retry-at', atMs: ctx.now().getTime() + retryDelayMs(1, ctx.retryBaseMs) };
+  }
+  const result: NoticeSendResult = await ctx.transport.send(notice);
+  const doneMs = ctx.now().getTime();
+  try {
+    return await settle(result);
+  } catch (err) {
+    // the entry stays `sending`: at the next start it is marked failed, never sent a second time
+    events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: errText(err) });
+    return DONE;
+  }
+
+  async function settle(r: NoticeSendResult): Promise<AttemptOutcome> {
+    if (r.kind === 'sent') {
+      await write({ status: 'sent', attempts: attempt, to, sentAt: new Date(doneMs).toISOString() });
+      log('sent', undefined, { attempts: attempt });
+      return DONE;
+    }
+    if (r.kind === 'failed' || isRetryWindowOver(receivedAtMs, doneMs, ctx.retryWindowMs)) {
+      const reason = r.kind === 'failed' ? r.reason : 'retries-exhausted';
+      await write({ status: 'failed', reason, attempts: attempt, to, lastError: r.detail });
+      log('failed', reason, { attempts: attempt, detail: r.detail });
+      return DONE;
+    }
+    const atMs = doneMs + retryDelayMs(attempt, ctx.retryBaseMs);
+    await write({ status: 'pending', reason: r.reason, attempts: attempt, to, nextAttemptAt: new Date(atMs).toISOString(), lastError: r.detail });
+    log('deferred', r.reason, { attempts: attempt, detail: r.detail });
+    return { kind: 'retry-at', atMs };
+  }
+}
+
+function authenticate(entry: QuarantineEntry, mode: 'spf' | 'dmarc', ctx: AttemptContext): Promise<SenderAuth> {
+  return verifySenderAuth(
+    {
+      mode,
+      sender: entry.mailFrom,
+      ip: entry.remoteAddress,
+      helo: entry.helo,
+      hostname: ctx.config.server.hostname,
+      openMessage: () => ctx.store.openMessage(entry.id as MessageId),
+    },
+    ctx.resolver,
+  );
+}

@@ -1,0 +1,72 @@
+// Where a notice for a sender domain goes in `direct` mode (RFC 5321 §5.1): its MX hosts by
+// preference, or the domain itself when it has no MX (implicit MX); nowhere for a null MX (RFC 7505).
+// Every lookup goes through the injected resolver.
+import { isIP } from 'node:net';
+import { isDnsNoData, dnsErrorCode, type DnsResolver } from '../sender-auth/dns.js';
+
+export interface MailHost {
+  readonly name: string;
+  readonly priority: number;
+  readonly addresses: readonly string[];
+}
+
+export type MailHostLookup =
+  | { readonly kind: 'hosts'; readonly hosts: readonly MailHost[] }
+  | { readonly kind: 'null-mx' }
+  | { readonly kind: 'no-such-domain' }
+  | { readonly kind: 'no-mail-host' }
+  | { readonly kind: 'temporary'; readonly detail: string };
+
+const MAX_HOSTS = 10;
+
+function isMxRecord(v: unknown): v is { exchange: string; priority: number } {
+  return typeof v === 'object' && v !== null && typeof (v as { exchange?: unknown }).exchange === 'string' && typeof (v as { priority?: unknown }).priority === 'number';
+}
+
+function stringsOf(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** Loopback, unspecified and link-local addresses: a sender domain must not point our notices at ourselves. */
+export function isUnroutableAddress(ip: string): boolean {
+  const v = ip.toLowerCase();
+  if (isIP(v) === 4) return /^(127\.|0\.|169\.254\.)/.test(v);
+  if (isIP(v) === 6) return v === '::1' || v === '::' || /^fe[89ab]/.test(v) || /^::ffff:(127\.|0\.)/.test(v);
+  return true;
+}
+
+async function addressesOf(host: string, resolve: DnsResolver): Promise<{ addresses: string[]; temporary: string | null }> {
+  if (isIP(host)) return { addresses: [host], temporary: null };
+  const [a, aaaa] = await Promise.allSettled([resolve(host, 'A'), resolve(host, 'AAAA')]);
+  const addresses = [...(a.status === 'fulfilled' ? stringsOf(a.value) : []), ...(aaaa.status === 'fulfilled' ? stringsOf(aaaa.value) : [])];
+  const failures = [a, aaaa].flatMap((r) => (r.status === 'rejected' && !isDnsNoData(r.reason) ? [dnsErrorCode(r.reason)] : []));
+  return { addresses, temporary: failures[0] ?? null };
+}
+
+export async function lookupMailHosts(domain: string, resolve: DnsResolver, opts: { readonly allowUnroutable?: boolean } = {}): Promise<MailHostLookup> {
+  let records: { exchange: string; priority: number }[];
+  try {
+    records = (await resolve(domain, 'MX').then((v) => (Array.isArray(v) ? v : []))).filter(isMxRecord);
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === 'ENOTFOUND') return { kind: 'no-such-domain' };
+    if (code !== 'ENODATA') return { kind: 'temporary', detail: `MX ${domain}: ${dnsErrorCode(err)}` };
+    records = [];
+  }
+  const named = records.map((r) => ({ ...r, exchange: r.exchange.replace(/\.$/, '') }));
+  if (named.length > 0 && named.every((r) => r.exchange === '')) return { kind: 'null-mx' };
+  const candidates = named.length === 0 ? [{ exchange: domain, priority: 0 }] : named.filter((r) => r.exchange !== '');
+  // stable sort: equal preferences keep the resolver's (already shuffled) order
+  candidates.sort((x, y) => x.priority - y.priority);
+  const hosts: MailHost[] = [];
+  let temporary: string | null = null;
+  for (const c of candidates.slice(0, MAX_HOSTS)) {
+    const r = await addressesOf(c.exchange, resolve);
+    temporary ??= r.temporary;
+    // IPv4 first: many small hosts have AAAA records but no working IPv6 route
+    const usable = r.addresses.filter((a) => opts.allowUnroutable === true || !isUnroutableAddress(a)).sort((p, q) => isIP(p) - isIP(q));
+    if (usable.length > 0) hosts.push({ name: c.exchange, priority: c.priority, addresses: usable });
+  }
+  if (hosts.length > 0) return { kind: 'hosts', hosts };
+  return temporary ? { kind: 'temporary', detail: `A/AAAA: ${temporary}` } : { kind: 'no-mail-host' };
+}

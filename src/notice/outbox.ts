@@ -1,0 +1,204 @@
+// The background worker that sends notices, never on the SMTP path. It keeps a small in-memory
+// schedule (entry id → when it is due), fed by a scan of the quarantine at start, by kick(qid) after
+// each quarantine commit, by each deferral, and by an hourly rescan as a safety net. The entries'
+// JSON stays the truth: the schedule can always be rebuilt from it.
+import type { Config } from '../config/load.js';
+import type { EventSink } from '../observability/events.js';
+import { parseMessageId, type MessageId } from '../quarantine/id.js';
+import type { QuarantineStore } from '../quarantine/store.js';
+import { createSystemResolver, type DnsResolver } from '../sender-auth/dns.js';
+import { attemptNotice, type AttemptContext } from './attempt.js';
+import { DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_WINDOW_MS } from './backoff.js';
+import { loadNoticeTemplate } from './templates.js';
+import { createNoticeThrottle } from './throttle.js';
+import { createDirectTransport, createSmarthostTransport, type NoticeTransport } from './transport.js';
+
+export interface OutboxDeps {
+  /** The current runtime: config and store are re-read on every attempt, so a reload applies at once. */
+  readonly runtime: () => { readonly config: Config; readonly quarantine: QuarantineStore };
+  readonly events: EventSink;
+  readonly now?: () => Date;
+  /** DNS for SPF/DMARC and for direct-to-MX; the system resolver by default. */
+  readonly resolver?: DnsResolver;
+  /** Backoff unit (default one minute); tests make it small. */
+  readonly retryBaseMs?: number;
+  /** How long temporary failures are retried, from the message's arrival (default 24 h). */
+  readonly retryWindowMs?: number;
+  /** Notices in flight at once. */
+  readonly concurrency?: number;
+  /** `direct` transport: the MX port (25) and whether loopback MX addresses are allowed (tests). */
+  readonly direct?: { readonly port?: number; readonly allowUnroutable?: boolean };
+  /** Replaces the configured transport (tests). */
+  readonly transport?: NoticeTransport;
+  readonly rescanMs?: number;
+}
+
+export interface Outbox {
+  /** Recovers interrupted sends, rebuilds the throttle, schedules pending entries, starts the timer. */
+  start(): Promise<void>;
+  /** Stops scheduling and waits (at most graceMs) for sends in flight. */
+  stop(graceMs?: number): Promise<void>;
+  /** A new entry was committed (or, without an id, something changed on disk): look now. */
+  kick(qid?: string): void;
+}
+
+const MAX_TIMER_MS = 60_000;
+
+export function buildNoticeTransport(config: Config, deps: Pick<OutboxDeps, 'direct'> & { readonly resolver: DnsResolver }): NoticeTransport {
+  const t = config.notices.transport;
+  const hostname = config.server.hostname;
+  if (t.type === 'smtp' && t.host) {
+    return createSmarthostTransport({ host: t.host, port: t.port, secure: t.secure, requireTLS: t.requireTLS, auth: t.auth }, { hostname });
+  }
+  return createDirectTransport({
+    hostname,
+    resolver: deps.resolver,
+    ...(deps.direct?.port !== undefined ? { port: deps.direct.port } : {}),
+    ...(deps.direct?.allowUnroutable !== undefined ? { allowUnroutable: deps.direct.allowUnroutable } : {}),
+  });
+}
+
+export function createOutbox(deps: OutboxDeps): Outbox {
+  const now = deps.now ?? (() => new Date());
+  const resolver = deps.resolver ?? createSystemResolver();
+  const concurrency = Math.max(1, deps.concurrency ?? 4);
+  const throttle = createNoticeThrottle();
+  const due = new Map<MessageId, number>();
+  const active = new Map<MessageId, Promise<void>>();
+  let started = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | null = null;
+  let rescanTimer: NodeJS.Timeout | null = null;
+  let pumpQueued = false;
+
+  function context(): AttemptContext {
+    const { config, quarantine } = deps.runtime();
+    return {
+      config,
+      store: quarantine,
+      transport: deps.transport ?? buildNoticeTransport(config, { resolver, ...(deps.direct ? { direct: deps.direct } : {}) }),
+      throttle,
+      events: deps.events,
+      resolver,
+      now,
+      retryBaseMs: deps.retryBaseMs ?? DEFAULT_RETRY_BASE_MS,
+      retryWindowMs: deps.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS,
+      loadTemplate: (language, dir) => loadNoticeTemplate(language, dir),
+    };
+  }
+
+  function run(id: MessageId): void {
+    const p = attemptNotice(id, context())
+      .then((outcome) => {
+        if (outcome.kind === 'retry-at' && !stopped) due.set(id, outcome.atMs);
+      })
+      .catch((err: unknown) => {
+        // a store that cannot be read now: leave the entry as it is on disk, look again later
+        deps.events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: err instanceof Error ? err.message : String(err) });
+        if (!stopped) due.set(id, now().getTime() + (deps.retryBaseMs ?? DEFAULT_RETRY_BASE_MS));
+      })
+      .finally(() => {
+        active.delete(id);
+        schedulePump();
+      });
+    active.set(id, p);
+  }
+
+  function pump(): void {
+    pumpQueued = false;
+    if (!started || stopped) return;
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const nowMs = now().getTime();
+    const ready = [...due].filter(([id, at]) => at <= nowMs && !active.has(id)).sort((a, b) => a[1] - b[1]);
+    for (const [id] of ready) {
+      if (active.size >= concurrency) break;
+      due.delete(id);
+      run(id);
+    }
+    const waiting = [...due].filter(([id]) => !active.has(id)).map(([, at]) => at);
+    if (waiting.length === 0) return;
+    const delay = Math.min(Math.max(Math.min(...waiting) - nowMs, 0), MAX_TIMER_MS);
+    timer = setTimeout(pump, delay);
+    timer.unref();
+  }
+
+  function schedulePump(): void {
+    if (pumpQueued || stopped) return;
+    pumpQueued = true;
+    setImmediate(pump);
+  }
+
+  async function scan(): Promise<void> {
+    const store = deps.runtime().quarantine;
+    for (const e of await store.list()) {
+      const id = parseMessageId(e.id);
+      if (!id || e.notice.status !== 'pending' || active.has(id)) continue;
+      const at = Date.parse(e.notice.nextAttemptAt ?? '');
+      due.set(id, Number.isFinite(at) ? at : now().getTime());
+    }
+  }
+
+  async function recover(): Promise<void> {
+    const { config, quarantine } = deps.runtime();
+    const nowMs = now().getTime();
+    const horizonMs = Math.max(config.notices.perSenderInterval, 3_600_000);
+    for (const e of await quarantine.list()) {
+      const id = parseMessageId(e.id);
+      if (!id) continue;
+      if (e.notice.status === 'sending') {
+        // a crash mid-send: the peer may have accepted it. Sending again could duplicate it, so the
+        // entry is closed here (at most once), and the log says why
+        const reason = 'interrupted-possibly-sent';
+        const written = await quarantine.updateNotice(id, { ...e.notice, status: 'failed', reason }).catch((err: unknown) => {
+          // still `sending` on disk, so still never sent again: the next start tries to close it once more
+          deps.events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: err instanceof Error ? err.message : String(err) });
+          return null;
+        });
+        if (written) deps.events.emit({ event: 'notice', qid: id, to: e.mailFrom || '<>', status: 'failed', reason, attempts: e.notice.attempts });
+        throttle.record(e.mailFrom, e.recipients, Math.min(Date.parse(e.notice.nextAttemptAt ?? '') || nowMs, nowMs));
+      } else if (e.notice.status === 'sent' && e.notice.sentAt) {
+        const sentMs = Date.parse(e.notice.sentAt);
+        if (Number.isFinite(sentMs) && nowMs - sentMs < horizonMs) throttle.record(e.mailFrom, e.recipients, sentMs);
+      }
+    }
+  }
+
+  return {
+    async start() {
+      if (started) return;
+      await recover();
+      await scan();
+      started = true;
+      rescanTimer = setInterval(() => {
+        scan().then(schedulePump, () => undefined);
+      }, deps.rescanMs ?? 3_600_000);
+      rescanTimer.unref();
+      schedulePump();
+    },
+    async stop(graceMs = 5_000) {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      if (rescanTimer) clearInterval(rescanTimer);
+      timer = rescanTimer = null;
+      if (active.size === 0) return;
+      let graceTimer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        graceTimer = setTimeout(resolve, graceMs);
+        graceTimer.unref();
+      });
+      await Promise.race([Promise.allSettled([...active.values()]).then(() => undefined), grace]);
+      clearTimeout(graceTimer);
+    },
+    kick(qid) {
+      if (stopped) return;
+      if (qid === undefined) {
+        scan().then(schedulePump, () => undefined);
+        return;
+      }
+      const id = parseMessageId(qid);
+      if (id && !active.has(id)) due.set(id, Math.min(due.get(id) ?? Infinity, now().getTime()));
+      schedulePump();
+    },
+  };
+}

@@ -1,0 +1,185 @@
+// A message quarantined through the running app → its notice reaches a real SMTP sink: null sender,
+// the right headers, the original headers but never the body; suppression rules and the throttle end to end.
+import { afterEach, describe, expect, it } from 'vitest';
+import { simpleParser } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+import type { AddressInfo } from 'node:net';
+import { queuedId } from '../helpers/files.js';
+import { sendMessage } from '../helpers/smtp-client.js';
+import { startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
+import { markedMessage, noticeSite, runApp, smarthost, uniqueMarker, type NoticeSite, type RunningApp } from './notice-app.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+async function setup(notices: (sinkPort: number) => Record<string, unknown>): Promise<{ sink: UpstreamSink; site: NoticeSite; t: RunningApp }> {
+  const sink = await startSink('accept');
+  cleanup.push(() => sink.close());
+  const site = noticeSite(notices(sink.port));
+  cleanup.push(() => site.remove());
+  const t = await runApp(site);
+  cleanup.push(() => t.stop());
+  return { sink, site, t };
+}
+
+async function quarantine(t: RunningApp, opts: { from?: string; to?: string[]; raw: string }): Promise<string> {
+  const r = await sendMessage(t.port, { from: opts.from ?? 'jane@client.test', to: opts.to ?? ['typo@example.test'], raw: opts.raw });
+  expect(r.code).toBe(250);
+  return queuedId(r.response);
+}
+
+describe('a notice for a quarantined message', () => {
+  it('arrives with MAIL FROM:<>, the SPEC §6 headers, the original headers, and without the body', async () => {
+    const { sink, site, t } = await setup((p) => smarthost(p));
+    const marker = uniqueMarker();
+    const qid = await quarantine(t, { raw: markedMessage(marker, { subject: 'Repair order 4711', messageId: '<order-4711@client.test>' }) });
+
+    const [m] = await sink.waitForMessages(1);
+    expect(m?.from).toBe('');
+    expect(m?.to).toEqual(['jane@client.test']);
+    const raw = m?.raw ?? Buffer.alloc(0);
+    // the body's marker is nowhere in the notice, in no encoding: the body was never read
+    for (const enc of ['latin1', 'base64'] as const) expect(raw.toString('latin1')).not.toContain(Buffer.from(marker).toString(enc));
+    expect(raw.toString('latin1')).not.toContain('Secret Lane');
+
+    const mail = await simpleParser(raw);
+    expect((mail.headers.get('content-type') as { value: string; params: Record<string, string> }).params['report-type']).toBe('delivery-status');
+    expect(mail.headers.get('auto-submitted')).toBe('auto-replied');
+    expect(mail.inReplyTo).toBe('<order-4711@client.test>');
+    expect(mail.references).toBe('<order-4711@client.test>');
+    expect(mail.from?.value[0]?.address).toBe('postmaster@example.test');
+    expect(mail.to && !Array.isArray(mail.to) ? mail.to.value[0]?.address : null).toBe('jane@client.test');
+    expect(mail.messageId).toBe(`<notice-${qid}@mx.test.invalid>`);
+    expect(mail.subject).toBe('Undeliverable: Repair order 4711');
+    expect(mail.text).toContain('typo@example.test');
+    const headersPart = mail.attachments.find((a) => a.contentType === 'text/rfc822-headers')?.content.toString('utf8') ?? '';
+    expect(headersPart).toContain('Subject: Repair order 4711');
+    expect(headersPart).toContain(`with ESMTP id ${qid}`);
+    expect(headersPart).not.toContain('Dear customer');
+    expect(mail.attachments.find((a) => a.contentType === 'message/delivery-status')?.content.toString()).toContain('Final-Recipient: rfc822; typo@example.test');
+
+    const e = await t.events.waitFor('notice', (x) => x.qid === qid && x.status === 'sent');
+    expect(e).toMatchObject({ to: 'jane@client.test', attempts: 1 });
+    expect(site.entry(qid).notice).toMatchObject({ status: 'sent', attempts: 1, to: 'jane@client.test' });
+    expect(Date.parse(site.entry(qid).notice.sentAt ?? '')).toBeGreaterThan(0);
+    expect(t.events.lines.some((l) => l.includes('Secret Lane'))).toBe(false);
+  });
+
+  it('one notice for a mixed transaction lists every unknown address; the known recipient is delivered', async () => {
+    const { sink, t } = await setup((p) => smarthost(p, { format: 'plain' }));
+    await quarantine(t, { to: ['alice@example.test', 'typo1@example.test', 'typo2@example.test'], raw: markedMessage(uniqueMarker()) });
+    const [m] = await sink.waitForMessages(1);
+    const mail = await simpleParser(m?.raw ?? '');
+    expect(mail.text).toContain('    typo1@example.test\n    typo2@example.test');
+    expect(mail.text).not.toContain('alice@');
+    expect(mail.attachments).toEqual([]);
+  });
+
+  it('German, from a full address', async () => {
+    const { sink, t } = await setup((p) => smarthost(p, { language: 'de', from: 'notices@guard.example.org' }));
+    await quarantine(t, { raw: markedMessage(uniqueMarker(), { subject: 'Grüße' }) });
+    const mail = await simpleParser((await sink.waitForMessages(1))[0]?.raw ?? '');
+    expect(mail.subject).toBe('Unzustellbar: Grüße');
+    expect(mail.from?.value[0]).toEqual({ name: 'Mail-Zustellsystem', address: 'notices@guard.example.org' });
+    expect(mail.text).toContain('Niemand hat sie erhalten oder gelesen.');
+  });
+
+  it('a hostile encoded Subject cannot inject a header into the notice', async () => {
+    const { sink, t } = await setup((p) => smarthost(p));
+    const evil = Buffer.from('Order\r\nBcc: victim@evil.test', 'utf8').toString('base64');
+    await quarantine(t, { raw: markedMessage(uniqueMarker(), { subject: `=?UTF-8?B?${evil}?=` }) });
+    const raw = (await sink.waitForMessages(1))[0]?.raw ?? Buffer.alloc(0);
+    const head = raw.toString('latin1').split('\r\n\r\n')[0] ?? '';
+    expect(head).not.toMatch(/^Bcc:/im);
+    expect((await simpleParser(raw)).subject).toBe('Undeliverable: Order Bcc: victim@evil.test');
+  });
+
+  it('asks for NOTIFY=NEVER where the peer offers DSN', async () => {
+    const seen: { mailFrom: string; notify: string[] }[] = [];
+    const server = new SMTPServer({
+      authOptional: true,
+      hideDSN: false,
+      disabledCommands: ['AUTH', 'STARTTLS'],
+      logger: false,
+      onData(stream, session, cb) {
+        stream.resume();
+        stream.on('end', () => {
+          const rcpt = session.envelope.rcptTo[0] as unknown as { dsn?: { notify?: string[] } };
+          seen.push({ mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '(false)', notify: rcpt.dsn?.notify ?? [] });
+          cb();
+        });
+      },
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const site = noticeSite(smarthost((server.server.address() as AddressInfo).port));
+    cleanup.push(() => site.remove());
+    const t = await runApp(site);
+    cleanup.push(() => t.stop());
+    const qid = await quarantine(t, { raw: markedMessage(uniqueMarker()) });
+    await t.events.waitFor('notice', (e) => e.qid === qid && e.status === 'sent');
+    expect(seen).toEqual([{ mailFrom: '', notify: ['NEVER'] }]);
+  });
+});
+
+describe('no notice (SPEC §6), recorded with its reason', () => {
+  it.each([
+    ['null sender', '', {}, 'null-sender'],
+    ['MAILER-DAEMON', 'MAILER-DAEMON@client.test', {}, 'mailer-daemon-sender'],
+    ['noreply', 'no-reply@client.test', {}, 'noreply-sender'],
+    ['Auto-Submitted', 'jane@client.test', { 'Auto-Submitted': 'auto-generated' }, 'auto-submitted'],
+    ['Precedence: bulk', 'jane@client.test', { Precedence: 'bulk' }, 'precedence'],
+    ['List-Id', 'jane@client.test', { 'List-Id': '<news.client.test>' }, 'list-id'],
+    ['List-Unsubscribe', 'jane@client.test', { 'List-Unsubscribe': '<mailto:leave@client.test>' }, 'list-unsubscribe'],
+    ['X-Auto-Response-Suppress', 'jane@client.test', { 'X-Auto-Response-Suppress': 'All' }, 'x-auto-response-suppress'],
+  ])('%s → suppressed %s', async (_name, from, headers, reason) => {
+    const { sink, site, t } = await setup((p) => smarthost(p));
+    const qid = await quarantine(t, { from, raw: markedMessage(uniqueMarker(), { headers }) });
+    const e = await t.events.waitFor('notice', (x) => x.qid === qid);
+    expect(e).toMatchObject({ status: 'suppressed', reason, to: from || '<>' });
+    expect(site.entry(qid).notice).toMatchObject({ status: 'suppressed', reason });
+    expect(sink.messages).toEqual([]);
+  });
+
+  it('per-sender-interval: a second message from the same sender to the same unknown address', async () => {
+    const { sink, site, t } = await setup((p) => smarthost(p));
+    const first = await quarantine(t, { raw: markedMessage(uniqueMarker()) });
+    await t.events.waitFor('notice', (x) => x.qid === first && x.status === 'sent');
+    const second = await quarantine(t, { raw: markedMessage(uniqueMarker()) });
+    expect(await t.events.waitFor('notice', (x) => x.qid === second)).toMatchObject({ status: 'suppressed', reason: 'per-sender-interval' });
+    expect(site.entry(second).notice).toMatchObject({ status: 'suppressed', reason: 'per-sender-interval' });
+    // another unknown address, or another sender, is news: it gets its notice
+    const third = await quarantine(t, { to: ['other@example.test'], raw: markedMessage(uniqueMarker()) });
+    const fourth = await quarantine(t, { from: 'john@client.test', raw: markedMessage(uniqueMarker()) });
+    await t.events.waitFor('notice', (x) => x.qid === third && x.status === 'sent');
+    await t.events.waitFor('notice', (x) => x.qid === fourth && x.status === 'sent');
+    expect(sink.messages.map((m) => m.to[0])).toEqual(['jane@client.test', 'jane@client.test', 'john@client.test']);
+  });
+
+  it('hourly-cap: maxPerHour reached', async () => {
+    const { sink, t } = await setup((p) => smarthost(p, { maxPerHour: 1 }));
+    const first = await quarantine(t, { raw: markedMessage(uniqueMarker()) });
+    await t.events.waitFor('notice', (x) => x.qid === first && x.status === 'sent');
+    const second = await quarantine(t, { from: 'john@client.test', raw: markedMessage(uniqueMarker()) });
+    expect(await t.events.waitFor('notice', (x) => x.qid === second)).toMatchObject({ status: 'suppressed', reason: 'hourly-cap' });
+    expect(sink.messages).toHaveLength(1);
+  });
+
+  it('the throttle survives a restart: rebuilt from the entries marked sent', async () => {
+    const sink = await startSink('accept');
+    cleanup.push(() => sink.close());
+    const site = noticeSite(smarthost(sink.port));
+    cleanup.push(() => site.remove());
+    const a = await runApp(site);
+    const first = await quarantine(a, { raw: markedMessage(uniqueMarker()) });
+    await a.events.waitFor('notice', (x) => x.qid === first && x.status === 'sent');
+    await a.stop();
+    const b = await runApp(site);
+    cleanup.push(() => b.stop());
+    const second = await quarantine(b, { raw: markedMessage(uniqueMarker()) });
+    expect(await b.events.waitFor('notice', (x) => x.qid === second)).toMatchObject({ status: 'suppressed', reason: 'per-sender-interval' });
+    expect(sink.messages).toHaveLength(1);
+  });
+});
