@@ -2,6 +2,7 @@
 // owns start, reload and graceful stop. No module-level state anywhere else.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/load.js';
 import { createMaildirDelivery } from './delivery/maildir.js';
@@ -11,7 +12,7 @@ import { compileDirectory } from './directory/directory.js';
 import { watchRecipientsFiles, type RecipientsFiles } from './directory/watch.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import type { Runtime } from './gateway/runtime.js';
-import type { SpoolWriter } from './message/spool.js';
+import { cleanSpool, type SpoolWriter } from './message/spool.js';
 import type { EventSink } from './observability/events.js';
 import { createHttpEndpoint, type HttpEndpoint } from './observability/http.js';
 import { createMetrics } from './observability/metrics.js';
@@ -80,7 +81,8 @@ export function createApp(initial: Config, deps: AppDeps): App {
       directory: compileDirectory(config.domains, watched.current()),
       delivery,
       quarantine: createQuarantineStore(config.quarantine.path, deps.fs),
-      spoolDir: path.join(config.paths.dataDir, 'spool'),
+      // per host: instances sharing one data volume (SPEC §11) each clean only their own spool at start
+      spoolDir: path.join(config.paths.dataDir, 'spool', hostname().replace(/[^A-Za-z0-9._-]/g, '_') || 'host'),
     };
   }
 
@@ -154,6 +156,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
     httpAddress: () => httpAddress,
     async start() {
       await runtime.quarantine.cleanTemp().catch(() => 0);
+      await cleanSpool(runtime.spoolDir);
       const { host, port } = runtime.config.server.listen;
       const addr = await listener.listen(host, port);
       listening = true;

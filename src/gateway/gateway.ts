@@ -151,6 +151,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
         (err: unknown) => ({ kind: 'failed' as const, err }),
       );
       const base = { sid: info.sid, qid, from, messageId: null, durationMs: 0 };
+      if (spooled.kind === 'aborted') {
+        events.emit({ ...base, event: 'message', delivered: [], quarantined: [], size: 0, durationMs: Date.now() - started, code: 0, outcome: 'aborted' });
+        return replies.storageFailure(); // nobody reads it: the client is gone
+      }
       if (spooled.kind !== 'spooled') {
         const r = spooled.kind === 'too-large' ? replies.messageTooLarge(maxBytes) : replies.storageFailure();
         events.emit({

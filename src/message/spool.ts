@@ -1,5 +1,5 @@
 // DATA stream → one temp file on disk (trace header first), never the whole message in memory.
-import { open, unlink, mkdir } from 'node:fs/promises';
+import { open, unlink, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 
@@ -17,6 +17,7 @@ export interface SpooledMessage {
 export type SpoolResult =
   | { readonly kind: 'spooled'; readonly message: SpooledMessage }
   | { readonly kind: 'too-large' }
+  /** The client went away (or timed out) before the final dot: nobody is left to answer. */
   | { readonly kind: 'aborted' };
 
 /** Enough for any legitimate header block; the rest of an endless header is still stored, just not parsed. */
@@ -94,8 +95,9 @@ export async function spoolMessage(
   await out.close().catch(() => undefined);
   if (tooLarge || failed !== null) {
     await unlink(file).catch(() => undefined);
-    if (failed !== null && !tooLarge) throw failed;
-    return { kind: 'too-large' };
+    if (tooLarge) return { kind: 'too-large' };
+    if (isClientGone(failed)) return { kind: 'aborted' };
+    throw failed;
   }
   const headerBlock = Buffer.concat(headerChunks);
   return {
@@ -107,4 +109,24 @@ export async function spoolMessage(
       headerEnd: trace.length + (headerEnd >= 0 ? headerEnd : Math.min(messageBytes, MAX_HEADER_CAPTURE)),
     },
   };
+}
+
+function isClientGone(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ECONNECTION' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET';
+}
+
+/**
+ * Removes every spool file: run at start, when none of them can belong to a live transaction. The spool
+ * directory is per host (see app.ts), so instances sharing a data volume never clean each other's.
+ */
+export async function cleanSpool(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  await Promise.all(names.map((n) => unlink(`${dir}/${n}`).catch(() => undefined)));
+  return names.length;
 }

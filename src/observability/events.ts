@@ -22,7 +22,8 @@ export type LogEvent =
       messageId: string | null;
       durationMs: number;
       code: number;
-      outcome: 'stored' | 'temporary' | 'permanent' | 'too-large';
+      /** `aborted`: the client went away or timed out before the final dot (code 0: no reply was given). */
+      outcome: 'stored' | 'temporary' | 'permanent' | 'too-large' | 'aborted';
       detail?: string;
     }
   | { event: 'notice'; qid: string; to: string; status: 'sent' | 'suppressed' | 'deferred' | 'failed'; reason?: string; attempts?: number; detail?: string }

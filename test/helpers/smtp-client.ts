@@ -56,17 +56,27 @@ export class RawSmtp {
     const r = this.replies.shift();
     if (r) return Promise.resolve(r);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no reply within timeout')), timeoutMs);
-      const onClose = (): void => {
-        clearTimeout(timer);
-        reject(new Error('connection closed without reply'));
-      };
-      this.socket.once('close', onClose);
-      this.waiting.push((x) => {
+      const waiter = (x: Reply): void => {
         clearTimeout(timer);
         this.socket.off('close', onClose);
         resolve(x);
-      });
+      };
+      // a timed-out or closed read gives up its place, so the next reply goes to the next read
+      const drop = (): void => {
+        this.waiting = this.waiting.filter((w) => w !== waiter);
+      };
+      const timer = setTimeout(() => {
+        drop();
+        this.socket.off('close', onClose);
+        reject(new Error('no reply within timeout'));
+      }, timeoutMs);
+      const onClose = (): void => {
+        clearTimeout(timer);
+        drop();
+        reject(new Error('connection closed without reply'));
+      };
+      this.socket.once('close', onClose);
+      this.waiting.push(waiter);
     });
   }
 
