@@ -147,7 +147,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
         recipients: accepted.map((a) => (a.kind === 'deliver' ? a.delivery.address : a.address)),
         date: receivedAt,
       });
-      const spooled = await spoolMessage(stream, { dir: rt.spoolDir, name: qid, traceHeader: trace, maxBytes, ...(deps.spoolWriter ? { writer: deps.spoolWriter } : {}) }).catch(
+      // the spool file becomes the stored copy (hard-linked) for Maildir and quarantine; for an upstream
+      // alone the upstream's 250 is the durability, and an fsync would only cost time
+      const sync = rt.config.delivery.type === 'maildir' || accepted.some((a) => a.kind === 'quarantine');
+      const spooled = await spoolMessage(stream, { dir: rt.spoolDir, name: qid, traceHeader: trace, maxBytes, sync, ...(deps.spoolWriter ? { writer: deps.spoolWriter } : {}) }).catch(
         (err: unknown) => ({ kind: 'failed' as const, err }),
       );
       const base = { sid: info.sid, qid, from, messageId: null, durationMs: 0 };

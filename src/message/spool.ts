@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 
 export interface SpooledMessage {
-  /** The file holding the message as it will be stored: trace header + message. fsynced. */
+  /** The file holding the message as it will be stored: trace header + message. fsynced unless asked not to. */
   readonly path: string;
   /** Bytes of the file. */
   readonly size: number;
@@ -50,7 +50,15 @@ function findHeaderEnd(buf: Buffer): number {
 
 export async function spoolMessage(
   stream: Readable & { sizeExceeded?: boolean },
-  opts: { readonly dir: string; readonly name: string; readonly traceHeader: string; readonly maxBytes: number; readonly writer?: SpoolWriter },
+  opts: {
+    readonly dir: string;
+    readonly name: string;
+    readonly traceHeader: string;
+    readonly maxBytes: number;
+    /** false when the spool file is only read back for an upstream that answers before we do: no fsync needed. */
+    readonly sync?: boolean;
+    readonly writer?: SpoolWriter;
+  },
 ): Promise<SpoolResult> {
   await mkdir(opts.dir, { recursive: true, mode: 0o700 });
   const file = path.join(opts.dir, opts.name);
@@ -88,7 +96,7 @@ export async function spoolMessage(
       await out.write(chunk);
       written += chunk.length;
     }
-    if (!tooLarge) await out.sync();
+    if (!tooLarge && opts.sync !== false) await out.sync();
   } catch (err) {
     failed = err;
   }

@@ -73,6 +73,28 @@ describe('signals (child process)', () => {
     }
   });
 
+  it('a second SIGTERM while draining exits at once (code 1), without waiting for the transaction', async () => {
+    const { dir, configPath, dataDir } = writeConfig(baseConfig());
+    const s = await spawnServer(configPath, { CATCHALL_GUARD_DATA_DIR: dataDir });
+    try {
+      const { client } = await RawSmtp.connect(s.port);
+      await client.begin();
+      expect((await client.cmd('RCPT TO:<alice@example.test>')).code).toBe(250);
+      expect((await client.cmd('DATA')).code).toBe(354);
+      client.write('Subject: never finished\r\n\r\npart\r\n');
+      s.proc.kill('SIGTERM');
+      await s.waitForLine((l) => l['event'] === 'shutdown' && l['phase'] === 'draining');
+      const started = Date.now();
+      s.proc.kill('SIGTERM');
+      expect((await s.exited).code).toBe(1);
+      expect(Date.now() - started).toBeLessThan(5000);
+      client.close();
+    } finally {
+      s.proc.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('SIGTERM with only idle sessions: they get 421 4.3.2 and the process exits 0 at once', async () => {
     const { dir, configPath, dataDir } = writeConfig(baseConfig());
     const s = await spawnServer(configPath, { CATCHALL_GUARD_DATA_DIR: dataDir });
