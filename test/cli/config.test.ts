@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config, type LoadOptions } from '../../src/config/load.js';
 import type { ConfigIssue } from '../../src/config/issues.js';
-import { buildDist, MAIN_JS, ROOT } from '../fixtures/build-dist.js';
+import { buildDist, MAIN_JS, ROOT } from '../helpers/build-dist.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
 
 const dirs: string[] = [];

@@ -1,11 +1,9 @@
 // `quarantine list|show|release|delete|purge` and `probe`, run as the built CLI against real entries
 // made by the real app (quarantine mode over SMTP) or planted through the store API.
-import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QuarantineEntry } from '../../src/quarantine/entry.js';
 import { newMessageId } from '../../src/quarantine/id.js';
@@ -13,29 +11,14 @@ import { createQuarantineStore, type QuarantineStore } from '../../src/quarantin
 import { sendMessage, simpleMessage } from '../helpers/smtp-client.js';
 import { baseConfig, startApp, writeConfig, type TestApp } from '../helpers/start-app.js';
 import { closedPort, startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
+import { buildDist, MAIN_JS, ROOT } from '../helpers/build-dist.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 // ---- the built CLI ----
 // Compiled into a private directory laid out like the repository (dist/ beside node_modules and config/),
 // so that other test files building dist/ at the same time cannot hand us a half-written file.
-let buildRoot = '';
-let mainJs = '';
-
-function buildCli(): void {
-  buildRoot = mkdtempSync(path.join(tmpdir(), 'cg-cli-build-'));
-  copyFileSync(path.join(ROOT, 'package.json'), path.join(buildRoot, 'package.json'));
-  symlinkSync(path.join(ROOT, 'node_modules'), path.join(buildRoot, 'node_modules'), 'dir');
-  symlinkSync(path.join(ROOT, 'config'), path.join(buildRoot, 'config'), 'dir');
-  const outDir = path.join(buildRoot, 'dist');
-  try {
-    execFileSync('npx', ['tsc', '-p', '.', '--outDir', outDir], { cwd: ROOT, stdio: 'pipe' });
-  } catch (err) {
-    // type errors elsewhere still emit JavaScript (noEmitOnError is off); only a missing build is fatal here
-    if (!existsSync(path.join(outDir, 'main.js'))) throw err;
-  }
-  mainJs = path.join(outDir, 'main.js');
-}
+const buildRoot = ROOT;
+const mainJs = MAIN_JS;
 
 interface CliResult {
   readonly code: number | null;
@@ -115,7 +98,7 @@ async function plant(opts: { receivedAt: Date; expiresAt: Date; bodyStored?: boo
 const DAY = 86_400_000;
 
 beforeAll(async () => {
-  buildCli();
+  await buildDist();
   t = await startApp({ domains: DOMAINS });
   qdir = t.config.quarantine.path;
   store = createQuarantineStore(qdir);
@@ -123,7 +106,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await t?.stop();
-  if (buildRoot) rmSync(buildRoot, { recursive: true, force: true });
 });
 
 describe('quarantine list', () => {

@@ -1,9 +1,8 @@
 // `report`: the pure aggregation, and the built CLI on a recorded log file, its gzipped copy and stdin.
-import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,26 +12,12 @@ import { createReportAggregator, parseLogLine, senderDomain, toUnknownRcpt, type
 import { formatReport } from '../../src/report/format.js';
 import { renderTable } from '../../src/report/table.js';
 import { createTopK } from '../../src/report/top-k.js';
+import { buildDist, MAIN_JS, ROOT } from '../helpers/build-dist.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 // ---- the built CLI, compiled into a private copy of the repository layout (see quarantine.test.ts) ----
-let buildRoot = '';
-let mainJs = '';
-
-function buildCli(): void {
-  buildRoot = mkdtempSync(path.join(tmpdir(), 'cg-cli-build-'));
-  copyFileSync(path.join(ROOT, 'package.json'), path.join(buildRoot, 'package.json'));
-  symlinkSync(path.join(ROOT, 'node_modules'), path.join(buildRoot, 'node_modules'), 'dir');
-  symlinkSync(path.join(ROOT, 'config'), path.join(buildRoot, 'config'), 'dir');
-  const outDir = path.join(buildRoot, 'dist');
-  try {
-    execFileSync('npx', ['tsc', '-p', '.', '--outDir', outDir], { cwd: ROOT, stdio: 'pipe' });
-  } catch (err) {
-    if (!existsSync(path.join(outDir, 'main.js'))) throw err;
-  }
-  mainJs = path.join(outDir, 'main.js');
-}
+const buildRoot = ROOT;
+const mainJs = MAIN_JS;
 
 interface CliResult {
   readonly code: number | null;
@@ -162,8 +147,8 @@ describe('report aggregation (pure)', () => {
 
 describe('report (CLI)', () => {
   let dir: string;
-  beforeAll(() => {
-    buildCli();
+  beforeAll(async () => {
+    await buildDist();
     dir = mkdtempSync(path.join(tmpdir(), 'cg-report-'));
     writeFileSync(path.join(dir, 'guard.log'), LOG_TEXT);
     writeFileSync(path.join(dir, 'guard.log.1.gz'), gzipSync(LOG_TEXT));
@@ -172,7 +157,6 @@ describe('report (CLI)', () => {
   }, 180_000);
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
-    if (buildRoot) rmSync(buildRoot, { recursive: true, force: true });
   });
 
   it('--log FILE --json: the expected counts', async () => {

@@ -1,30 +1,11 @@
 // Support for the suites that drive a CHILD-process server hard (fuzz, kill -9): a fresh dist/,
 // the child's RSS, and one raw fuzz session with hard time bounds.
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
-import { MAIN, ROOT } from './child-server.js';
+import { buildDist } from './build-dist.js';
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const d of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, d.name);
-    if (d.isDirectory()) newest = Math.max(newest, newestMtime(p));
-    else if (d.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/**
- * Compiles src/ into dist/ unless dist/main.js is already newer than every source file (as after
- * `npm test`, which builds first). Skipping a needless rebuild also keeps us from rewriting dist/
- * while another suite's child process is starting from it.
- */
-export function ensureBuilt(): void {
-  if (existsSync(MAIN) && statSync(MAIN).mtimeMs > newestMtime(path.join(ROOT, 'src'))) return;
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', ROOT], { stdio: 'inherit' });
-}
+/** dist/ current for child processes (the one locked build of test/helpers/build-dist.ts). */
+export const ensureBuilt = buildDist;
 
 /** VmRSS of a process in KiB (Linux /proc), or null when it is gone. */
 export function rssKiB(pid: number): number | null {

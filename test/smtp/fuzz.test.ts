@@ -26,7 +26,7 @@ let dir: string;
 let dataDir: string;
 
 beforeAll(async () => {
-  ensureBuilt();
+  await ensureBuilt();
   const cfg = writeConfig(
     baseConfig({
       server: {

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawSmtp, sendMessage } from '../helpers/smtp-client.js';
 import { baseConfig, startApp, writeConfig, type TestApp } from '../helpers/start-app.js';
-import { buildDist, ROOT } from '../fixtures/build-dist.js';
+import { buildDist, ROOT } from '../helpers/build-dist.js';
 
 const MB = 1024 * 1024;
 const LINE = 76;

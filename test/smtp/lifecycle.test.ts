@@ -1,16 +1,14 @@
 // Operating the process: HTTP endpoints and metrics, SIGTERM drain, SIGHUP reload.
-import { execFileSync } from 'node:child_process';
 import { readdirSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawSmtp, sendMessage, simpleMessage } from '../helpers/smtp-client.js';
-import { ROOT, spawnServer } from '../helpers/child-server.js';
+import { spawnServer } from '../helpers/child-server.js';
+import { buildDist } from '../helpers/build-dist.js';
 import { baseConfig, startApp, writeConfig, type TestApp } from '../helpers/start-app.js';
 
-beforeAll(() => {
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', ROOT], { stdio: 'inherit' });
-});
+beforeAll(() => buildDist());
 
 describe('HTTP endpoints', () => {
   let t: TestApp;

@@ -127,8 +127,8 @@ function messageIdsInNew(dataDir: string): Map<string, number> {
   return counts;
 }
 
-beforeAll(() => {
-  ensureBuilt();
+beforeAll(async () => {
+  await ensureBuilt();
 }, 120_000);
 
 afterAll(async () => {
