@@ -28,6 +28,7 @@ export interface AppDeps {
   readonly events: EventSink;
   readonly fs?: DurableFs;
   readonly spoolWriter?: SpoolWriter;
+  readonly spoolMemoryLimit?: number;
   readonly now?: () => Date;
   /** Notices: DNS for SPF/DMARC and direct MX (tests answer offline), the retry backoff unit and window, the direct port. */
   readonly noticeResolver?: DnsResolver;
@@ -111,6 +112,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
     isShuttingDown: () => shuttingDown,
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.spoolWriter ? { spoolWriter: deps.spoolWriter } : {}),
+    ...(deps.spoolMemoryLimit !== undefined ? { spoolMemoryLimit: deps.spoolMemoryLimit } : {}),
     inFlight: {
       begin: () => void inFlight++,
       end: () => {

@@ -52,7 +52,7 @@ export async function releaseEntry(config: Config, store: QuarantineStore, id: M
   const headers = await store.readHeaders(id);
   const size = await stat(file).then((s) => s.size, () => null);
   if (size === null || headers === null) return fail(EXIT_FAILURE, `entry ${id} has no readable message file`);
-  const message: SpooledMessage = { path: file, size, headerBlock: headers, headerEnd: headers.length };
+  const message: SpooledMessage = { kind: 'file', path: file, size, headerBlock: headers, headerEnd: headers.length };
 
   const delivery = buildDelivery(config);
   let outcome: DeliveryOutcome;

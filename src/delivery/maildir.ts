@@ -2,7 +2,7 @@
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { nodeDurableFs, type DurableFs } from '../storage/durable-fs.js';
+import { nodeDurableFs, placeMessage, type DurableFs } from '../storage/durable-fs.js';
 import type { Delivery, DeliveryOutcome, DeliveryRequest } from './delivery.js';
 
 /** A mailbox name as a directory name: no separators, no dot files, nothing outside the tree. */
@@ -41,7 +41,7 @@ export function createMaildirDelivery(root: string, fs: DurableFs = nodeDurableF
           await ensureMaildir(dir);
           const name = maildirFileName(new Date(), req.message.size);
           const tmp = path.join(dir, 'tmp', name);
-          await fs.placeCopy(req.message.path, tmp);
+          await placeMessage(fs, req.message, tmp);
           const dest = path.join(dir, 'new', name);
           try {
             await fs.rename(tmp, dest);

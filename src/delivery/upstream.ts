@@ -60,7 +60,7 @@ export function createUpstreamDelivery(opts: UpstreamOptions): Delivery {
       try {
         const info = await transport.sendMail({
           envelope: { from: req.mailFrom, to },
-          raw: createReadStream(req.message.path),
+          raw: req.message.kind === 'file' ? createReadStream(req.message.path) : req.message.data,
         });
         const rejectedErrors = ((info as { rejectedErrors?: SmtpError[] }).rejectedErrors ?? []);
         // a recipient refused for now would be lost behind our 250: the whole transaction is retried

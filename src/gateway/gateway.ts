@@ -1,12 +1,11 @@
 // The gateway: SMTP hooks wired to address parsing, the directory, the policy and the DATA pipeline.
 // Holds no SMTP wire knowledge (smtp/) and no decision logic (policy/).
-import { unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { normalizeSender } from '../address/parse.js';
 import { lookupRecipient } from '../policy/lookup.js';
 import { composeReceivedHeader } from '../message/trace-header.js';
-import { readMessageFacts } from '../message/headers.js';
-import { spoolMessage, type SpoolWriter } from '../message/spool.js';
+import { EMPTY_FACTS, readMessageFacts, readMessageId } from '../message/headers.js';
+import { releaseMessage, spoolMessage, type SpoolWriter } from '../message/spool.js';
 import type { EventSink } from '../observability/events.js';
 import { decideRecipient, isUnknownRecipient } from '../policy/decide.js';
 import { createConnectionCounter, createRejectBudget, type RejectBudget } from '../policy/limits.js';
@@ -24,6 +23,8 @@ export interface GatewayDeps {
   readonly isShuttingDown: () => boolean;
   readonly now?: () => Date;
   readonly spoolWriter?: SpoolWriter;
+  /** Messages up to this size are held in memory instead of a spool file (tests set 0 to exercise the spool). */
+  readonly spoolMemoryLimit?: number;
   /** Called when a transaction starts and ends, so shutdown can wait for DATA in flight. */
   readonly inFlight?: { begin(): void; end(): void };
 }
@@ -150,7 +151,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       // the spool file becomes the stored copy (hard-linked) for Maildir and quarantine; for an upstream
       // alone the upstream's 250 is the durability, and an fsync would only cost time
       const sync = rt.config.delivery.type === 'maildir' || accepted.some((a) => a.kind === 'quarantine');
-      const spooled = await spoolMessage(stream, { dir: rt.spoolDir, name: qid, traceHeader: trace, maxBytes, sync, ...(deps.spoolWriter ? { writer: deps.spoolWriter } : {}) }).catch(
+      const spooled = await spoolMessage(stream, { dir: rt.spoolDir, name: qid, traceHeader: trace, maxBytes, sync, ...(deps.spoolMemoryLimit !== undefined ? { memoryLimit: deps.spoolMemoryLimit } : {}), ...(deps.spoolWriter ? { writer: deps.spoolWriter } : {}) }).catch(
         (err: unknown) => ({ kind: 'failed' as const, err }),
       );
       const base = { sid: info.sid, qid, from, messageId: null, durationMs: 0 };
@@ -175,7 +176,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
       const message = spooled.message;
       try {
-        const facts = await readMessageFacts(message.headerBlock);
+        const hasQuarantine = accepted.some((a) => a.kind === 'quarantine');
+        // the full header facts feed the quarantine entry and its notice; the log needs only the Message-ID
+        const facts = hasQuarantine ? await readMessageFacts(message.headerBlock) : { ...EMPTY_FACTS, messageId: readMessageId(message.headerBlock) };
         const deliveries = dedupe(accepted.flatMap((a) => (a.kind === 'quarantine' ? [] : [a.delivery])));
         const quarantined = accepted.flatMap((a) => (a.kind === 'quarantine' ? [a.address] : []));
         const observed = accepted.flatMap((a) => (a.kind === 'observe' ? [a.address] : []));
@@ -233,7 +236,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         });
         return r;
       } finally {
-        await unlink(message.path).catch(() => undefined);
+        await releaseMessage(message);
       }
     } finally {
       deps.inFlight?.end();

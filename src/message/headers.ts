@@ -33,6 +33,18 @@ function headerText(value: unknown): string | null {
   return String(value);
 }
 
+/**
+ * Only the Message-ID, for the log of a message that is not quarantined: a scan of one header field
+ * (unfolded), without a full parse. A missing or empty field gives null.
+ */
+export function readMessageId(headerBlock: Buffer): string | null {
+  const m = /^message-id[ \t]*:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)/im.exec(headerBlock.toString('latin1'));
+  const value = m?.[1]?.replace(/\r?\n[ \t]+/g, ' ').trim();
+  if (!value) return null;
+  const bracketed = /<[^<>\s]+>/.exec(value);
+  return (bracketed ? bracketed[0] : value).slice(0, 998);
+}
+
 /** Never throws: a header block mailparser cannot read gives empty facts, not a failed transaction. */
 export async function readMessageFacts(headerBlock: Buffer): Promise<MessageFacts> {
   if (headerBlock.length === 0) return EMPTY_FACTS;

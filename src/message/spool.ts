@@ -1,24 +1,43 @@
 // DATA stream → one temp file on disk (trace header first), never the whole message in memory.
+import { createReadStream } from 'node:fs';
 import { open, unlink, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 
-export interface SpooledMessage {
-  /** The file holding the message as it will be stored: trace header + message. fsynced unless asked not to. */
-  readonly path: string;
-  /** Bytes of the file. */
+interface SpooledCommon {
+  /** Bytes of the stored form: trace header + message. */
   readonly size: number;
   /** The message's own header block (without our trace header), for parsing; capped. */
   readonly headerBlock: Buffer;
-  /** Byte length of trace header + header block inside the file, so a headers-only copy can be cut. */
+  /** Byte length of trace header + header block, so a headers-only copy can be cut. */
   readonly headerEnd: number;
 }
+
+/**
+ * The message as it will be stored (trace header + message): a small one in memory, a large one in a
+ * spool file (fsynced unless asked not to). Destinations write the memory form themselves, durably.
+ */
+export type SpooledMessage =
+  | (SpooledCommon & { readonly kind: 'memory'; readonly data: Buffer })
+  | (SpooledCommon & { readonly kind: 'file'; readonly path: string });
 
 export type SpoolResult =
   | { readonly kind: 'spooled'; readonly message: SpooledMessage }
   | { readonly kind: 'too-large' }
   /** The client went away (or timed out) before the final dot: nobody is left to answer. */
   | { readonly kind: 'aborted' };
+
+/** Messages up to this size stay in memory: no spool file, no extra fsync (500 sessions × 64 KiB = 32 MiB at most). */
+export const DEFAULT_MEMORY_LIMIT = 64 * 1024;
+
+export function openMessageStream(m: SpooledMessage): Readable {
+  return m.kind === 'file' ? createReadStream(m.path) : Readable.from([m.data]);
+}
+
+/** Removes the spool file of a message, if it has one. */
+export async function releaseMessage(m: SpooledMessage): Promise<void> {
+  if (m.kind === 'file') await unlink(m.path).catch(() => undefined);
+}
 
 /** Enough for any legitimate header block; the rest of an endless header is still stored, just not parsed. */
 const MAX_HEADER_CAPTURE = 256 * 1024;
@@ -48,6 +67,8 @@ function findHeaderEnd(buf: Buffer): number {
   return Math.min(crlf + 4, lf + 2);
 }
 
+type Output = Awaited<ReturnType<SpoolWriter['openForWrite']>>;
+
 export async function spoolMessage(
   stream: Readable & { sizeExceeded?: boolean },
   opts: {
@@ -57,24 +78,34 @@ export async function spoolMessage(
     readonly maxBytes: number;
     /** false when the spool file is only read back for an upstream that answers before we do: no fsync needed. */
     readonly sync?: boolean;
+    /** Messages up to this many bytes stay in memory (default 64 KiB; 0: always a file). */
+    readonly memoryLimit?: number;
     readonly writer?: SpoolWriter;
   },
 ): Promise<SpoolResult> {
-  await mkdir(opts.dir, { recursive: true, mode: 0o700 });
   const file = path.join(opts.dir, opts.name);
   const writer = opts.writer ?? fsSpoolWriter;
-  const out = await writer.openForWrite(file);
+  const memoryLimit = opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
   const trace = Buffer.from(opts.traceHeader, 'latin1');
-  let written = 0;
+  let memory: Buffer[] = [trace];
+  let out: Output | null = null;
+  let written = trace.length;
   let messageBytes = 0;
   let headerChunks: Buffer[] = [];
   let headerCaptured = 0;
   let headerEnd = -1;
   let tooLarge = false;
   let failed: unknown = null;
+  const toFile = async (): Promise<Output> => {
+    await ensureDir(opts.dir);
+    const o = await writer.openForWrite(file);
+    out = o;
+    for (const b of memory) await o.write(b);
+    memory = [];
+    return o;
+  };
   try {
-    await out.write(trace);
-    written += trace.length;
+    if (memoryLimit <= 0) await toFile();
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       messageBytes += chunk.length;
       if (tooLarge || messageBytes > opts.maxBytes || stream.sizeExceeded) {
@@ -93,30 +124,35 @@ export async function spoolMessage(
           headerChunks = [joined.subarray(0, end)];
         }
       }
-      await out.write(chunk);
       written += chunk.length;
+      if (out === null && written <= memoryLimit) memory.push(chunk);
+      else await (out ?? (await toFile())).write(chunk);
     }
-    if (!tooLarge && opts.sync !== false) await out.sync();
+    if (out !== null && !tooLarge && opts.sync !== false) await (out as Output).sync();
   } catch (err) {
     failed = err;
   }
-  await out.close().catch(() => undefined);
+  if (out !== null) await (out as Output).close().catch(() => undefined);
   if (tooLarge || failed !== null) {
-    await unlink(file).catch(() => undefined);
+    if (out !== null) await unlink(file).catch(() => undefined);
     if (tooLarge) return { kind: 'too-large' };
     if (isClientGone(failed)) return { kind: 'aborted' };
     throw failed;
   }
   const headerBlock = Buffer.concat(headerChunks);
-  return {
-    kind: 'spooled',
-    message: {
-      path: file,
-      size: written,
-      headerBlock: headerEnd >= 0 ? headerBlock : headerBlock.subarray(0, MAX_HEADER_CAPTURE),
-      headerEnd: trace.length + (headerEnd >= 0 ? headerEnd : Math.min(messageBytes, MAX_HEADER_CAPTURE)),
-    },
+  const common: SpooledCommon = {
+    size: written,
+    headerBlock: headerEnd >= 0 ? headerBlock : headerBlock.subarray(0, MAX_HEADER_CAPTURE),
+    headerEnd: trace.length + (headerEnd >= 0 ? headerEnd : Math.min(messageBytes, MAX_HEADER_CAPTURE)),
   };
+  return { kind: 'spooled', message: out === null ? { ...common, kind: 'memory', data: Buffer.concat(memory, written) } : { ...common, kind: 'file', path: file } };
+}
+
+const readyDirs = new Set<string>();
+async function ensureDir(dir: string): Promise<void> {
+  if (readyDirs.has(dir)) return;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  readyDirs.add(dir);
 }
 
 function isClientGone(err: unknown): boolean {

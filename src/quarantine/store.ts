@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { SpooledMessage } from '../message/spool.js';
-import { nodeDurableFs, replaceFileDurably, type DurableFs } from '../storage/durable-fs.js';
+import { nodeDurableFs, placeMessage, replaceFileDurably, type DurableFs } from '../storage/durable-fs.js';
 import { decodeEntry, type NoticeState, type QuarantineEntry } from './entry.js';
 import { parseMessageId, type MessageId } from './id.js';
 
@@ -65,7 +65,9 @@ export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs
       const tmpJson = path.join(dir, `.${entry.id}.json${TMP_SUFFIX}`);
       try {
         if (storeBody) {
-          await fs.placeCopy(message.path, tmpEml);
+          await placeMessage(fs, message, tmpEml);
+        } else if (message.kind === 'memory') {
+          await fs.writeNew(tmpEml, message.data.subarray(0, message.headerEnd));
         } else {
           const fh = await open(message.path, 'r');
           try {

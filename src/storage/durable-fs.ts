@@ -2,6 +2,7 @@
 // inject a failing disk. Files are created 0600, directories 0700.
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
+import type { SpooledMessage } from '../message/spool.js';
 
 export interface DurableFs {
   mkdirp(dir: string): Promise<void>;
@@ -60,6 +61,12 @@ export const nodeDurableFs: DurableFs = {
     });
   },
 };
+
+/** A durable copy of a spooled message at `dest` (a new file): linked or copied from the spool file, or written from memory. */
+export async function placeMessage(fs: DurableFs, message: SpooledMessage, dest: string): Promise<void> {
+  if (message.kind === 'file') await fs.placeCopy(message.path, dest);
+  else await fs.writeNew(dest, message.data);
+}
 
 /** Writes a whole small file atomically: temp name, fsync, rename, fsync the directory. */
 export async function replaceFileDurably(fs: DurableFs, dest: string, data: Buffer | string): Promise<void> {

@@ -89,7 +89,7 @@ async function plant(opts: { receivedAt: Date; expiresAt: Date; bodyStored?: boo
     auth: null,
     notice: { status: 'suppressed', reason: 'test', attempts: 0 },
   };
-  const prepared = await store.prepare(entry, { path: spool, size: raw.length, headerBlock: Buffer.alloc(0), headerEnd: raw.indexOf('\r\n\r\n') + 4 }, entry.bodyStored);
+  const prepared = await store.prepare(entry, { kind: 'file', path: spool, size: raw.length, headerBlock: Buffer.alloc(0), headerEnd: raw.indexOf('\r\n\r\n') + 4 }, entry.bodyStored);
   await prepared.commit();
   rmSync(spool);
   return id;

@@ -81,11 +81,12 @@ async function crashRun(overrides: RawConfig, rcpt: string): Promise<CrashRun> {
   let killedSignal: NodeJS.Signals | null = null;
   const stalled = (await RawSmtp.connect(first.port)).client;
   try {
-    // one transaction is certainly in flight at the kill: DATA begun, half a message sent
+    // one transaction is certainly in flight at the kill: DATA begun, half a message sent; over the
+    // 64 KiB that the server holds in memory, so it is in a spool file
     await stalled.begin('stalled@client.test');
     expect((await stalled.cmd(`RCPT TO:<${rcpt}>`)).code).toBe(250);
     expect((await stalled.cmd('DATA')).code).toBe(354);
-    stalled.write('Subject: stalled\r\nMessage-ID: <stalled@client.test>\r\n\r\nhalf a message');
+    stalled.write(`Subject: stalled\r\nMessage-ID: <stalled@client.test>\r\n\r\n${'half a message, '.repeat(16).concat('\r\n').repeat(400)}`);
     await pollUntil(() => (listFilesRecursive(path.join(dataDir, 'spool')).length > 0 ? true : undefined), 'the stalled spool file', 5000);
     const loops = Array.from({ length: CLIENTS }, (_, i) =>
       clientLoop(first.port, i, rcpt, state, (mid) => {

@@ -70,10 +70,11 @@ function faultySpool(): { writer: SpoolWriter; failAt: Set<SpoolOp> } {
 const send = (port: number, to: string[]) => sendMessage(port, { from: 's@client.test', to, raw: simpleMessage({ body: 'fault test body' }) });
 
 describe('storage faults → 451, nothing kept, recovery', () => {
-  for (const op of ['placeCopy', 'rename', 'fsyncDir', 'mkdirp'] as const) {
+  // a small message is written from memory (writeNew); with the memory limit at 0 it is linked from the spool (placeCopy)
+  for (const [op, spoolMemoryLimit] of [['writeNew', undefined], ['placeCopy', 0], ['rename', undefined], ['fsyncDir', undefined], ['mkdirp', undefined]] as const) {
     it(`Maildir ${op} failure`, async () => {
       const { fs, failAt } = faultyFs();
-      t = await startApp({}, { deps: { fs } });
+      t = await startApp({}, { deps: { fs, ...(spoolMemoryLimit === 0 ? { spoolMemoryLimit } : {}) } });
       failAt.add(op);
       const r = await send(t.port, ['alice@example.test']);
       expect(r.code).toBe(451);
@@ -86,10 +87,10 @@ describe('storage faults → 451, nothing kept, recovery', () => {
     });
   }
 
-  for (const op of ['writeNew', 'rename', 'placeCopy'] as const) {
+  for (const [op, spoolMemoryLimit] of [['writeNew', undefined], ['rename', undefined], ['placeCopy', 0]] as const) {
     it(`quarantine ${op} failure in a mixed transaction: 451, neither the Maildir nor the quarantine keeps it`, async () => {
       const { fs, failAt } = faultyFs();
-      t = await startApp({ domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }] }, { deps: { fs } });
+      t = await startApp({ domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }] }, { deps: { fs, ...(spoolMemoryLimit === 0 ? { spoolMemoryLimit } : {}) } });
       failAt.add(op);
       const r = await send(t.port, ['alice@example.test', 'stranger@example.test']);
       expect(r.response).toMatch(/^451 4\.3\.0 /);
@@ -105,7 +106,7 @@ describe('storage faults → 451, nothing kept, recovery', () => {
   for (const op of ['open', 'write', 'sync'] as const) {
     it(`spool ${op} failure`, async () => {
       const { writer, failAt } = faultySpool();
-      t = await startApp({}, { deps: { spoolWriter: writer } });
+      t = await startApp({}, { deps: { spoolWriter: writer, spoolMemoryLimit: 0 } });
       failAt.add(op);
       const r = await send(t.port, ['alice@example.test']);
       expect(r.response).toMatch(/^451 4\.3\.0 /);

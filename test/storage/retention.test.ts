@@ -37,7 +37,7 @@ async function plant(receivedAt: Date, expiresAt: Date, into: QuarantineStore = 
     auth: null,
     notice: { status: 'suppressed', reason: 'test', attempts: 0 },
   };
-  const prepared = await into.prepare(entry, { path: spool, size: raw.length, headerBlock: Buffer.alloc(0), headerEnd: 18 }, true);
+  const prepared = await into.prepare(entry, { kind: 'file', path: spool, size: raw.length, headerBlock: Buffer.alloc(0), headerEnd: 18 }, true);
   await prepared.commit();
   rmSync(spool);
   return id;
