@@ -103,6 +103,14 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
+// a bug must not print a stack trace for the operator to decode: one line, exit 1 (the container restarts)
+const crash = (err: unknown): void => {
+  process.stderr.write(`catchall-guard: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(EXIT.failure);
+};
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
+
 run(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
