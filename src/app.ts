@@ -159,6 +159,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
     async start() {
       await runtime.quarantine.cleanTemp().catch(() => 0);
       await cleanSpool(runtime.spoolDir);
+      await runtime.delivery.cleanTemp?.().catch(() => 0);
       const { host, port } = runtime.config.server.listen;
       const addr = await listener.listen(host, port);
       listening = true;

@@ -29,5 +29,7 @@ export type DeliveryOutcome =
 
 export interface Delivery {
   deliver(req: DeliveryRequest): Promise<DeliveryOutcome>;
+  /** Removes what a crashed run of this host left half-delivered (called at start, before serving). */
+  cleanTemp?(): Promise<number>;
   close(): Promise<void>;
 }

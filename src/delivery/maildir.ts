@@ -1,6 +1,7 @@
 // Local delivery: <path>/<domain>/<mailbox>/{tmp,new,cur}, tmp → fsync → rename into new/.
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { nodeDurableFs, placeMessage, type DurableFs } from '../storage/durable-fs.js';
 import type { Delivery, DeliveryOutcome, DeliveryRequest } from './delivery.js';
@@ -60,6 +61,25 @@ export function createMaildirDelivery(root: string, fs: DurableFs = nodeDurableF
         prepared.clear();
         return { kind: 'temporary', reason: 'storage', detail: (err as NodeJS.ErrnoException).code ?? String(err) };
       }
+    },
+    async cleanTemp() {
+      // only our own names (…P<pid>…<host>,S=…) from another process: files of other delivery agents,
+      // and of this process, are never touched; Maildir readers remove other stale tmp/ files after 36 h
+      const ours = new RegExp(`^\\d+\\.M\\d+P(\\d+)Q\\d+R[0-9a-f]+\\.${host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')},S=\\d+$`);
+      let removed = 0;
+      const list = (dir: string): Promise<string[]> => readdir(dir).catch(() => []);
+      for (const domain of await list(root)) {
+        for (const mailbox of await list(path.join(root, domain))) {
+          const tmp = path.join(root, domain, mailbox, 'tmp');
+          for (const name of await list(tmp)) {
+            const m = ours.exec(name);
+            if (!m || Number(m[1]) === process.pid) continue;
+            await fs.unlink(path.join(tmp, name)).catch(() => undefined);
+            removed++;
+          }
+        }
+      }
+      return removed;
     },
     async close() {},
   };

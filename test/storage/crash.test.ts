@@ -179,6 +179,10 @@ describe('kill -9 under load, Maildir delivery', () => {
   it('no spool file of the killed process survives the restart', () => {
     expect(run.leftAfterRestart.filter((f) => f.startsWith('spool/'))).toEqual([]);
   });
+
+  it('no half-delivered Maildir tmp/ file of the killed process survives the restart', () => {
+    expect(run.leftAfterRestart.filter((f) => f.startsWith('mail/'))).toEqual([]);
+  });
 });
 
 describe('kill -9 under load, quarantine mode (unknown recipient)', () => {
