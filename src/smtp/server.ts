@@ -82,7 +82,8 @@ export function createSmtpListener(opts: SmtpServerOptions, hooks: SmtpHooks): S
     banner: 'catchall-guard',
     size: opts.maxMessageSize,
     // an MX: no AUTH; ENHANCEDSTATUSCODES on, since every reply carries one (see wire-compat.ts)
-    disabledCommands: opts.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    // WIZ, SHELL and KILL are smtp-server's jokes: a `500` like any unknown command instead
+    disabledCommands: ['AUTH', 'WIZ', 'SHELL', 'KILL', ...(opts.tls ? [] : ['STARTTLS'])],
     authOptional: true,
     hideENHANCEDSTATUSCODES: false,
     hideDSN: true,

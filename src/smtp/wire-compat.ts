@@ -1,10 +1,11 @@
-// The ONE place that knows smtp-server internals (checked against 3.21.6; test/smtp/wire.test.ts pins
-// the behaviour on the wire). Two gaps are closed here:
+// The ONE place that knows smtp-server internals (checked against 3.21.6; the suites in test/smtp pin
+// the behaviour on the wire). The gaps closed here:
 //  1. Reply texts that already carry an enhanced status code (every reply of ours does) must not get
 //     a second, derived one: with enhanced codes on, smtp-server derives them from the numeric code
 //     (550 → 5.1.1 even for relay denial).
 //  2. The pre-greeting pause is fixed at 100 ms in smtp-server; SPEC's `greetDelay` makes it a
 //     setting (0 = banner at once), and an early talker gets 554 5.5.1 instead of 421.
+//  3. HELO/EHLO errors get an enhanced code like every other error reply.
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServer } from 'smtp-server';
 import { replies, type SmtpReply } from './replies.js';
@@ -42,6 +43,12 @@ function install(): void {
       }
       if (ENHANCED_PREFIX.test(data)) {
         originalSend.call(this, code, data, false);
+        return;
+      }
+      // smtp-server leaves HELO/EHLO errors without an enhanced code (RFC 2034 allows it); we advertise
+      // ENHANCEDSTATUSCODES, so every error carries one (501 → 5.5.4, derived as for other commands)
+      if (code >= 400 && context === false) {
+        originalSend.call(this, code, data, undefined);
         return;
       }
     }

@@ -89,7 +89,7 @@ describe('hostile input (default timing)', () => {
         expect(noop.line).toBe('250 2.0.0 OK');
         // an over-long EHLO argument (> 300 octets) is refused; EHLO replies carry no enhanced code (RFC 2034 allows that)
         const ehlo = await client.cmd(`EHLO ${'h'.repeat(600)}.client.test`);
-        expect(ehlo.line).toBe('501 Error: Bad hostname syntax');
+        expect(ehlo.line).toBe('501 5.5.4 Error: Bad hostname syntax');
         // an over-long RCPT line with an over-long local-part goes through to our own address check
         await client.cmd('EHLO client.test');
         expect((await client.cmd('MAIL FROM:<s@client.test>')).code).toBe(250);
@@ -131,7 +131,7 @@ describe('hostile input (default timing)', () => {
     it('NUL in EHLO, in a command verb, in MAIL FROM and in RCPT TO: each refused, session continues', async () => {
       const { client } = await RawSmtp.connect(t.port);
       try {
-        expect((await client.cmd('EHLO cli\0ent.test')).line).toBe('501 Error: Bad hostname syntax');
+        expect((await client.cmd('EHLO cli\0ent.test')).line).toBe('501 5.5.4 Error: Bad hostname syntax');
         expect((await client.cmd('NO\0OP')).line).toBe('500 5.5.2 Error: command not recognized');
         expect((await client.cmd('EHLO client.test')).code).toBe(250);
         expect((await client.cmd('MAIL FROM:<a\0b@client.test>')).line).toBe('501 5.1.7 Error: Bad sender address syntax');
@@ -550,5 +550,27 @@ describe('an early talker (greetDelay 300ms)', () => {
     expect(t.events.of('rcpt').filter((e) => e.from !== 'probe@client.test')).toEqual([]);
     await assertServes(t.port);
     assertNoBodyInLogs(t);
+  });
+});
+
+describe('every error reply carries an enhanced status code (ENHANCEDSTATUSCODES is advertised)', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startApp();
+  });
+  afterAll(() => app.stop());
+
+  it.each([
+    ['EHLO', /^501 5\.5\.4 /],
+    ['HELO', /^501 5\.5\.4 /],
+    ['EHLO bad host name!', /^501 5\.5\.4 /],
+    ['WIZ', /^500 5\.5\.2 /],
+    ['SHELL', /^500 5\.5\.2 /],
+    ['KILL', /^500 5\.5\.2 /],
+    ['BOGUS', /^500 5\.5\.2 /],
+  ])('%s → %s', async (line, expected) => {
+    const { client } = await RawSmtp.connect(app.port);
+    expect((await client.cmd(line)).line).toMatch(expected);
+    client.close();
   });
 });
