@@ -87,7 +87,7 @@ describe('hostile input (default timing)', () => {
         expect((await client.cmd('EHLO client.test')).code).toBe(250);
         const noop = await client.cmd(`NOOP ${'x'.repeat(600)}`);
         expect(noop.line).toBe('250 2.0.0 OK');
-        // an over-long EHLO argument (> 300 octets) is refused; EHLO replies carry no enhanced code (RFC 2034 allows that)
+        // an over-long EHLO argument (> 300 octets) is refused, with an enhanced code like every error reply
         const ehlo = await client.cmd(`EHLO ${'h'.repeat(600)}.client.test`);
         expect(ehlo.line).toBe('501 5.5.4 Error: Bad hostname syntax');
         // an over-long RCPT line with an over-long local-part goes through to our own address check
