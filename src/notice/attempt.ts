@@ -48,7 +48,26 @@ export function noticePolicy(notices: Config['notices']): NoticePolicy {
 
 const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
+/** A send can take minutes (several MX hosts, each with its timeouts): an older claim is a crashed holder's. */
+export const NOTICE_CLAIM_STALE_MS = 30 * 60_000;
+
+/**
+ * One attempt, under the entry's claim: instances sharing a data volume (SPEC §11) never work on the
+ * same entry at once, so "never twice" holds across them too. Not claimed: another instance has it.
+ */
 export async function attemptNotice(id: MessageId, ctx: AttemptContext): Promise<AttemptOutcome> {
+  // most entries need nothing (suppressed at receive time, or done): no claim file for them
+  if ((await ctx.store.get(id))?.notice.status !== 'pending') return DONE;
+  const claimed = await ctx.store.claimNotice(id, NOTICE_CLAIM_STALE_MS).catch(() => false);
+  if (!claimed) return DONE;
+  try {
+    return await attemptClaimed(id, ctx);
+  } finally {
+    await ctx.store.releaseNotice(id).catch(() => undefined);
+  }
+}
+
+async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<AttemptOutcome> {
   const { store, events } = ctx;
   const entry = await store.get(id);
   if (!entry || entry.notice.status !== 'pending') return DONE;

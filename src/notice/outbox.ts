@@ -7,7 +7,7 @@ import type { EventSink } from '../observability/events.js';
 import { parseMessageId, type MessageId } from '../quarantine/id.js';
 import type { QuarantineStore } from '../quarantine/store.js';
 import { createSystemResolver, type DnsResolver } from '../sender-auth/dns.js';
-import { attemptNotice, type AttemptContext } from './attempt.js';
+import { attemptNotice, NOTICE_CLAIM_STALE_MS, type AttemptContext } from './attempt.js';
 import { DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_WINDOW_MS } from './backoff.js';
 import { loadNoticeTemplate } from './templates.js';
 import { createNoticeThrottle } from './throttle.js';
@@ -147,6 +147,8 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       const id = parseMessageId(e.id);
       if (!id) continue;
       if (e.notice.status === 'sending') {
+        // another live instance on the shared volume may be sending it right now: leave it to that one
+        if (!(await quarantine.claimNotice(id, NOTICE_CLAIM_STALE_MS).catch(() => false))) continue;
         // a crash mid-send: the peer may have accepted it. Sending again could duplicate it, so the
         // entry is closed here (at most once), and the log says why
         const reason = 'interrupted-possibly-sent';
@@ -155,6 +157,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
           deps.events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: err instanceof Error ? err.message : String(err) });
           return null;
         });
+        await quarantine.releaseNotice(id).catch(() => undefined);
         if (written) deps.events.emit({ event: 'notice', qid: id, to: e.mailFrom || '<>', status: 'failed', reason, attempts: e.notice.attempts });
         throttle.record(e.mailFrom, e.recipients, Math.min(Date.parse(e.notice.nextAttemptAt ?? '') || nowMs, nowMs));
       } else if (e.notice.status === 'sent' && e.notice.sentAt) {

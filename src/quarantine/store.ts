@@ -2,6 +2,8 @@
 import { readdir, readFile, stat, open } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { SpooledMessage } from '../message/spool.js';
 import { nodeDurableFs, placeMessage, replaceFileDurably, type DurableFs } from '../storage/durable-fs.js';
@@ -30,9 +32,19 @@ export interface QuarantineStore {
   purgeOlderThan(cutoff: Date): Promise<{ readonly deleted: number }>;
   /** Removes temp files left behind by a crash. */
   cleanTemp(): Promise<number>;
+  /**
+   * An exclusive claim on one entry's notice, across all processes sharing this directory (a lock file
+   * created with O_EXCL). A claim older than `staleMs` belongs to a crashed holder and is taken over.
+   */
+  claimNotice(id: MessageId, staleMs: number): Promise<boolean>;
+  releaseNotice(id: MessageId): Promise<void>;
 }
 
 const TMP_SUFFIX = '.tmp';
+const CLAIM_HOST = hostname().replace(/\s/g, '_');
+/** Per process, not per store: a reload builds a new store, the process stays the claim's owner. */
+const CLAIM_TOKEN = randomUUID();
+const CLAIM_OWNER = `${CLAIM_HOST} ${CLAIM_TOKEN}`;
 
 export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs): QuarantineStore {
   const emlPath = (id: string): string => path.join(dir, `${id}.eml`);
@@ -51,10 +63,13 @@ export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs
     }
   }
 
+  const claimPath = (id: string): string => path.join(dir, `.${id}.claim`);
+
   async function removeFiles(id: string): Promise<void> {
     // json first: an .eml without its .json is an orphan that list() ignores and cleanTemp() removes
     await fs.unlink(jsonPath(id));
     await fs.unlink(emlPath(id));
+    await fs.unlink(claimPath(id)).catch(() => undefined);
   }
 
   const store: QuarantineStore = {
@@ -179,6 +194,34 @@ export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs
         }
       }
       return { deleted };
+    },
+    async claimNotice(id, staleMs) {
+      for (let tries = 0; tries < 2; tries++) {
+        try {
+          const fh = await open(claimPath(id), 'wx', 0o600);
+          try {
+            await fh.writeFile(CLAIM_OWNER);
+          } finally {
+            await fh.close();
+          }
+          return true;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          const [age, owner] = await Promise.all([
+            stat(claimPath(id)).then((st) => Date.now() - st.mtimeMs, () => 0),
+            readFile(claimPath(id), 'utf8').catch(() => ''),
+          ]);
+          // one instance per host (SPEC §11): a claim of this host that is not ours is a dead predecessor's
+          const [host, token] = owner.split(' ');
+          const predecessor = host === CLAIM_HOST && token !== CLAIM_TOKEN;
+          if (age < staleMs && !predecessor) return false;
+          await fs.unlink(claimPath(id));
+        }
+      }
+      return false;
+    },
+    async releaseNotice(id) {
+      await fs.unlink(claimPath(id));
     },
     async cleanTemp() {
       let names: string[];
