@@ -1,7 +1,7 @@
 // Where a notice for a sender domain goes in `direct` mode (RFC 5321 §5.1): its MX hosts by
 // preference, or the domain itself when it has no MX (implicit MX); nowhere for a null MX (RFC 7505).
 // Every lookup goes through the injected resolver.
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { isDnsNoData, dnsErrorCode, type DnsResolver } from '../sender-auth/dns.js';
 
 export interface MailHost {
@@ -27,11 +27,32 @@ function stringsOf(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
-/** Loopback, unspecified and link-local addresses: a sender domain must not point our notices at ourselves. */
+/**
+ * Every address that is not globally routable (RFC 6890 special-purpose ranges): a sender domain must
+ * not be able to point our notices at ourselves or at hosts inside our network (an internal mail
+ * server may trust us and relay on).
+ */
+const NON_GLOBAL = (() => {
+  const list = new BlockList();
+  const v4: [string, number][] = [
+    ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+    ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
+    ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ];
+  for (const [net, bits] of v4) list.addSubnet(net, bits, 'ipv4');
+  const v6: [string, number][] = [
+    ['::', 128], ['::1', 128], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
+  ];
+  for (const [net, bits] of v6) list.addSubnet(net, bits, 'ipv6');
+  return list;
+})();
+
 export function isUnroutableAddress(ip: string): boolean {
   const v = ip.toLowerCase();
-  if (isIP(v) === 4) return /^(127\.|0\.|169\.254\.)/.test(v);
-  if (isIP(v) === 6) return v === '::1' || v === '::' || /^fe[89ab]/.test(v) || /^::ffff:(127\.|0\.)/.test(v);
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(v);
+  if (mapped?.[1]) return NON_GLOBAL.check(mapped[1], 'ipv4');
+  if (isIP(v) === 4) return NON_GLOBAL.check(v, 'ipv4');
+  if (isIP(v) === 6) return NON_GLOBAL.check(v, 'ipv6');
   return true;
 }
 
