@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { open, unlink, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { scanHeaderBlock } from './header-block.js';
 
 interface SpooledCommon {
   /** Bytes of the stored form: trace header + message. */
@@ -58,14 +59,6 @@ export const fsSpoolWriter: SpoolWriter = {
   },
 };
 
-function findHeaderEnd(buf: Buffer): number {
-  const crlf = buf.indexOf('\r\n\r\n');
-  const lf = buf.indexOf('\n\n');
-  if (crlf < 0 && lf < 0) return -1;
-  if (crlf < 0) return lf + 2;
-  if (lf < 0) return crlf + 4;
-  return Math.min(crlf + 4, lf + 2);
-}
 
 type Output = Awaited<ReturnType<SpoolWriter['openForWrite']>>;
 
@@ -91,8 +84,11 @@ export async function spoolMessage(
   let out: Output | null = null;
   let written = trace.length;
   let messageBytes = 0;
-  let headerChunks: Buffer[] = [];
-  let headerCaptured = 0;
+  // the header block is captured into one growing buffer and scanned line by line from where the last
+  // scan stopped, so a header sent in tiny pieces costs linear, not quadratic, time
+  let header: Buffer = Buffer.allocUnsafe(4096);
+  let headerLen = 0;
+  let scanned = 0;
   let headerEnd = -1;
   let tooLarge = false;
   let failed: unknown = null;
@@ -113,16 +109,18 @@ export async function spoolMessage(
         tooLarge = true;
         continue;
       }
-      if (headerEnd < 0 && headerCaptured < MAX_HEADER_CAPTURE) {
-        headerChunks.push(chunk);
-        headerCaptured += chunk.length;
-        const joined = Buffer.concat(headerChunks);
-        headerChunks = [joined];
-        const end = findHeaderEnd(joined);
-        if (end >= 0) {
-          headerEnd = end;
-          headerChunks = [joined.subarray(0, end)];
+      if (headerEnd < 0 && headerLen < MAX_HEADER_CAPTURE) {
+        const take = Math.min(chunk.length, MAX_HEADER_CAPTURE - headerLen);
+        if (headerLen + take > header.length) {
+          const grown = Buffer.allocUnsafe(Math.min(MAX_HEADER_CAPTURE, Math.max(header.length * 2, headerLen + take)));
+          header.copy(grown, 0, 0, headerLen);
+          header = grown;
         }
+        chunk.copy(header, headerLen, 0, take);
+        headerLen += take;
+        const scan = scanHeaderBlock(header.subarray(0, headerLen), scanned);
+        if (scan.complete) headerEnd = scan.end;
+        else scanned = scan.end;
       }
       written += chunk.length;
       if (out === null && written <= memoryLimit) memory.push(chunk);
@@ -139,11 +137,17 @@ export async function spoolMessage(
     if (isClientGone(failed)) return { kind: 'aborted' };
     throw failed;
   }
-  const headerBlock = Buffer.concat(headerChunks);
+  if (headerEnd < 0) {
+    // no end found: a message of header lines only (its last line may lack a newline), or a header
+    // block longer than the capture, of which only the complete lines scanned so far count
+    const whole = headerLen === messageBytes;
+    headerEnd = whole ? Math.min(headerLen, scanHeaderBlock(Buffer.concat([header.subarray(0, headerLen), Buffer.from('\n')]), scanned).end) : scanned;
+  }
+  const headerBlock = Buffer.from(header.subarray(0, headerEnd));
   const common: SpooledCommon = {
     size: written,
-    headerBlock: headerEnd >= 0 ? headerBlock : headerBlock.subarray(0, MAX_HEADER_CAPTURE),
-    headerEnd: trace.length + (headerEnd >= 0 ? headerEnd : Math.min(messageBytes, MAX_HEADER_CAPTURE)),
+    headerBlock,
+    headerEnd: trace.length + headerBlock.length,
   };
   return { kind: 'spooled', message: out === null ? { ...common, kind: 'memory', data: Buffer.concat(memory, written) } : { ...common, kind: 'file', path: file } };
 }

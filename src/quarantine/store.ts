@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { SpooledMessage } from '../message/spool.js';
+import { scanHeaderBlock } from '../message/header-block.js';
 import { nodeDurableFs, placeMessage, replaceFileDurably, type DurableFs } from '../storage/durable-fs.js';
 import { decodeEntry, type NoticeState, type QuarantineEntry } from './entry.js';
 import { parseMessageId, type MessageId } from './id.js';
@@ -130,10 +131,10 @@ export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs
           const buf = Buffer.alloc(256 * 1024);
           const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
           const data = buf.subarray(0, bytesRead);
-          const crlf = data.indexOf('\r\n\r\n');
-          const lf = data.indexOf('\n\n');
-          const ends = [crlf >= 0 ? crlf + 2 : -1, lf >= 0 ? lf + 1 : -1].filter((n) => n >= 0);
-          return ends.length ? data.subarray(0, Math.min(...ends)) : data;
+          // the header block only, by the same rule as at receive time: never a line of the body
+          const scan = scanHeaderBlock(data);
+          const end = scan.complete || bytesRead < buf.length ? scanHeaderBlock(Buffer.concat([data, Buffer.from('\n')])).end : scan.end;
+          return data.subarray(0, Math.min(end, data.length));
         } finally {
           await fh.close();
         }

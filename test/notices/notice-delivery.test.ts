@@ -31,6 +31,19 @@ async function quarantine(t: RunningApp, opts: { from?: string; to?: string[]; r
 }
 
 describe('a notice for a quarantined message', () => {
+  it('a message without a blank line after its headers: the body lines are not quoted in the notice', async () => {
+    const { sink, t } = await setup((p) => smarthost(p));
+    const marker = uniqueMarker();
+    // header fields, then body lines with no blank line between them: the body starts at the first non-field line
+    const raw = `From: Jane <jane@client.test>\r\nSubject: no separator\r\nMessage-ID: <nosep@client.test>\r\nThis is the secret body ${marker}\r\ncard 4111-1111-1111-1111\r\n`;
+    await quarantine(t, { raw });
+    const [m] = await sink.waitForMessages(1);
+    const text = m?.raw.toString('latin1') ?? '';
+    expect(text).toContain('Subject: no separator');
+    expect(text).not.toContain(marker);
+    expect(text).not.toContain('4111-1111');
+  });
+
   it('arrives with MAIL FROM:<>, the SPEC §6 headers, the original headers, and without the body', async () => {
     const { sink, site, t } = await setup((p) => smarthost(p));
     const marker = uniqueMarker();
