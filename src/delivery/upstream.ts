@@ -28,9 +28,15 @@ export function parseUpstreamReply(code: number, response: string | undefined): 
   return m ? { code, enhanced: m[1], text: m[2] ?? '' } : { code, text: text.replace(/^\d{3}[ -]/, '') };
 }
 
+/** Refusals of this message (MAIL, RCPT, DATA); anything before (greeting, TLS, AUTH) is our problem. */
+const MESSAGE_REFUSALS = new Set(['EENVELOPE', 'EMESSAGE']);
+
 export function classifyUpstreamError(err: SmtpError): DeliveryOutcome {
   const code = err.responseCode;
-  if (typeof code === 'number' && code >= 500 && code < 600) return { kind: 'permanent', upstream: parseUpstreamReply(code, err.response) };
+  // a 5xx to AUTH, STARTTLS or the greeting is a local misconfiguration (wrong password, TLS policy):
+  // bouncing the sender's mail for it would be wrong, so it is a 451 while the operator fixes it
+  const refusesMessage = err.code === undefined || MESSAGE_REFUSALS.has(err.code);
+  if (typeof code === 'number' && code >= 500 && code < 600 && refusesMessage) return { kind: 'permanent', upstream: parseUpstreamReply(code, err.response) };
   return { kind: 'temporary', reason: 'upstream', detail: err.response ?? err.code ?? err.message ?? 'unknown error' };
 }
 

@@ -44,7 +44,7 @@ export interface EventSink {
 function levelOf(e: LogEvent): 'info' | 'warn' | 'error' {
   if (e.event === 'error') return 'error';
   if (e.event === 'reload' && !e.ok) return 'error';
-  if (e.event === 'message' && (e.outcome === 'temporary' || (e.refused?.length ?? 0) > 0)) return 'warn';
+  if (e.event === 'message' && (e.outcome === 'temporary' || e.outcome === 'permanent' || (e.refused?.length ?? 0) > 0)) return 'warn';
   return 'info';
 }
 

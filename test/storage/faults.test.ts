@@ -130,6 +130,34 @@ describe('storage faults → 451, nothing kept, recovery', () => {
 });
 
 describe('upstream faults', () => {
+  it('an upstream refusing our AUTH (535) → 451 4.4.1, not a bounce: a wrong password is ours to fix', async () => {
+    const { SMTPServer } = await import('smtp-server');
+    const authSink = new SMTPServer({
+      authMethods: ['PLAIN', 'LOGIN'],
+      allowInsecureAuth: true,
+      disabledCommands: ['STARTTLS'],
+      disableReverseLookup: true,
+      logger: false,
+      onAuth(_auth, _session, cb) {
+        cb(Object.assign(new Error('5.7.8 Authentication credentials invalid'), { responseCode: 535 }));
+      },
+    });
+    authSink.on('error', () => undefined);
+    await new Promise<void>((resolve) => authSink.listen({ host: '127.0.0.1', port: 0 }, () => resolve()));
+    const port = (authSink.server.address() as import('node:net').AddressInfo).port;
+    try {
+      t = await startApp({ delivery: { type: 'smtp', smtp: { host: '127.0.0.1', port, auth: { user: 'relay', pass: 'wrong' }, timeout: '5s' } } });
+      const r = await send(t.port, ['alice@example.test']);
+      expect(r.response).toMatch(/^451 4\.4\.1 /);
+      const e = await t.events.waitFor('message', (m) => m.outcome === 'temporary');
+      expect(e.detail).toMatch(/535|auth/i);
+      // the password never reaches the log
+      expect(t.events.lines.join('\n')).not.toContain('wrong');
+    } finally {
+      await new Promise<void>((resolve) => authSink.close(() => resolve()));
+    }
+  });
+
   it('an upstream that hangs after DATA → bounded timeout, then 451 4.4.1', async () => {
     sink = await startSink('hang');
     t = await startApp({ delivery: { type: 'smtp', smtp: { host: '127.0.0.1', port: sink.port, timeout: '1500ms' } } });
