@@ -12,7 +12,7 @@ import { compileDirectory } from './directory/directory.js';
 import { watchRecipientsFiles, type RecipientsFiles } from './directory/watch.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import type { Runtime } from './gateway/runtime.js';
-import { cleanSpool, type SpoolWriter } from './message/spool.js';
+import { cleanSpool, cleanStaleSpools, type SpoolWriter } from './message/spool.js';
 import type { EventSink } from './observability/events.js';
 import { createHttpEndpoint, type HttpEndpoint } from './observability/http.js';
 import { createMetrics } from './observability/metrics.js';
@@ -159,6 +159,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
     async start() {
       await runtime.quarantine.cleanTemp().catch(() => 0);
       await cleanSpool(runtime.spoolDir);
+      await cleanStaleSpools(path.dirname(runtime.spoolDir), runtime.spoolDir, 86_400_000);
       await runtime.delivery.cleanTemp?.().catch(() => 0);
       const { host, port } = runtime.config.server.listen;
       const addr = await listener.listen(host, port);

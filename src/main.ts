@@ -65,7 +65,10 @@ async function run(argv: string[]): Promise<number> {
       const config = loadOrExplain(values.config);
       if (typeof config === 'number') return config;
       const { runServe } = await import('./cli/serve.js');
-      return runServe(config, resolveConfigPath({ configPath: values.config }), createLogger(config.log.level));
+      const code = await runServe(config, resolveConfigPath({ configPath: values.config }), createLogger(config.log.level));
+      // the drain is over and the log flushed: a socket still open (a notice peer that never answers)
+      // must not keep the process alive past its orchestrator's patience
+      process.exit(code);
     }
     case 'check': {
       if (rest.length !== 1 || !rest[0]) throw new UsageError('check takes one ADDRESS');

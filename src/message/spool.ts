@@ -1,6 +1,6 @@
 // DATA stream → one temp file on disk (trace header first), never the whole message in memory.
 import { createReadStream } from 'node:fs';
-import { open, unlink, mkdir, readdir } from 'node:fs/promises';
+import { open, unlink, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { scanHeaderBlock } from './header-block.js';
@@ -94,7 +94,13 @@ export async function spoolMessage(
   let failed: unknown = null;
   const toFile = async (): Promise<Output> => {
     await ensureDir(opts.dir);
-    const o = await writer.openForWrite(file);
+    const o = await writer.openForWrite(file).catch(async (err: unknown) => {
+      // the spool directory was removed under us: make it again once
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      readyDirs.delete(opts.dir);
+      await ensureDir(opts.dir);
+      return writer.openForWrite(file);
+    });
     out = o;
     for (const b of memory) await o.write(b);
     memory = [];
@@ -162,6 +168,24 @@ async function ensureDir(dir: string): Promise<void> {
 function isClientGone(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   return code === 'ECONNECTION' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET';
+}
+
+/**
+ * Spool files of other hosts (a container recreated under a new name) older than `maxAgeMs`: no
+ * transaction lasts that long, and left alone they would keep strangers' mail past any retention.
+ */
+export async function cleanStaleSpools(root: string, ownDir: string, maxAgeMs: number): Promise<number> {
+  let removed = 0;
+  const cutoff = Date.now() - maxAgeMs;
+  for (const host of await readdir(root).catch(() => [] as string[])) {
+    const dir = `${root}/${host}`;
+    if (dir === ownDir) continue;
+    for (const n of await readdir(dir).catch(() => [] as string[])) {
+      const old = await stat(`${dir}/${n}`).then((st) => st.mtimeMs < cutoff, () => false);
+      if (old && (await unlink(`${dir}/${n}`).then(() => true, () => false))) removed++;
+    }
+  }
+  return removed;
 }
 
 /**

@@ -42,6 +42,8 @@ export interface QuarantineStore {
 }
 
 const TMP_SUFFIX = '.tmp';
+/** A commit takes milliseconds; a temp file older than this belongs to no live transaction. */
+export const TEMP_GRACE_MS = 10 * 60_000;
 const CLAIM_HOST = hostname().replace(/\s/g, '_');
 /** Per process, not per store: a reload builds a new store, the process stays the claim's owner. */
 const CLAIM_TOKEN = randomUUID();
@@ -77,8 +79,10 @@ export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs
     dir,
     async prepare(entry, message, storeBody) {
       await ensureDir();
-      const tmpEml = path.join(dir, `.${entry.id}.eml${TMP_SUFFIX}`);
-      const tmpJson = path.join(dir, `.${entry.id}.json${TMP_SUFFIX}`);
+      // temp names carry the host, so a restart can clean its own leftovers at once and leave another
+      // instance's in-flight commit alone
+      const tmpEml = path.join(dir, `.${entry.id}.${CLAIM_HOST}.eml${TMP_SUFFIX}`);
+      const tmpJson = path.join(dir, `.${entry.id}.${CLAIM_HOST}.json${TMP_SUFFIX}`);
       try {
         if (storeBody) {
           await placeMessage(fs, message, tmpEml);
@@ -233,9 +237,14 @@ export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs
       }
       const jsons = new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)));
       let removed = 0;
+      const cutoff = Date.now() - TEMP_GRACE_MS;
       for (const n of names) {
         const orphanEml = n.endsWith('.eml') && !jsons.has(n.slice(0, -4));
         if ((n.startsWith('.') && n.endsWith(TMP_SUFFIX)) || orphanEml) {
+          // ours (this host) go at once; another instance may be committing this very entry: only old leftovers of others
+          const own = n.endsWith(`.${CLAIM_HOST}.eml${TMP_SUFFIX}`) || n.endsWith(`.${CLAIM_HOST}.json${TMP_SUFFIX}`);
+          const mtime = own ? 0 : await stat(path.join(dir, n)).then((st) => st.mtimeMs, () => Date.now());
+          if (mtime > cutoff) continue;
           await fs.unlink(path.join(dir, n)).catch(() => undefined);
           removed++;
         }
