@@ -37,6 +37,7 @@ export function parseRecipient(raw: string): ParsedRecipient {
   const rawDomain = value.slice(at + 1);
   if (Buffer.byteLength(localPart) > MAX_LOCAL_PART_OCTETS) return { kind: 'malformed', raw: value, why: 'local-part over 64 octets' };
   if (Buffer.byteLength(rawDomain) > MAX_DOMAIN_OCTETS) return { kind: 'malformed', raw: value, why: 'domain over 255 octets' };
+  if (rawDomain.endsWith('.')) return { kind: 'malformed', raw: value, why: 'trailing dot in the domain' };
   const domain = toAsciiDomain(rawDomain);
   if (!domain) return { kind: 'malformed', raw: value, why: 'invalid domain' };
   if (domain.startsWith('[')) return { kind: 'routing-trick', raw: value, domain, via: 'literal' };

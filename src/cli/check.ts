@@ -7,7 +7,8 @@ import { formatReply, replyForRcpt } from '../smtp/replies.js';
 
 export function checkAddress(config: Config, raw: string): { decision: string; reply: string } {
   const directory = readDirectoryOnce(config);
-  const input = raw.trim().replace(/^<(.*)>$/, '$1');
+  // as smtp-server does on the wire: a source route (`@relay:`) is ignored, the final address counts
+  const input = raw.trim().replace(/^<(.*)>$/, '$1').replace(/^@[^\s,:@]+(?:,@[^\s,:@]+)*:/, '');
   const { recipient, answer } = lookupRecipient(input, directory);
   const s = config.server;
   const outcome = decideRecipient({

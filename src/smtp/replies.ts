@@ -40,7 +40,7 @@ export function replyForRcpt(outcome: RcptOutcome): SmtpReply {
     case 'reject':
       return replies.userUnknown(outcome.recipient.normalized);
     case 'relay-denied':
-      return outcome.reason === 'not-served' ? replies.relayDenied(outcome.raw) : replies.routingTrick(outcome.raw);
+      return outcome.reason === 'not-served' || outcome.reason === 'literal' ? replies.relayDenied(outcome.raw) : replies.routingTrick(outcome.raw);
     case 'invalid':
       return replies.malformedAddress(outcome.why);
     case 'limited':

@@ -16,7 +16,6 @@ describe('parseRecipient: mailboxes', () => {
     ['Alice@Example.TEST', 'Alice', 'example.test', 'alice@example.test'],
     ['ALICE+News@EXAMPLE.test', 'ALICE+News', 'example.test', 'alice+news@example.test'],
     ['  bob@example.test  ', 'bob', 'example.test', 'bob@example.test'],
-    ['bob@example.test.', 'bob', 'example.test', 'bob@example.test'],
     ['info@bücher.test', 'info', 'xn--bcher-kva.test', 'info@xn--bcher-kva.test'],
     ['INFO@BÜCHER.TEST', 'INFO', 'xn--bcher-kva.test', 'info@xn--bcher-kva.test'],
     ['info@xn--bcher-kva.test', 'info', 'xn--bcher-kva.test', 'info@xn--bcher-kva.test'],
@@ -65,7 +64,7 @@ describe('parseRecipient: routing tricks', () => {
 });
 
 describe('parseRecipient: malformed and length limits (RFC 5321 §4.5.3.1)', () => {
-  it.each([['no-at-sign'], ['@example.test'], ['alice@'], ['@'], [''], ['   '], ['alice@exa mple.test'], ['alice@exa<mple.test']])('%j → malformed', (raw) => {
+  it.each([['no-at-sign'], ['@example.test'], ['alice@'], ['@'], [''], ['   '], ['alice@exa mple.test'], ['alice@exa<mple.test'], ['bob@example.test.']])('%j → malformed', (raw) => {
     expect(parseRecipient(raw).kind).toBe('malformed');
   });
 

@@ -19,7 +19,7 @@ const rcptTable: Record<RcptOutcome['kind'], Array<[RcptOutcome, string]>> = {
     [{ kind: 'relay-denied', raw: 'bob%elsewhere.test@example.test', reason: '%' }, '550 5.7.1 <bob%elsewhere.test@example.test>: source routing and percent hacks are not supported: relay access denied'],
     [{ kind: 'relay-denied', raw: 'elsewhere.test!bob@example.test', reason: '!' }, '550 5.7.1 <elsewhere.test!bob@example.test>: source routing and percent hacks are not supported: relay access denied'],
     [{ kind: 'relay-denied', raw: '"bob@elsewhere.test"@example.test', reason: 'quoted-at' }, '550 5.7.1 <"bob@elsewhere.test"@example.test>: source routing and percent hacks are not supported: relay access denied'],
-    [{ kind: 'relay-denied', raw: 'bob@[127.0.0.1]', reason: 'literal' }, '550 5.7.1 <bob@[127.0.0.1]>: source routing and percent hacks are not supported: relay access denied'],
+    [{ kind: 'relay-denied', raw: 'bob@[127.0.0.1]', reason: 'literal' }, '554 5.7.1 <bob@[127.0.0.1]>: relay access denied'],
   ],
   invalid: [
     [{ kind: 'invalid', raw: 'no-at-sign', why: 'no local-part or domain' }, '501 5.1.3 bad recipient address syntax: no local-part or domain'],
