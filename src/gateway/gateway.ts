@@ -8,7 +8,7 @@ import { EMPTY_FACTS, readMessageFacts, readMessageId } from '../message/headers
 import { releaseMessage, spoolMessage, type SpoolWriter } from '../message/spool.js';
 import type { EventSink } from '../observability/events.js';
 import { decideRecipient, isUnknownRecipient } from '../policy/decide.js';
-import { createConnectionCounter, createRejectBudget, type RejectBudget } from '../policy/limits.js';
+import { clientKey, createConnectionCounter, createRejectBudget, type RejectBudget } from '../policy/limits.js';
 import { newMessageId } from '../quarantine/id.js';
 import type { QuarantineEntry } from '../quarantine/entry.js';
 import type { SessionInfo, SmtpHooks } from '../smtp/server.js';
@@ -54,13 +54,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
   async function connect(info: SessionInfo): Promise<SmtpReply | null> {
     const rt = deps.runtime();
     const server = rt.config.server;
-    const state: SessionState = { sid: info.sid, ip: info.remoteAddress, connectedAt: Date.now(), counted: false, unknownRecipients: 0, tx: null };
+    const state: SessionState = { sid: info.sid, ip: clientKey(info.remoteAddress), connectedAt: Date.now(), counted: false, unknownRecipients: 0, tx: null };
     sessions.set(info.sid, state);
     let refusal: SmtpReply | null = null;
     if (deps.isShuttingDown()) refusal = replies.shuttingDown();
-    else if (server.maxUnknownRecipientsPerIp > 0 && rejectBudget.used(info.remoteAddress) >= server.maxUnknownRecipientsPerIp) refusal = replies.harvestLimitIp();
+    else if (server.maxUnknownRecipientsPerIp > 0 && rejectBudget.used(state.ip) >= server.maxUnknownRecipientsPerIp) refusal = replies.harvestLimitIp();
     else {
-      const verdict = connections.tryOpen(info.remoteAddress, { total: server.maxConnections, perIp: server.maxConnectionsPerIp });
+      const verdict = connections.tryOpen(state.ip, { total: server.maxConnections, perIp: server.maxConnectionsPerIp });
       if (verdict === 'ok') state.counted = true;
       else refusal = verdict === 'total' ? replies.tooManyConnections() : replies.tooManyConnectionsIp();
     }

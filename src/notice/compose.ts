@@ -62,6 +62,8 @@ export function noticeValues(input: Pick<ComposeInput, 'entry' | 'language' | 'h
     hostname: input.hostname,
     qid: entry.id,
     bodyStored: entry.bodyStored,
+    // a mixed transaction: the known recipients did get it, so "nobody received it" would be false
+    deliveredElsewhere: entry.deliveredTo.length > 0,
   };
 }
 

@@ -6,6 +6,7 @@ import type { Config } from '../config/load.js';
 import type { EventSink } from '../observability/events.js';
 import { parseMessageId, type MessageId } from '../quarantine/id.js';
 import type { QuarantineStore } from '../quarantine/store.js';
+import type { QuarantineEntry } from '../quarantine/entry.js';
 import { createSystemResolver, type DnsResolver } from '../sender-auth/dns.js';
 import { attemptNotice, NOTICE_CLAIM_STALE_MS, type AttemptContext } from './attempt.js';
 import { DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_WINDOW_MS } from './backoff.js';
@@ -139,6 +140,25 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     }
   }
 
+  /**
+   * An entry left `sending` by a crash: the peer may have accepted it, and sending again could
+   * duplicate it, so it is closed as failed (at most once). Not while another live instance on the
+   * shared volume holds its claim. False when it was left alone.
+   */
+  async function closeInterrupted(e: QuarantineEntry, id: MessageId): Promise<boolean> {
+    const { quarantine } = deps.runtime();
+    if (!(await quarantine.claimNotice(id, NOTICE_CLAIM_STALE_MS).catch(() => false))) return false;
+    const reason = 'interrupted-possibly-sent';
+    const written = await quarantine.updateNotice(id, { ...e.notice, status: 'failed', reason }).catch((err: unknown) => {
+      // still `sending` on disk, so still never sent again: the next sweep tries to close it once more
+      deps.events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: err instanceof Error ? err.message : String(err) });
+      return null;
+    });
+    await quarantine.releaseNotice(id).catch(() => undefined);
+    if (written) deps.events.emit({ event: 'notice', qid: id, to: e.mailFrom || '<>', status: 'failed', reason, attempts: e.notice.attempts });
+    return true;
+  }
+
   async function recover(): Promise<void> {
     const { config, quarantine } = deps.runtime();
     const nowMs = now().getTime();
@@ -147,23 +167,19 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       const id = parseMessageId(e.id);
       if (!id) continue;
       if (e.notice.status === 'sending') {
-        // another live instance on the shared volume may be sending it right now: leave it to that one
-        if (!(await quarantine.claimNotice(id, NOTICE_CLAIM_STALE_MS).catch(() => false))) continue;
-        // a crash mid-send: the peer may have accepted it. Sending again could duplicate it, so the
-        // entry is closed here (at most once), and the log says why
-        const reason = 'interrupted-possibly-sent';
-        const written = await quarantine.updateNotice(id, { ...e.notice, status: 'failed', reason }).catch((err: unknown) => {
-          // still `sending` on disk, so still never sent again: the next start tries to close it once more
-          deps.events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: err instanceof Error ? err.message : String(err) });
-          return null;
-        });
-        await quarantine.releaseNotice(id).catch(() => undefined);
-        if (written) deps.events.emit({ event: 'notice', qid: id, to: e.mailFrom || '<>', status: 'failed', reason, attempts: e.notice.attempts });
-        throttle.record(e.mailFrom, e.recipients, Math.min(Date.parse(e.notice.nextAttemptAt ?? '') || nowMs, nowMs));
+        if (await closeInterrupted(e, id)) throttle.record(e.mailFrom, e.recipients, Math.min(Date.parse(e.notice.nextAttemptAt ?? '') || nowMs, nowMs));
       } else if (e.notice.status === 'sent' && e.notice.sentAt) {
         const sentMs = Date.parse(e.notice.sentAt);
         if (Number.isFinite(sentMs) && nowMs - sentMs < horizonMs) throttle.record(e.mailFrom, e.recipients, sentMs);
       }
+    }
+  }
+
+  /** Hourly: entries whose claim went stale meanwhile (their holder, another instance, died). */
+  async function sweepInterrupted(): Promise<void> {
+    for (const e of await deps.runtime().quarantine.list()) {
+      const id = parseMessageId(e.id);
+      if (id && e.notice.status === 'sending' && !active.has(id)) await closeInterrupted(e, id);
     }
   }
 
@@ -174,7 +190,9 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       await scan();
       started = true;
       rescanTimer = setInterval(() => {
-        scan().then(schedulePump, () => undefined);
+        sweepInterrupted()
+          .then(scan)
+          .then(schedulePump, () => undefined);
       }, deps.rescanMs ?? 3_600_000);
       rescanTimer.unref();
       schedulePump();

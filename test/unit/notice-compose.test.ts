@@ -142,6 +142,13 @@ describe('format dsn: RFC 3464 multipart/report', () => {
     expect(mail.text).toContain('Only its header lines (sender, recipients, subject, date) were kept, not its content.');
   });
 
+  it('a mixed transaction: the text does not claim that nobody received it', async () => {
+    const mail = await simpleParser((await composeNotice(await input({ entry: entry({ deliveredTo: ['alice@example.test'] }) }))).raw);
+    expect(mail.text).toContain('NOT delivered to the address(es) above, and nobody has received or read it there');
+    expect(mail.text).toContain('Your other recipients, whose addresses exist, did receive it.');
+    expect(mail.text).not.toContain('Nobody has received or read it.');
+  });
+
   it('no readable original headers → the report has the text and delivery-status parts only', async () => {
     const mail = await simpleParser((await composeNotice(await input({ originalHeaders: null }))).raw);
     expect(mail.attachments.map((a) => a.contentType)).toEqual(['message/delivery-status']);
