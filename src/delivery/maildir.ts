@@ -3,6 +3,7 @@ import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { nodeDurableFs, placeMessage, type DurableFs } from '../storage/durable-fs.js';
 import type { Delivery, DeliveryOutcome, DeliveryRequest } from './delivery.js';
 
@@ -24,11 +25,12 @@ export function maildirFileName(now: Date, size: number): string {
 }
 
 export function createMaildirDelivery(root: string, fs: DurableFs = nodeDurableFs): Delivery {
-  const prepared = new Set<string>();
+  // bounded: every address a glob such as `shop-*` accepts is a mailbox of its own
+  const prepared = new LRUCache<string, true>({ max: 10_000 });
   async function ensureMaildir(dir: string): Promise<void> {
     if (prepared.has(dir)) return;
     await Promise.all(['tmp', 'new', 'cur'].map((sub) => fs.mkdirp(path.join(dir, sub))));
-    prepared.add(dir);
+    prepared.set(dir, true);
   }
   return {
     async deliver(req: DeliveryRequest): Promise<DeliveryOutcome> {

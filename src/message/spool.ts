@@ -107,9 +107,11 @@ export async function spoolMessage(
     return o;
   };
   try {
-    if (memoryLimit <= 0) await toFile();
+    if (memoryLimit <= 0) await toFile().catch((err: unknown) => (failed = err));
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       messageBytes += chunk.length;
+      // after a storage failure the rest is read and dropped: the 451 comes after the final dot
+      if (failed !== null) continue;
       if (tooLarge || messageBytes > opts.maxBytes || stream.sizeExceeded) {
         // keep reading so the client gets its 552 after the final dot, but stop storing
         tooLarge = true;
@@ -130,9 +132,15 @@ export async function spoolMessage(
       }
       written += chunk.length;
       if (out === null && written <= memoryLimit) memory.push(chunk);
-      else await (out ?? (await toFile())).write(chunk);
+      else {
+        try {
+          await (out ?? (await toFile())).write(chunk);
+        } catch (err) {
+          failed = err;
+        }
+      }
     }
-    if (out !== null && !tooLarge && opts.sync !== false) await (out as Output).sync();
+    if (out !== null && !tooLarge && failed === null && opts.sync !== false) await (out as Output).sync();
   } catch (err) {
     failed = err;
   }

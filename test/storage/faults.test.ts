@@ -168,3 +168,27 @@ describe('upstream faults', () => {
     expect(filesUnder(path.join(t.dataDir, 'spool'))).toEqual([]);
   });
 });
+
+describe('a storage failure in the middle of DATA', () => {
+  it('the rest of the message is read and the 451 comes after the final dot, not before', async () => {
+    const { writer, failAt } = faultySpool();
+    t = await startApp({}, { deps: { spoolWriter: writer, spoolMemoryLimit: 0 } });
+    failAt.add('write');
+    const { RawSmtp } = await import('../helpers/smtp-client.js');
+    const { client } = await RawSmtp.connect(t.port);
+    await client.begin();
+    expect((await client.cmd('RCPT TO:<alice@example.test>')).code).toBe(250);
+    expect((await client.cmd('DATA')).code).toBe(354);
+    let early = false;
+    client.socket.once('data', () => (early = true));
+    client.write(`Subject: big\r\n\r\n${'x'.repeat(70).concat('\r\n').repeat(3000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(early).toBe(false);
+    client.write('.\r\n');
+    expect((await client.read()).line).toMatch(/^451 4\.3\.0 /);
+    // the session goes on normally
+    failAt.clear();
+    expect((await client.cmd('MAIL FROM:<s@client.test>')).code).toBe(250);
+    client.close();
+  });
+});
