@@ -236,13 +236,16 @@ export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs
         return 0;
       }
       const jsons = new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)));
+      // a crash between the two renames of a commit of ours leaves `<id>.eml` beside our `.<id>.<host>.json.tmp`
+      const ownJsonTmp = `.${CLAIM_HOST}.json${TMP_SUFFIX}`;
+      const ownUnfinished = new Set(names.filter((n) => n.startsWith('.') && n.endsWith(ownJsonTmp)).map((n) => n.slice(1, -ownJsonTmp.length)));
       let removed = 0;
       const cutoff = Date.now() - TEMP_GRACE_MS;
       for (const n of names) {
         const orphanEml = n.endsWith('.eml') && !jsons.has(n.slice(0, -4));
         if ((n.startsWith('.') && n.endsWith(TMP_SUFFIX)) || orphanEml) {
           // ours (this host) go at once; another instance may be committing this very entry: only old leftovers of others
-          const own = n.endsWith(`.${CLAIM_HOST}.eml${TMP_SUFFIX}`) || n.endsWith(`.${CLAIM_HOST}.json${TMP_SUFFIX}`);
+          const own = n.endsWith(`.${CLAIM_HOST}.eml${TMP_SUFFIX}`) || n.endsWith(ownJsonTmp) || (orphanEml && ownUnfinished.has(n.slice(0, -4)));
           const mtime = own ? 0 : await stat(path.join(dir, n)).then((st) => st.mtimeMs, () => Date.now());
           if (mtime > cutoff) continue;
           await fs.unlink(path.join(dir, n)).catch(() => undefined);
