@@ -11,6 +11,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: ['*.auth.pass', '*.pass', 'pass'], censor: '[redacted]' },
     },
-    destination ?? pino.destination({ dest: 1, sync: false }),
+    // bounded: a log sink that stops reading (a stuck log driver) must not grow the server until it dies;
+    // past 16 MiB of backlog new lines are dropped instead
+    destination ?? pino.destination({ dest: 1, sync: false, maxLength: 16 * 1024 * 1024 }),
   );
 }

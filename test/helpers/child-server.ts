@@ -1,5 +1,6 @@
 // The built CLI (`node dist/main.js serve`) as a child process, for signals and crashes.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,17 +16,22 @@ export interface ChildServer {
   stderr(): string;
 }
 
-export async function spawnServer(configPath: string, env: Record<string, string> = {}): Promise<ChildServer> {
+/**
+ * `opts.stdoutFile`: the child logs into a file (as into a log driver that never blocks) instead of a
+ * pipe this busy test process may drain late; lines are read back from the file.
+ */
+export async function spawnServer(configPath: string, env: Record<string, string> = {}, opts: { stdoutFile?: string } = {}): Promise<ChildServer> {
+  const outFd = opts.stdoutFile ? openSync(opts.stdoutFile, 'w') : null;
   const proc = spawn(process.execPath, [MAIN, 'serve', '--config', configPath], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', outFd ?? 'pipe', 'pipe'],
   });
+  if (outFd !== null) closeSync(outFd);
   const lines: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();
   let buf = '';
   let err = '';
-  proc.stdout?.setEncoding('utf8');
-  proc.stdout?.on('data', (d: string) => {
+  const onData = (d: string): void => {
     buf += d;
     let i: number;
     while ((i = buf.indexOf('\n')) >= 0) {
@@ -38,7 +44,25 @@ export async function spawnServer(configPath: string, env: Record<string, string
       }
       for (const w of [...waiters]) w();
     }
-  });
+  };
+  if (opts.stdoutFile) {
+    const file = opts.stdoutFile;
+    let offset = 0;
+    const tail = setInterval(() => {
+      const size = statSync(file).size;
+      if (size <= offset) return;
+      const chunk = Buffer.alloc(size - offset);
+      const fd = openSync(file, 'r');
+      readSync(fd, chunk, 0, chunk.length, offset);
+      closeSync(fd);
+      offset = size;
+      onData(chunk.toString('utf8'));
+    }, 50);
+    proc.once('exit', () => setTimeout(() => clearInterval(tail), 200));
+  } else {
+    proc.stdout?.setEncoding('utf8');
+    proc.stdout?.on('data', onData);
+  }
   proc.stderr?.setEncoding('utf8');
   proc.stderr?.on('data', (d: string) => (err += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
