@@ -29,4 +29,5 @@ EXPOSE 2525
 VOLUME /data
 HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 \
   CMD ["node", "dist/main.js", "probe", "--config", "/app/config/default.yaml"]
-CMD ["node", "dist/main.js", "serve", "--config", "/app/config/default.yaml"]
+# a young generation of at most 4 MB semi-spaces keeps RSS flat under bursts (README "Speed")
+CMD ["node", "--max-semi-space-size=4", "dist/main.js", "serve", "--config", "/app/config/default.yaml"]

@@ -48,17 +48,34 @@ export async function spawnServer(configPath: string, env: Record<string, string
   if (opts.stdoutFile) {
     const file = opts.stdoutFile;
     let offset = 0;
-    const tail = setInterval(() => {
+    const readNew = (): void => {
       const size = statSync(file).size;
       if (size <= offset) return;
       const chunk = Buffer.alloc(size - offset);
       const fd = openSync(file, 'r');
-      readSync(fd, chunk, 0, chunk.length, offset);
-      closeSync(fd);
+      try {
+        readSync(fd, chunk, 0, chunk.length, offset);
+      } finally {
+        closeSync(fd);
+      }
       offset = size;
       onData(chunk.toString('utf8'));
+    };
+    const tail = setInterval(() => {
+      try {
+        readNew();
+      } catch {
+        clearInterval(tail); // the test removed its directory: nothing more to read
+      }
     }, 50);
-    proc.once('exit', () => setTimeout(() => clearInterval(tail), 200));
+    proc.once('exit', () => {
+      clearInterval(tail);
+      try {
+        readNew(); // the last lines, written before the exit
+      } catch {
+        // already removed
+      }
+    });
   } else {
     proc.stdout?.setEncoding('utf8');
     proc.stdout?.on('data', onData);

@@ -47,7 +47,8 @@ beforeAll(async () => {
   dir = cfg.dir;
   dataDir = cfg.dataDir;
   // FUZZ_CHILD_NODE_OPTIONS (e.g. --max-old-space-size=48) runs the child with a small heap: a leak then ends in an OOM crash
-  const nodeOptions = process.env['FUZZ_CHILD_NODE_OPTIONS'];
+  // the server as shipped (npm start, the container) runs with --max-semi-space-size=4
+  const nodeOptions = process.env['FUZZ_CHILD_NODE_OPTIONS'] ?? '--max-semi-space-size=4';
   // the child logs into a file: through a pipe, this busy process would drain its ~7 lines per session
   // late and the child's RSS would measure our backlog, not the server
   server = await spawnServer(cfg.configPath, { CATCHALL_GUARD_DATA_DIR: dataDir, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) }, { stdoutFile: path.join(dir, 'server.log') });
