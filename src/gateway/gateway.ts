@@ -250,11 +250,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
     events.emit({ event: 'close', sid });
   }
 
+  function earlyTalker(sid: string, remoteAddress: string): void {
+    const r = replies.earlyTalker();
+    events.emit({ event: 'connect', sid, remoteAddress, refused: `${r.code} ${r.enhanced}` });
+  }
+
   function failed(where: string, sid: string, err: unknown): void {
     events.emit({ event: 'error', where, sid, error: errText(err) });
   }
 
-  return { connect, mailFrom, rcptTo, data, close, failed, rejectBudget };
+  return { connect, mailFrom, rcptTo, data, close, earlyTalker, failed, rejectBudget };
 }
 
 function dedupe<T extends { readonly address: string }>(items: readonly T[]): T[] {

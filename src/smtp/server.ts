@@ -4,7 +4,7 @@
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import { ReplyError, replyForFailure, type SmtpReply } from './replies.js';
-import { closeIdleSessions, registerServer, updateWireOptions } from './wire-compat.js';
+import { closeIdleSessions, EARLY_TALKER_EVENT, registerServer, updateWireOptions } from './wire-compat.js';
 
 export interface SessionInfo {
   readonly sid: string;
@@ -25,6 +25,8 @@ export interface SmtpHooks {
   /** Must consume the stream; returns the final reply. */
   data(s: SessionInfo, stream: SMTPServerDataStream, rcpts: readonly string[]): Promise<SmtpReply>;
   close(sid: string): void;
+  /** A client talked before the banner and got 554 5.5.1 (onConnect never ran for it). */
+  earlyTalker(sid: string, remoteAddress: string): void;
   /** A hook threw: the failure is answered 451 and reported here. */
   failed(where: string, sid: string, err: unknown): void;
 }
@@ -120,6 +122,7 @@ export function createSmtpListener(opts: SmtpServerOptions, hooks: SmtpHooks): S
   registerServer(server, { greetDelayMs: opts.greetDelayMs });
   // socket errors (resets, TLS garbage) belong to one session and must never take the process down
   server.on('error', () => undefined);
+  server.on(EARLY_TALKER_EVENT, (e: { sid: string; remoteAddress: string }) => hooks.earlyTalker(e.sid, e.remoteAddress));
 
   return {
     listen(host, port) {

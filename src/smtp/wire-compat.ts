@@ -15,6 +15,7 @@ export interface WireOptions {
 }
 
 const registered = new WeakMap<SMTPServer, WireOptions>();
+export const EARLY_TALKER_EVENT = 'catchall-guard:early-talker';
 const ENHANCED_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
 let installed = false;
 
@@ -31,6 +32,8 @@ function install(): void {
   proto.send = function send(this: SMTPConnection, code: number, data?: string | string[] | null, context?: string | false): void {
     if (typeof data === 'string' && registered.has(this._server)) {
       if (code === 421 && data.endsWith('You talk too soon')) {
+        // the session never started, so no onConnect ran: tell the adapter, so it is logged all the same
+        this._server.emit(EARLY_TALKER_EVENT, { sid: this.id, remoteAddress: this.remoteAddress });
         const r = replies.earlyTalker();
         originalSend.call(this, r.code, `${r.enhanced} ${r.text}`, false);
         this.close();

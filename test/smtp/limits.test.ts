@@ -112,5 +112,8 @@ describe('size and time', () => {
     const r = await client.read(5000);
     expect(r.line).toBe('554 5.5.1 protocol error: you talked before the greeting');
     await client.closed;
+    // logged like any refused connection, with the session id its `close` event carries
+    const connect = await app.events.waitFor('connect', (e) => e.refused === '554 5.5.1');
+    await app.events.waitFor('close', (e) => e.sid === connect.sid);
   });
 });
