@@ -1,6 +1,6 @@
 // SPEC §3 and §8: configuration errors named by key path, environment overrides, path resolution,
 // and the `config validate` / `check` commands of the built CLI.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config, type LoadOptions } from '../../src/config/load.js';
 import type { ConfigIssue } from '../../src/config/issues.js';
 import { buildDist, MAIN_JS, ROOT } from '../helpers/build-dist.js';
+import { cleanEnv, runCli } from '../helpers/cli.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
 
 const dirs: string[] = [];
@@ -305,20 +306,11 @@ describe.concurrent('CLI (built dist/main.js)', { timeout: 60_000 }, () => {
     await buildDist();
   }, 200_000);
 
-  const cleanEnv = (): NodeJS.ProcessEnv => {
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CATCHALL_GUARD_')) env[k] = v;
-    return env;
-  };
 
   /** Runs the CLI asynchronously, so the worker stays responsive while several run at once. */
-  function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(process.execPath, [MAIN_JS, ...args], { cwd: ROOT, env: { ...cleanEnv(), ...env }, encoding: 'utf8', timeout: 50_000 }, (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-        resolve({ status: code, stdout, stderr });
-      });
-    });
+  async function cli(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    const r = await runCli(args, { env });
+    return { status: r.code, stdout: r.stdout, stderr: r.stderr };
   }
 
   const DEFAULT = path.join(ROOT, 'config', 'default.yaml');

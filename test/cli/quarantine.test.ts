@@ -1,6 +1,5 @@
 // `quarantine list|show|release|delete|purge` and `probe`, run as the built CLI against real entries
 // made by the real app (quarantine mode over SMTP) or planted through the store API.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -11,37 +10,12 @@ import { createQuarantineStore, type QuarantineStore } from '../../src/quarantin
 import { sendMessage, simpleMessage } from '../helpers/smtp-client.js';
 import { baseConfig, startApp, writeConfig, type TestApp } from '../helpers/start-app.js';
 import { closedPort, startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
-import { buildDist, MAIN_JS, ROOT } from '../helpers/build-dist.js';
+import { buildDist } from '../helpers/build-dist.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+const cli = (args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> => runCli(args, { env });
 
 
 // ---- the built CLI ----
-// Compiled into a private directory laid out like the repository (dist/ beside node_modules and config/),
-// so that other test files building dist/ at the same time cannot hand us a half-written file.
-const buildRoot = ROOT;
-const mainJs = MAIN_JS;
-
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stdoutBytes: Buffer;
-  readonly stderr: string;
-}
-
-function cli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CATCHALL_GUARD_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [mainJs, ...args], { cwd: buildRoot, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const stdoutBytes = Buffer.concat(out);
-      resolve({ code, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
-}
 
 const noStackTrace = (r: CliResult): void => {
   expect(r.stderr).not.toMatch(/\n\s+at /);

@@ -1,5 +1,4 @@
 // `report`: the pure aggregation, and the built CLI on a recorded log file, its gzipped copy and stdin.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,32 +11,11 @@ import { createReportAggregator, parseLogLine, senderDomain, toUnknownRcpt, type
 import { formatReport } from '../../src/report/format.js';
 import { renderTable } from '../../src/report/table.js';
 import { createTopK } from '../../src/report/top-k.js';
-import { buildDist, MAIN_JS, ROOT } from '../helpers/build-dist.js';
+import { buildDist } from '../helpers/build-dist.js';
+import { runCli } from '../helpers/cli.js';
+const cli = (args: readonly string[], input?: Buffer) => runCli(args, input ? { input } : {});
 
 
-// ---- the built CLI, compiled into a private copy of the repository layout (see quarantine.test.ts) ----
-const buildRoot = ROOT;
-const mainJs = MAIN_JS;
-
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cli(args: readonly string[], input?: Buffer): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [mainJs, ...args], { cwd: buildRoot, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input ?? Buffer.alloc(0));
-  });
-}
 
 // ---- a recorded log: what `serve` writes (pino, ISO time, level label), plus noise ----
 let n = 0;

@@ -60,3 +60,15 @@ export function queuedId(response: string): string {
   if (!m?.[1]) throw new Error(`not a queued reply: ${response}`);
   return m[1];
 }
+
+/** What a transaction leaves only while in flight: spool files, Maildir tmp/ files, quarantine .tmp files. */
+export function tempLeftovers(dataDir: string): string[] {
+  const spool = listFilesRecursive(path.join(dataDir, 'spool')).map((f) => `spool/${f}`);
+  const maildirTmp = listFilesRecursive(path.join(dataDir, 'mail'))
+    .filter((f) => f.split(path.sep).includes('tmp'))
+    .map((f) => `mail/${f}`);
+  const quarantineTmp = listFilesRecursive(path.join(dataDir, 'quarantine'))
+    .filter((f) => f.endsWith('.tmp'))
+    .map((f) => `quarantine/${f}`);
+  return [...spool, ...maildirTmp, ...quarantineTmp];
+}

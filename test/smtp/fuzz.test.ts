@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer, type ChildServer } from '../helpers/child-server.js';
-import { listFilesRecursive, pollUntil } from '../helpers/files.js';
+import { pollUntil, tempLeftovers } from '../helpers/files.js';
 import { cpuSeconds, ensureBuilt, mib, rssKiB, runFuzzSession } from '../helpers/fuzz-child.js';
 import { generateSession, mulberry32, sessionSeed } from '../helpers/fuzz-gen.js';
 import { sendMessage, simpleMessage } from '../helpers/smtp-client.js';
@@ -67,16 +67,6 @@ function pct(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? 0;
 }
 
-function tempLeftovers(): string[] {
-  const spool = listFilesRecursive(path.join(dataDir, 'spool')).map((f) => `spool/${f}`);
-  const maildirTmp = listFilesRecursive(path.join(dataDir, 'mail'))
-    .filter((f) => f.split(path.sep).includes('tmp'))
-    .map((f) => `mail/${f}`);
-  const quarantineTmp = listFilesRecursive(path.join(dataDir, 'quarantine'))
-    .filter((f) => f.endsWith('.tmp'))
-    .map((f) => `quarantine/${f}`);
-  return [...spool, ...maildirTmp, ...quarantineTmp];
-}
 
 interface BatchStats {
   done: number;
@@ -157,7 +147,7 @@ describe('SMTP fuzzing (child process)', () => {
       await new Promise((r) => setTimeout(r, 500));
       after = Math.min(after, rssKiB(pid) ?? Number.NaN);
     }
-    const leftovers = await pollUntil(() => (tempLeftovers().length === 0 ? [] : undefined), 'temp files to go', 8000).catch(() => tempLeftovers());
+    const leftovers = await pollUntil(() => (tempLeftovers(dataDir).length === 0 ? [] : undefined), 'temp files to go', 8000).catch(() => tempLeftovers(dataDir));
 
     const errorEvents = server.lines.filter((l) => l['event'] === 'error' || l['unparsed'] !== undefined);
     const stored = server.lines.filter((l) => l['event'] === 'message' && l['outcome'] === 'stored').length;
@@ -194,6 +184,6 @@ describe('SMTP fuzzing (child process)', () => {
     const ok = await sendMessage(server.port, { from: 'after@client.test', to: ['alice@example.test'], raw: simpleMessage({ messageId: '<after-fuzz@client.test>' }) });
     expect(ok.code).toBe(250);
     expect(ok.response).toMatch(/^250 2\.0\.0 Ok: queued as /);
-    expect(tempLeftovers()).toEqual([]);
+    expect(tempLeftovers(dataDir)).toEqual([]);
   }, LOOP_DEADLINE_MS + 90_000);
 });

@@ -1,7 +1,7 @@
 // SPEC §4: a large message is streamed to disk, never held in memory; a message over maxMessageSize
 // gets 552 5.3.4, leaves nothing behind, and the session goes on.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawSmtp, sendMessage } from '../helpers/smtp-client.js';
 import { baseConfig, startApp, writeConfig, type TestApp } from '../helpers/start-app.js';
 import { buildDist, ROOT } from '../helpers/build-dist.js';
+import { listFilesRecursive } from '../helpers/files.js';
 
 const MB = 1024 * 1024;
 const LINE = 76;
@@ -43,10 +44,7 @@ function generatedMessage(bodyBytes: number): { stream: Readable; total: () => n
 }
 
 function filesIn(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => path.join(e.parentPath, e.name));
+  return listFilesRecursive(dir).map((f) => path.join(dir, f));
 }
 
 interface MemoryUsage {

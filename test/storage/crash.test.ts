@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer, type ChildServer } from '../helpers/child-server.js';
-import { listFilesRecursive, pollUntil } from '../helpers/files.js';
+import { listFilesRecursive, pollUntil, tempLeftovers } from '../helpers/files.js';
 import { ensureBuilt } from '../helpers/fuzz-child.js';
 import { RawSmtp, sendMessage, simpleMessage } from '../helpers/smtp-client.js';
 import { baseConfig, writeConfig, type RawConfig } from '../helpers/start-app.js';
@@ -32,16 +32,6 @@ interface CrashRun {
 const dirs: string[] = [];
 const children: ChildServer[] = [];
 
-function tempFiles(dataDir: string): string[] {
-  const spool = listFilesRecursive(path.join(dataDir, 'spool')).map((f) => `spool/${f}`);
-  const maildirTmp = listFilesRecursive(path.join(dataDir, 'mail'))
-    .filter((f) => f.split(path.sep).includes('tmp'))
-    .map((f) => `mail/${f}`);
-  const quarantineTmp = listFilesRecursive(path.join(dataDir, 'quarantine'))
-    .filter((f) => f.endsWith('.tmp'))
-    .map((f) => `quarantine/${f}`);
-  return [...spool, ...maildirTmp, ...quarantineTmp];
-}
 
 /** One client: a session per client, transactions back to back until the server goes away. */
 async function clientLoop(port: number, client: number, rcpt: string, state: { acks: number; sent: number; stop: boolean }, onAck: (mid: string) => void): Promise<void> {
@@ -102,14 +92,14 @@ async function crashRun(overrides: RawConfig, rcpt: string): Promise<CrashRun> {
     state.stop = true;
     first.proc.kill('SIGKILL');
     killedSignal = (await first.exited).signal;
-    leftAfterKill = tempFiles(dataDir);
+    leftAfterKill = tempLeftovers(dataDir);
   } finally {
     stalled.close();
     first.proc.kill('SIGKILL');
   }
   const restarted = await spawnServer(configPath, env);
   children.push(restarted);
-  return { dir, dataDir, acked, sent: state.sent, leftAfterKill, leftAfterRestart: tempFiles(dataDir), restarted, killedSignal };
+  return { dir, dataDir, acked, sent: state.sent, leftAfterKill, leftAfterRestart: tempLeftovers(dataDir), restarted, killedSignal };
 }
 
 /** Message-ID → number of maildir new/ files that carry it. */

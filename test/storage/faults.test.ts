@@ -1,5 +1,5 @@
 // Storage and upstream faults: 451 4.x.x, nothing half-written, the server keeps serving and recovers.
-import { mkdirSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SpoolWriter } from '../../src/message/spool.js';
@@ -8,6 +8,7 @@ import { nodeDurableFs, type DurableFs } from '../../src/storage/durable-fs.js';
 import { sendMessage, simpleMessage } from '../helpers/smtp-client.js';
 import { startApp, type TestApp } from '../helpers/start-app.js';
 import { startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
+import { listFilesRecursive } from '../helpers/files.js';
 
 let t: TestApp | null = null;
 let sink: UpstreamSink | null = null;
@@ -18,13 +19,6 @@ afterEach(async () => {
   sink = null;
 });
 
-/** Every file under dir, recursively (relative paths). */
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((d) => d.isFile())
-    .map((d) => path.relative(dir, path.join(d.parentPath, d.name)));
-}
 
 type FsOp = keyof DurableFs;
 function faultyFs(): { fs: DurableFs; failAt: Set<FsOp> } {
@@ -79,11 +73,11 @@ describe('storage faults → 451, nothing kept, recovery', () => {
       const r = await send(t.port, ['alice@example.test']);
       expect(r.code).toBe(451);
       expect(r.response).toMatch(/^451 4\.3\.0 /);
-      expect(filesUnder(path.join(t.dataDir, 'mail'))).toEqual([]);
-      expect(filesUnder(path.join(t.dataDir, 'spool'))).toEqual([]);
+      expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toEqual([]);
+      expect(listFilesRecursive(path.join(t.dataDir, 'spool'))).toEqual([]);
       failAt.clear();
       expect((await send(t.port, ['alice@example.test'])).code).toBe(250);
-      expect(filesUnder(path.join(t.dataDir, 'mail/example.test/alice/new'))).toHaveLength(1);
+      expect(listFilesRecursive(path.join(t.dataDir, 'mail/example.test/alice/new'))).toHaveLength(1);
     });
   }
 
@@ -94,12 +88,12 @@ describe('storage faults → 451, nothing kept, recovery', () => {
       failAt.add(op);
       const r = await send(t.port, ['alice@example.test', 'stranger@example.test']);
       expect(r.response).toMatch(/^451 4\.3\.0 /);
-      expect(filesUnder(path.join(t.dataDir, 'quarantine'))).toEqual([]);
-      expect(filesUnder(path.join(t.dataDir, 'mail')).filter((f) => f.includes('/new/'))).toEqual([]);
-      expect(filesUnder(path.join(t.dataDir, 'spool'))).toEqual([]);
+      expect(listFilesRecursive(path.join(t.dataDir, 'quarantine'))).toEqual([]);
+      expect(listFilesRecursive(path.join(t.dataDir, 'mail')).filter((f) => f.includes('/new/'))).toEqual([]);
+      expect(listFilesRecursive(path.join(t.dataDir, 'spool'))).toEqual([]);
       failAt.clear();
       expect((await send(t.port, ['alice@example.test', 'stranger@example.test'])).code).toBe(250);
-      expect(filesUnder(path.join(t.dataDir, 'quarantine')).sort()).toHaveLength(2);
+      expect(listFilesRecursive(path.join(t.dataDir, 'quarantine')).sort()).toHaveLength(2);
     });
   }
 
@@ -110,8 +104,8 @@ describe('storage faults → 451, nothing kept, recovery', () => {
       failAt.add(op);
       const r = await send(t.port, ['alice@example.test']);
       expect(r.response).toMatch(/^451 4\.3\.0 /);
-      expect(filesUnder(path.join(t.dataDir, 'spool'))).toEqual([]);
-      expect(filesUnder(path.join(t.dataDir, 'mail'))).toEqual([]);
+      expect(listFilesRecursive(path.join(t.dataDir, 'spool'))).toEqual([]);
+      expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toEqual([]);
       await t.events.waitFor('message', (e) => e.outcome === 'temporary');
       failAt.clear();
       expect((await send(t.port, ['alice@example.test'])).code).toBe(250);
@@ -125,7 +119,7 @@ describe('storage faults → 451, nothing kept, recovery', () => {
     expect((await send(t.port, ['stranger@example.test'])).response).toMatch(/^451 4\.3\.0 /);
     rmSync(path.join(t.dataDir, 'quarantine'));
     expect((await send(t.port, ['stranger@example.test'])).code).toBe(250);
-    expect(filesUnder(path.join(t.dataDir, 'quarantine'))).toHaveLength(2);
+    expect(listFilesRecursive(path.join(t.dataDir, 'quarantine'))).toHaveLength(2);
   });
 });
 
@@ -165,7 +159,7 @@ describe('upstream faults', () => {
     const r = await send(t.port, ['alice@example.test']);
     expect(r.response).toMatch(/^451 4\.4\.1 /);
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(filesUnder(path.join(t.dataDir, 'spool'))).toEqual([]);
+    expect(listFilesRecursive(path.join(t.dataDir, 'spool'))).toEqual([]);
   });
 });
 
