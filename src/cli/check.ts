@@ -2,7 +2,7 @@
 import { lookupRecipient } from '../policy/lookup.js';
 import type { Config } from '../config/load.js';
 import { readDirectoryOnce } from '../directory/read-once.js';
-import { decideRecipient } from '../policy/decide.js';
+import { decideRecipient, rcptLimits } from '../policy/decide.js';
 import { formatReply, replyForRcpt } from '../smtp/replies.js';
 
 export function checkAddress(config: Config, raw: string): { decision: string; reply: string } {
@@ -10,12 +10,11 @@ export function checkAddress(config: Config, raw: string): { decision: string; r
   // as smtp-server does on the wire: a source route (`@relay:`) is ignored, the final address counts
   const input = raw.trim().replace(/^<(.*)>$/, '$1').replace(/^@[^\s,:@]+(?:,@[^\s,:@]+)*:/, '');
   const { recipient, answer } = lookupRecipient(input, directory);
-  const s = config.server;
   const outcome = decideRecipient({
     recipient,
     answer,
     counts: { rcptInTransaction: 0, unknownInSession: 0, rejectedForIp: 0 },
-    limits: { maxRecipients: s.maxRecipients, maxUnknownRecipients: s.maxUnknownRecipients, maxUnknownRecipientsPerIp: s.maxUnknownRecipientsPerIp },
+    limits: rcptLimits(config.server),
     shuttingDown: false,
   });
   const reply = replyForRcpt(outcome);

@@ -7,13 +7,13 @@ import { composeReceivedHeader } from '../message/trace-header.js';
 import { EMPTY_FACTS, readMessageFacts, readMessageId } from '../message/headers.js';
 import { releaseMessage, spoolMessage, type SpoolWriter } from '../message/spool.js';
 import type { EventSink } from '../observability/events.js';
-import { decideRecipient, isUnknownRecipient } from '../policy/decide.js';
+import { decideRecipient, isUnknownRecipient, rcptLimits } from '../policy/decide.js';
 import { clientKey, createConnectionCounter, createRejectBudget, type RejectBudget } from '../policy/limits.js';
 import { newMessageId } from '../quarantine/id.js';
-import type { QuarantineEntry } from '../quarantine/entry.js';
 import type { SessionInfo, SmtpHooks } from '../smtp/server.js';
 import { replies, replyForCommit, replyForRcpt, type SmtpReply } from '../smtp/replies.js';
 import { commitTransaction } from '../transaction/commit.js';
+import { newQuarantineEntry } from './quarantine-entry.js';
 import type { Runtime } from './runtime.js';
 import { envelopeKey, type AcceptedRecipient, type SessionState } from './session-state.js';
 
@@ -81,7 +81,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (!tx) return null; // smtp-server answers 503 before asking; kept total for safety
     const { recipient, answer } = lookupRecipient(address, rt.directory);
     const key = envelopeKey(address);
-    const limits = rt.config.server;
     const outcome = decideRecipient({
       recipient,
       answer,
@@ -91,11 +90,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         unknownInSession: state.unknownRecipients,
         rejectedForIp: rejectBudget.used(state.ip),
       },
-      limits: {
-        maxRecipients: limits.maxRecipients,
-        maxUnknownRecipients: limits.maxUnknownRecipients,
-        maxUnknownRecipientsPerIp: limits.maxUnknownRecipientsPerIp,
-      },
+      limits: rcptLimits(rt.config.server),
       shuttingDown: deps.isShuttingDown(),
     });
     if (isUnknownRecipient(outcome)) state.unknownRecipients++;
@@ -148,8 +143,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
         recipients: accepted.map((a) => (a.kind === 'deliver' ? a.delivery.address : a.address)),
         date: receivedAt,
       });
-      // the spool file becomes the stored copy (hard-linked) for Maildir and quarantine; for an upstream
-      // alone the upstream's 250 is the durability, and an fsync would only cost time
+      // a spool file becomes the stored copy (hard-linked) for Maildir and quarantine, so it is fsynced;
+      // for an upstream alone the upstream's 250 is the durability, and an fsync would only cost time
       const sync = rt.config.delivery.type === 'maildir' || accepted.some((a) => a.kind === 'quarantine');
       const spooled = await spoolMessage(stream, { dir: rt.spoolDir, name: qid, traceHeader: trace, maxBytes, sync, ...(deps.spoolMemoryLimit !== undefined ? { memoryLimit: deps.spoolMemoryLimit } : {}), ...(deps.spoolWriter ? { writer: deps.spoolWriter } : {}) }).catch(
         (err: unknown) => ({ kind: 'failed' as const, err }),
@@ -184,36 +179,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
         const observed = accepted.flatMap((a) => (a.kind === 'observe' ? [a.address] : []));
         const delivered = accepted.flatMap((a) => (a.kind === 'deliver' ? [a.delivery.address] : []));
         const cfg = rt.config;
-        const entry: QuarantineEntry | null =
+        const entry =
           quarantined.length === 0
             ? null
-            : {
-                id: qid,
-                receivedAt: receivedAt.toISOString(),
-                expiresAt: new Date(receivedAt.getTime() + cfg.quarantine.retention).toISOString(),
-                remoteAddress: info.remoteAddress,
-                clientHostname: info.clientHostname,
-                helo: info.helo,
-                mailFrom: from,
-                recipients: quarantined,
-                deliveredTo: [...delivered, ...observed],
-                size: message.size,
-                bodyStored: cfg.quarantine.storeBody,
-                messageId: facts.messageId,
-                subject: facts.subject,
-                headerFrom: facts.headerFrom,
-                headers: {
-                  autoSubmitted: facts.autoSubmitted,
-                  precedence: facts.precedence,
-                  listId: facts.listId,
-                  listUnsubscribe: facts.listUnsubscribe,
-                  xAutoResponseSuppress: facts.xAutoResponseSuppress,
-                },
-                auth: null,
-                notice: cfg.notices.enabled
-                  ? { status: 'pending', attempts: 0, nextAttemptAt: receivedAt.toISOString() }
-                  : { status: 'suppressed', reason: 'notices-disabled', attempts: 0 },
-              };
+            : newQuarantineEntry({ qid, receivedAt, session: info, mailFrom: from, recipients: quarantined, deliveredTo: [...delivered, ...observed], size: message.size, facts, config: cfg });
         const outcome = await commitTransaction(
           { qid, mailFrom: from, deliveries, quarantineEntry: entry, storeBody: cfg.quarantine.storeBody },
           message,

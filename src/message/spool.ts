@@ -1,8 +1,7 @@
 // DATA stream → one temp file on disk (trace header first), never the whole message in memory.
-import { createReadStream } from 'node:fs';
 import { open, unlink, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { scanHeaderBlock } from './header-block.js';
 
 interface SpooledCommon {
@@ -30,10 +29,6 @@ export type SpoolResult =
 
 /** Messages up to this size stay in memory: no spool file, no extra fsync (500 sessions × 64 KiB = 32 MiB at most). */
 export const DEFAULT_MEMORY_LIMIT = 64 * 1024;
-
-export function openMessageStream(m: SpooledMessage): Readable {
-  return m.kind === 'file' ? createReadStream(m.path) : Readable.from([m.data]);
-}
 
 /** Removes the spool file of a message, if it has one. */
 export async function releaseMessage(m: SpooledMessage): Promise<void> {

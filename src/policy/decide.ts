@@ -38,6 +38,11 @@ export interface RcptContext {
   readonly shuttingDown: boolean;
 }
 
+/** The limits of RcptContext from the `server` section of the config. */
+export function rcptLimits(server: { readonly maxRecipients: number; readonly maxUnknownRecipients: number; readonly maxUnknownRecipientsPerIp: number }): RcptContext['limits'] {
+  return { maxRecipients: server.maxRecipients, maxUnknownRecipients: server.maxUnknownRecipients, maxUnknownRecipientsPerIp: server.maxUnknownRecipientsPerIp };
+}
+
 export function decideRecipient(ctx: RcptContext): RcptOutcome {
   const { recipient, answer, counts, limits } = ctx;
   if (ctx.shuttingDown) return { kind: 'deferred', reason: 'shutting-down' };

@@ -44,7 +44,6 @@ export interface SmtpListener {
   listen(host: string, port: number): Promise<AddressInfo>;
   /** Answers idle sessions 421 and closes them; sessions in DATA finish. */
   closeIdle(reply: SmtpReply): number;
-  openSessions(): number;
   /** Stops listening; resolves when every session has ended (or the timeout ended them). */
   close(timeoutMs: number): Promise<void>;
   updateTls(tls: { readonly key: Buffer; readonly cert: Buffer }): void;
@@ -136,7 +135,6 @@ export function createSmtpListener(opts: SmtpServerOptions, hooks: SmtpHooks): S
       });
     },
     closeIdle: (reply) => closeIdleSessions(server, reply),
-    openSessions: () => server.connections.size,
     close(timeoutMs) {
       return new Promise((resolve) => {
         server.options.closeTimeout = timeoutMs;

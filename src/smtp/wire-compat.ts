@@ -93,7 +93,3 @@ export function closeIdleSessions(server: SMTPServer, r: SmtpReply): number {
   }
   return closed;
 }
-
-export function openSessionCount(server: SMTPServer): number {
-  return server.connections.size;
-}
