@@ -47,6 +47,19 @@ export function parseRecipient(raw: string): ParsedRecipient {
   return { kind: 'mailbox', address: { localPart, domain, normalized: `${localPart.toLowerCase()}@${domain}` } };
 }
 
+// RFC 5321 §4.1.2 atext, with RFC 6531's UTF-8 (smtp-server offers SMTPUTF8)
+const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10FFFF}]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10FFFF}]+)*$/u;
+// RFC 5321 §4.1.2 Quoted-string: qtextSMTP or a backslash pair, between double quotes
+const QUOTED_STRING = /^"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\u{10FFFF}]|\\[\x20-\x7e])*"$/u;
+
+/**
+ * Whether a local-part is one mailbox name (a dot-atom or a quoted string). smtp-server lets
+ * `root,admin,x` through, which any RFC 5322 parser downstream reads as three addresses.
+ */
+export function isMailboxLocalPart(localPart: string): boolean {
+  return DOT_ATOM.test(localPart) || QUOTED_STRING.test(localPart);
+}
+
 /** The envelope sender: '' for the null sender `<>`. */
 export function normalizeSender(raw: string | false | undefined): string {
   if (!raw) return '';

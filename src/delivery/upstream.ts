@@ -2,6 +2,7 @@
 import { createReadStream } from 'node:fs';
 import nodemailer from 'nodemailer';
 import type { Delivery, DeliveryOutcome, DeliveryRequest, UpstreamReply } from './delivery.js';
+import { smtpEnvelope } from './smtp-envelope.js';
 
 export interface UpstreamOptions {
   readonly host: string;
@@ -65,7 +66,7 @@ export function createUpstreamDelivery(opts: UpstreamOptions): Delivery {
       const to = [...new Set(req.recipients.map((r) => r.address))];
       try {
         const info = await transport.sendMail({
-          envelope: { from: req.mailFrom, to },
+          envelope: smtpEnvelope(req.mailFrom, to),
           raw: req.message.kind === 'file' ? createReadStream(req.message.path) : req.message.data,
         });
         const rejectedErrors = ((info as { rejectedErrors?: SmtpError[] }).rejectedErrors ?? []);

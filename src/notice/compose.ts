@@ -87,7 +87,8 @@ export async function composeNotice(input: ComposeInput): Promise<ComposedNotice
   const original = sanitizeMessageId(entry.messageId);
   const composer = new MailComposer({
     from: { name: DISPLAY_NAME[input.language], address: noticeFromAddress(input.from, entry.recipients) },
-    to: entry.mailFrom,
+    // an object, not a string: a string is parsed as an address list
+    to: { name: '', address: entry.mailFrom },
     subject,
     messageId,
     date: input.date,

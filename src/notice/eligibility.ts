@@ -2,6 +2,8 @@
 // reply), §3.1 (what marks a message as automatic or bulk), the sender-authentication gate and the
 // throttle. Pure: every input is a value, so each rule is one table row in the unit tests.
 
+import { isMailboxLocalPart } from '../address/parse.js';
+
 export type SuppressionReason =
   | 'notices-disabled'
   | 'null-sender'
@@ -66,6 +68,8 @@ export function judgeSender(mailFrom: string): NoticeVerdict {
   if (mailFrom.trim() === '') return suppress('null-sender');
   const at = mailFrom.lastIndexOf('@');
   if (at <= 0 || at === mailFrom.length - 1) return suppress('invalid-sender');
+  // `root,admin,x@attacker.test` is not one mailbox: a notice to it would reach whatever a parser makes of it
+  if (!isMailboxLocalPart(mailFrom.slice(0, at))) return suppress('invalid-sender');
   // a subaddress does not change who reads the mailbox: noreply+bounce@ is still noreply@
   const local = mailFrom.slice(0, at).replace(/^"|"$/g, '').toLowerCase().split('+')[0] ?? '';
   if (local === 'mailer-daemon') return suppress('mailer-daemon-sender');

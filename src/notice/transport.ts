@@ -3,6 +3,7 @@
 // sent, deferred (retry later) or failed (permanent).
 import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
+import { smtpEnvelope } from '../delivery/smtp-envelope.js';
 import type { DnsResolver } from '../sender-auth/dns.js';
 import type { ComposedNotice } from './compose.js';
 import { lookupMailHosts } from './mx.js';
@@ -64,7 +65,7 @@ async function sendOnce(options: SmtpOptions, notice: ComposedNotice): Promise<N
   const transport = nodemailer.createTransport(options);
   try {
     const info = await transport.sendMail({
-      envelope: { from: '', to: [notice.envelope.to] },
+      envelope: smtpEnvelope('', [notice.envelope.to]),
       raw: notice.raw,
       dsn: { notify: 'NEVER' },
     });

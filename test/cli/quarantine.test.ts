@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QuarantineEntry } from '../../src/quarantine/entry.js';
 import { newMessageId } from '../../src/quarantine/id.js';
 import { createQuarantineStore, type QuarantineStore } from '../../src/quarantine/store.js';
-import { sendMessage, simpleMessage } from '../helpers/smtp-client.js';
+import { sendVerbatim, simpleMessage } from '../helpers/smtp-client.js';
 import { baseConfig, startApp, writeConfig, type TestApp } from '../helpers/start-app.js';
 import { closedPort, startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
 import { buildDist } from '../helpers/build-dist.js';
@@ -31,7 +31,7 @@ const DOMAINS = [{ name: 'example.test', unknownRecipients: 'quarantine', recipi
 const q = (...args: string[]): Promise<CliResult> => cli(['quarantine', ...args, '--config', t.configPath], { CATCHALL_GUARD_DATA_DIR: t.dataDir });
 
 async function quarantineOverSmtp(opts: { to?: string[]; subject?: string; from?: string } = {}): Promise<string> {
-  const r = await sendMessage(t.port, { from: opts.from ?? 'orders@shop.example', to: opts.to ?? ['jane.doe@example.test'], raw: simpleMessage({ subject: opts.subject ?? 'Your order' }) });
+  const r = await sendVerbatim(t.port, { from: opts.from ?? 'orders@shop.example', to: opts.to ?? ['jane.doe@example.test'], raw: simpleMessage({ subject: opts.subject ?? 'Your order' }) });
   expect(r.code).toBe(250);
   const qid = /queued as (\S+)/.exec(r.response)?.[1];
   if (!qid) throw new Error(`no queue id in ${r.response}`);
@@ -240,6 +240,17 @@ describe('quarantine release', () => {
       expect(m?.from).toBe('orders@shop.example');
       expect(m?.raw.toString('latin1').replace(/\r\n/g, '\n')).toBe(eml.toString('latin1').replace(/\r\n/g, '\n'));
       expect(existsSync(path.join(qdir, `${id}.json`))).toBe(false);
+    });
+
+    it('sender read as an address list: an entry from root,admin,x@attacker.test is released with one quoted sender, one RCPT', async () => {
+      sink.mode = 'accept';
+      sink.messages.length = 0;
+      const id = await quarantineOverSmtp({ from: 'root,admin,x@attacker.test' });
+      const ok = await viaUpstream('release', id, '--to', 'alice@example.test');
+      expect(ok.code).toBe(0);
+      const [m] = await sink.waitForMessages(1);
+      expect(m?.from).toBe('"root,admin,x"@attacker.test');
+      expect(m?.to).toEqual(['alice@example.test']);
     });
 
     it('a permanent refusal → exit 1 with the upstream reply, entry kept', async () => {

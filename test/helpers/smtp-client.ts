@@ -130,3 +130,24 @@ export function simpleMessage(opts: { subject?: string; messageId?: string; body
     `${opts.body ?? 'Hello.'}\r\n`
   );
 }
+
+/**
+ * One message with the envelope written verbatim (`MAIL FROM:<…>` exactly as given): nodemailer would
+ * parse `root,x@attacker.test` as an address list on the client side, hiding what the server does with it.
+ */
+export async function sendVerbatim(port: number, opts: { from: string; to: string[]; raw: string }): Promise<SendResult> {
+  const { client } = await RawSmtp.connect(port);
+  try {
+    const steps = ['EHLO client.test', `MAIL FROM:<${opts.from}>`, ...opts.to.map((r) => `RCPT TO:<${r}>`), 'DATA'];
+    for (const step of steps) {
+      const r = await client.cmd(step);
+      if (r.code >= 400) return { ok: false, code: r.code, response: r.line };
+    }
+    const body = opts.raw.replace(/\r?\n/g, '\r\n').replace(/^\./gm, '..');
+    client.write(`${body.endsWith('\r\n') ? body : `${body}\r\n`}.\r\n`);
+    const done = await client.read();
+    return { ok: done.code === 250, code: done.code, response: done.line };
+  } finally {
+    client.close();
+  }
+}

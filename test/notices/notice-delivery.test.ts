@@ -5,7 +5,7 @@ import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import { queuedId } from '../helpers/files.js';
-import { sendMessage } from '../helpers/smtp-client.js';
+import { sendVerbatim } from '../helpers/smtp-client.js';
 import { startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
 import { markedMessage, noticeSite, runApp, smarthost, uniqueMarker, type NoticeSite, type RunningApp } from './notice-app.js';
 
@@ -25,7 +25,7 @@ async function setup(notices: (sinkPort: number) => Record<string, unknown>): Pr
 }
 
 async function quarantine(t: RunningApp, opts: { from?: string; to?: string[]; raw: string }): Promise<string> {
-  const r = await sendMessage(t.port, { from: opts.from ?? 'jane@client.test', to: opts.to ?? ['typo@example.test'], raw: opts.raw });
+  const r = await sendVerbatim(t.port, { from: opts.from ?? 'jane@client.test', to: opts.to ?? ['typo@example.test'], raw: opts.raw });
   expect(r.code).toBe(250);
   return queuedId(r.response);
 }
@@ -109,6 +109,17 @@ describe('a notice for a quarantined message', () => {
     expect((await simpleParser(raw)).subject).toBe('Undeliverable: Order Bcc: victim@evil.test');
   });
 
+  it('a quoted local-part sender gets exactly one RCPT, the sender as given', async () => {
+    const { sink, site, t } = await setup((p) => smarthost(p));
+    const from = '"jane\\"doe"@client.test';
+    const qid = await quarantine(t, { from, raw: markedMessage(uniqueMarker()) });
+    const [m] = await sink.waitForMessages(1);
+    expect(m?.from).toBe('');
+    expect(m?.to).toEqual([from]);
+    await t.events.waitFor('notice', (x) => x.qid === qid && x.status === 'sent');
+    expect(site.entry(qid).notice).toMatchObject({ status: 'sent', to: from });
+  });
+
   it('asks for NOTIFY=NEVER where the peer offers DSN', async () => {
     const seen: { mailFrom: string; notify: string[] }[] = [];
     const server = new SMTPServer({
@@ -147,6 +158,9 @@ describe('no notice (SPEC §6), recorded with its reason', () => {
     ['List-Id', 'jane@client.test', { 'List-Id': '<news.client.test>' }, 'list-id'],
     ['List-Unsubscribe', 'jane@client.test', { 'List-Unsubscribe': '<mailto:leave@client.test>' }, 'list-unsubscribe'],
     ['X-Auto-Response-Suppress', 'jane@client.test', { 'X-Auto-Response-Suppress': 'All' }, 'x-auto-response-suppress'],
+    ['sender read as an address list (root,admin,x@)', 'root,admin,x@attacker.test', {}, 'invalid-sender'],
+    ['sender read as a group (a:b@)', 'a:b@attacker.test', {}, 'invalid-sender'],
+    ['sender read as 80 addresses', `${Array.from({ length: 80 }, (_, i) => `u${i}`).join(',')}@attacker.test`.slice(-252), {}, 'invalid-sender'],
   ])('%s → suppressed %s', async (_name, from, headers, reason) => {
     const { sink, site, t } = await setup((p) => smarthost(p));
     const qid = await quarantine(t, { from, raw: markedMessage(uniqueMarker(), { headers }) });

@@ -5,7 +5,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { LogEvent } from '../../src/observability/events.js';
 import { listDir, listDirsRecursive, listFilesRecursive, modeOf, queuedId } from '../helpers/files.js';
-import { RawSmtp, sendMessage, simpleMessage } from '../helpers/smtp-client.js';
+import { RawSmtp, sendMessage, sendVerbatim, simpleMessage } from '../helpers/smtp-client.js';
 import { startApp, type RawConfig, type TestApp } from '../helpers/start-app.js';
 import { closedPort, startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
 
@@ -236,6 +236,16 @@ describe('upstream delivery (delivery.type smtp)', () => {
     const [got] = await s.waitForMessages(1);
     expect(got?.to).toEqual(['alice+orders@example.test']);
     expect(got?.raw.toString('latin1')).toMatch(receivedPattern(qid, 'alice+orders@example.test'));
+  });
+
+  it('sender read as an address list: MAIL FROM:<root,x@attacker.test> reaches the upstream as one quoted sender, one RCPT', async () => {
+    const s = await sink('accept');
+    const t = await app(upstream(s.port));
+    const r = await sendVerbatim(t.port, { from: 'root,x@attacker.test', to: ['alice@example.test'], raw: simpleMessage() });
+    expect(r.code).toBe(250);
+    const [got] = await s.waitForMessages(1);
+    expect(got?.from).toBe('"root,x"@attacker.test');
+    expect(got?.to).toEqual(['alice@example.test']);
   });
 
   it('null sender <> is relayed as the null sender', async () => {

@@ -1,6 +1,6 @@
 // address/parse: what a RCPT/MAIL address becomes before any policy looks at it (SPEC §4).
 import { describe, expect, it } from 'vitest';
-import { normalizeSender, parseRecipient, toAsciiDomain, type ParsedRecipient, type RoutingVia } from '../../src/address/parse.js';
+import { isMailboxLocalPart, normalizeSender, parseRecipient, toAsciiDomain, type ParsedRecipient, type RoutingVia } from '../../src/address/parse.js';
 
 function mailbox(p: ParsedRecipient): { localPart: string; domain: string; normalized: string } {
   if (p.kind !== 'mailbox') throw new Error(`expected a mailbox, got ${JSON.stringify(p)}`);
@@ -113,5 +113,30 @@ describe('normalizeSender', () => {
     ['no-domain', 'no-domain'],
   ])('%j → %j', (input, out) => {
     expect(normalizeSender(input)).toBe(out);
+  });
+});
+
+describe('isMailboxLocalPart: one mailbox name (RFC 5321 dot-atom or quoted string), never a list', () => {
+  it.each<[string, boolean]>([
+    ['jane', true],
+    ['jane.doe', true],
+    ["o'brien+tag", true],
+    ['bounces+4711=x.test', true],
+    ['jürgen', true],
+    ['"jane doe"', true],
+    ['"root,admin"', true],
+    ['"a\\"b"', true],
+    ['root,admin,x', false],
+    ['a:b', false],
+    ['a;b', false],
+    ['a b', false],
+    ['.jane', false],
+    ['jane.', false],
+    ['jane..doe', false],
+    ['"open', false],
+    ['"a"b"', false],
+    ['', false],
+  ])('%j → %s', (local, ok) => {
+    expect(isMailboxLocalPart(local)).toBe(ok);
   });
 });
