@@ -1,5 +1,6 @@
 // DATA stream → one temp file on disk (trace header first), never the whole message in memory.
 import { open, unlink, mkdir, readdir, stat } from 'node:fs/promises';
+import { shortWrite, writeAll } from '../storage/write-all.js';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { scanHeaderBlock } from './header-block.js';
@@ -40,15 +41,23 @@ const MAX_HEADER_CAPTURE = 256 * 1024;
 
 export interface SpoolWriter {
   /** Opens, writes and fsyncs; the injection point for storage fault tests. */
-  openForWrite(file: string): Promise<{ write(buf: Buffer): Promise<unknown>; sync(): Promise<void>; close(): Promise<void> }>;
+  openForWrite(file: string): Promise<{
+    /** Writes all of `buf` or fails: a short write is never success. */
+    write(buf: Buffer): Promise<unknown>;
+    sync(): Promise<void>;
+    /** The file's size on disk, checked against what was received before anyone answers 250. */
+    size(): Promise<number>;
+    close(): Promise<void>;
+  }>;
 }
 
 export const fsSpoolWriter: SpoolWriter = {
   async openForWrite(file) {
     const fh = await open(file, 'wx', 0o600);
     return {
-      write: (buf: Buffer) => fh.write(buf),
+      write: (buf: Buffer) => writeAll(fh, buf),
       sync: () => fh.sync(),
+      size: async () => (await fh.stat()).size,
       close: () => fh.close(),
     };
   },
@@ -135,7 +144,14 @@ export async function spoolMessage(
         }
       }
     }
-    if (out !== null && !tooLarge && failed === null && opts.sync !== false) await (out as Output).sync();
+    if (out !== null && !tooLarge && failed === null) {
+      const o = out as Output;
+      if (opts.sync !== false) await o.sync();
+      // the last line of defence for "250 means the whole message": a full disk that cut the file
+      // short without an error anywhere above must still end in 451
+      const onDisk = await o.size();
+      if (onDisk !== written) throw shortWrite(file, written, onDisk);
+    }
   } catch (err) {
     failed = err;
   }

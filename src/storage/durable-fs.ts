@@ -3,6 +3,7 @@
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { SpooledMessage } from '../message/spool.js';
+import { shortWrite, writeAll } from './write-all.js';
 
 export interface DurableFs {
   mkdirp(dir: string): Promise<void>;
@@ -28,23 +29,39 @@ export const nodeDurableFs: DurableFs = {
       // another filesystem, or one without hard links: copy and sync the copy
       if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw err;
     }
-    await fsp.copyFile(src, dest, fsp.constants.COPYFILE_EXCL);
-    await fsp.chmod(dest, 0o600);
-    const fh = await fsp.open(dest, 'r');
     try {
-      await fh.sync();
-    } finally {
-      await fh.close();
+      await fsp.copyFile(src, dest, fsp.constants.COPYFILE_EXCL);
+      await fsp.chmod(dest, 0o600);
+      const expected = (await fsp.stat(src)).size;
+      const fh = await fsp.open(dest, 'r');
+      try {
+        await fh.sync();
+        const actual = (await fh.stat()).size;
+        if (actual !== expected) throw shortWrite(dest, expected, actual);
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      // EEXIST means the file is someone else's; anything else is our partial copy
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') await fsp.unlink(dest).catch(() => undefined);
+      throw err;
     }
   },
   async writeNew(dest, data) {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
     const fh = await fsp.open(dest, 'wx', 0o600);
     try {
-      await fh.writeFile(data);
+      await writeAll(fh, buf);
       await fh.sync();
-    } finally {
-      await fh.close();
+      const actual = (await fh.stat()).size;
+      if (actual !== buf.length) throw shortWrite(dest, buf.length, actual);
+    } catch (err) {
+      // the file is ours (wx): a failed write must not leave an empty or partial file until the next start
+      await fh.close().catch(() => undefined);
+      await fsp.unlink(dest).catch(() => undefined);
+      throw err;
     }
+    await fh.close();
   },
   rename: (from, to) => fsp.rename(from, to),
   async fsyncDir(dir) {

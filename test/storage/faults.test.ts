@@ -54,6 +54,7 @@ function faultySpool(): { writer: SpoolWriter; failAt: Set<SpoolOp> } {
         return {
           write: async (buf: Buffer) => (fail('write'), inner.write(buf)),
           sync: async () => (fail('sync'), inner.sync()),
+          size: () => inner.size(),
           close: () => inner.close(),
         };
       },
