@@ -1,9 +1,14 @@
 // SPF / DMARC for the envelope sender of a quarantined message, via mailauth. Never throws: any failure,
 // a DNS outage included, is a `temperror`, which the notice gate counts as "not authenticated".
+// The dmarc check reads DKIM signatures the sender chose: it sees a bounded copy of the message
+// (dkim-input.ts) and runs in a worker thread that is terminated at the deadline.
 import type { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import type { DNSResolver } from 'mailauth';
 import { domainOf, isAligned } from './align.js';
-import { withDnsTimeout, type DnsResolver } from './dns.js';
+import { readDkimInput } from './dkim-input.js';
+import { withDnsTimeout, dnsErrorCode, type DnsResolver } from './dns.js';
+import type { DmarcJob, DmarcWorkerMessage, DnsAnswer } from './dmarc-worker.js';
 
 export type AuthMode = 'spf' | 'dmarc';
 
@@ -57,30 +62,86 @@ async function checkSpf(input: SenderAuthInput, resolver: DNSResolver): Promise<
   return { spf: r.status.result, dmarc: 'skipped' };
 }
 
-async function checkDmarc(input: SenderAuthInput, resolver: DNSResolver): Promise<SenderAuth> {
-  const message = input.openMessage();
-  if (!message) return TEMPERROR;
-  const { authenticate } = await import('mailauth');
-  const r = await authenticate(message, {
-    sender: input.sender,
-    ip: input.ip,
-    helo: input.helo,
-    mta: input.hostname,
-    resolver,
-    disableArc: true,
-    disableBimi: true,
-  });
-  const from = r.dkim.headerFrom.length === 1 ? (r.dkim.headerFrom[0] ?? '') : '';
-  return {
-    spf: r.spf ? r.spf.status.result : 'none',
-    dmarc: r.dmarc ? r.dmarc.status.result : 'none',
-    aligned: from !== '' && isAligned(domainOf(input.sender), domainOf(from)),
-  };
+// Under the test runner this module is loaded from its TypeScript source, which a worker thread cannot
+// run; it then uses the compiled worker that `npm run build` (and so `npm test`) puts in dist/.
+const DMARC_WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? '../../dist/sender-auth/dmarc-worker.js' : './dmarc-worker.js', import.meta.url);
+
+export interface VerifyHooks {
+  /** Sees the worker of a dmarc check as it starts (tests watch it end). */
+  readonly onWorker?: (worker: Worker) => void;
 }
 
-export async function verifySenderAuth(input: SenderAuthInput, resolve: DnsResolver, timeoutMs = AUTH_TIMEOUT_MS): Promise<SenderAuth> {
-  // mailauth's resolver type promises string records; ours is the wider dns.resolve shape it really calls
-  const resolver = withDnsTimeout(resolve) as DNSResolver;
-  const check = input.mode === 'spf' ? checkSpf(input, resolver) : checkDmarc(input, resolver);
+function isWorkerMessage(m: unknown): m is DmarcWorkerMessage {
+  const kind = (m as { kind?: unknown } | null)?.kind;
+  return kind === 'dns' || kind === 'result';
+}
+
+/** Runs the job in a worker that is terminated when it answers, fails, or outlives `timeoutMs`. */
+function verifyInWorker(job: DmarcJob, sender: string, resolver: DnsResolver, timeoutMs: number, hooks: VerifyHooks): Promise<SenderAuth> {
+  return new Promise((resolve) => {
+    // mailauth prints diagnostics (e.g. a body shorter than a signature's l=) with console.log; in our
+    // stdout they would break the one-JSON-object-per-line log, with text the sender chose
+    const worker = new Worker(DMARC_WORKER_URL, { workerData: job, stdout: true, stderr: true });
+    worker.stdout.resume();
+    worker.stderr.resume();
+    let settled = false;
+    const finish = (auth: SenderAuth): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void worker.terminate();
+      resolve(auth);
+    };
+    const timer = setTimeout(() => finish(TEMPERROR), timeoutMs);
+    // like the deadline timer of the SPF check, a check in progress does not keep the process alive
+    timer.unref();
+    worker.unref();
+    const answer = (a: DnsAnswer): void => {
+      if (settled) return;
+      try {
+        worker.postMessage(a);
+      } catch (err) {
+        // an answer that cannot cross to the worker (not cloneable) is a failed look-up
+        worker.postMessage({ id: a.id, ok: false, code: undefined, message: dnsErrorCode(err) } satisfies DnsAnswer);
+      }
+    };
+    worker.on('message', (m: unknown) => {
+      if (!isWorkerMessage(m)) return;
+      if (m.kind === 'dns') {
+        resolver(m.name, m.rrtype).then(
+          (value) => answer({ id: m.id, ok: true, value }),
+          (err: unknown) => {
+            const code = (err as { code?: unknown } | null)?.code;
+            answer({ id: m.id, ok: false, code: typeof code === 'string' ? code : undefined, message: err instanceof Error ? err.message : String(err) });
+          },
+        );
+        return;
+      }
+      const from = m.headerFrom.length === 1 ? (m.headerFrom[0] ?? '') : '';
+      finish({ spf: m.spf, dmarc: m.dmarc, aligned: from !== '' && isAligned(domainOf(sender), domainOf(from)) });
+    });
+    worker.on('error', () => finish(TEMPERROR));
+    worker.on('exit', () => finish(TEMPERROR));
+    hooks.onWorker?.(worker);
+  });
+}
+
+async function checkDmarc(input: SenderAuthInput, resolver: DnsResolver, deadlineMs: number, hooks: VerifyHooks): Promise<SenderAuth> {
+  const stream = input.openMessage();
+  if (!stream) return TEMPERROR;
+  const message = await readDkimInput(stream);
+  const left = deadlineMs - Date.now();
+  if (left <= 0) return TEMPERROR;
+  const job: DmarcJob = { message, sender: input.sender, ip: input.ip, helo: input.helo, mta: input.hostname };
+  return verifyInWorker(job, input.sender, resolver, left, hooks);
+}
+
+export async function verifySenderAuth(input: SenderAuthInput, resolve: DnsResolver, timeoutMs = AUTH_TIMEOUT_MS, hooks: VerifyHooks = {}): Promise<SenderAuth> {
+  const resolver = withDnsTimeout(resolve);
+  const check =
+    input.mode === 'spf'
+      ? // mailauth's resolver type promises string records; ours is the wider dns.resolve shape it really calls
+        checkSpf(input, resolver as DNSResolver)
+      : checkDmarc(input, resolver, Date.now() + timeoutMs, hooks);
   return withDeadline(check, timeoutMs, TEMPERROR);
 }
