@@ -145,6 +145,8 @@ export function createApp(initial: Config, deps: AppDeps): App {
       maxMessageSize: server.maxMessageSize,
       socketTimeoutMs: server.socketTimeout,
       greetDelayMs: server.greetDelay,
+      dataTimeoutMs: server.dataTimeout,
+      sessionTimeoutMs: server.sessionTimeout,
       disableReverseLookup: server.disableReverseLookup,
       tls: readTls(initial),
     },
@@ -195,7 +197,12 @@ export function createApp(initial: Config, deps: AppDeps): App {
         return { ok: false, error };
       }
       if (tls) listener.updateTls(tls);
-      listener.updateOptions({ greetDelayMs: config.server.greetDelay, maxMessageSize: config.server.maxMessageSize });
+      listener.updateOptions({
+        greetDelayMs: config.server.greetDelay,
+        maxMessageSize: config.server.maxMessageSize,
+        dataTimeoutMs: config.server.dataTimeout,
+        sessionTimeoutMs: config.server.sessionTimeout,
+      });
       events.emit({ event: 'reload', ok: true, what: 'config' });
       return { ok: true };
     },

@@ -43,6 +43,8 @@ export const serverSchema = z
     maxConnections: count.default(500),
     maxConnectionsPerIp: count.default(20),
     socketTimeout: duration.pipe(z.number().min(1000, 'at least 1s')).default('60s'),
+    dataTimeout: duration.pipe(z.number().min(1000, 'at least 1s')).default('10m'),
+    sessionTimeout: duration.pipe(z.number().min(1000, 'at least 1s')).default('30m'),
     greetDelay: duration.pipe(z.number().max(60_000, 'at most 60s')).default('100ms'),
     maxMessageSize: size.pipe(z.number().min(1024, 'at least 1KB')).default('25MB'),
     maxRecipients: count.min(1).default(100),

@@ -11,6 +11,7 @@ import { decideRecipient, isUnknownRecipient, rcptLimits } from '../policy/decid
 import { clientKey, createConnectionCounter, createRejectBudget, type RejectBudget } from '../policy/limits.js';
 import { newMessageId } from '../quarantine/id.js';
 import type { SessionInfo, SmtpHooks } from '../smtp/server.js';
+import type { DeadlineKind } from '../smtp/server.js';
 import { replies, replyForCommit, replyForRcpt, type SmtpReply } from '../smtp/replies.js';
 import { commitTransaction } from '../transaction/commit.js';
 import { newQuarantineEntry } from './quarantine-entry.js';
@@ -224,11 +225,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
     events.emit({ event: 'connect', sid, remoteAddress, refused: `${r.code} ${r.enhanced}` });
   }
 
+  function deadline(sid: string, limit: DeadlineKind): void {
+    const r = limit === 'data' ? replies.dataTimeout() : replies.sessionTimeout();
+    events.emit({ event: 'timeout', sid, limit, code: `${r.code} ${r.enhanced}` });
+  }
+
   function failed(where: string, sid: string, err: unknown): void {
     events.emit({ event: 'error', where, sid, error: errText(err) });
   }
 
-  return { connect, mailFrom, rcptTo, data, close, earlyTalker, failed, rejectBudget };
+  return { connect, mailFrom, rcptTo, data, close, earlyTalker, deadline, failed, rejectBudget };
 }
 
 function dedupe<T extends { readonly address: string }>(items: readonly T[]): T[] {

@@ -28,6 +28,8 @@ export const replies = {
   storageFailure: () => reply(451, '4.3.0', 'local error in processing, try again later'),
   upstreamUnavailable: () => reply(451, '4.4.1', 'mailbox server temporarily unavailable, try again later'),
   shuttingDown: () => reply(421, '4.3.2', 'server shutting down, try again later'),
+  dataTimeout: () => reply(421, '4.4.2', 'message transfer took too long, closing connection'),
+  sessionTimeout: () => reply(421, '4.4.2', 'session took too long, closing connection'),
   queued: (qid: string) => reply(250, '2.0.0', `Ok: queued as ${qid}`),
 } as const;
 

@@ -4,7 +4,8 @@
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import { ReplyError, replyForFailure, type SmtpReply } from './replies.js';
-import { closeIdleSessions, EARLY_TALKER_EVENT, registerServer, updateWireOptions } from './wire-compat.js';
+import { TLS_POLICY } from './tls-policy.js';
+import { closeIdleSessions, DEADLINE_EVENT, EARLY_TALKER_EVENT, registerServer, updateWireOptions, type DeadlineKind, type WireOptions } from './wire-compat.js';
 
 export interface SessionInfo {
   readonly sid: string;
@@ -15,6 +16,8 @@ export interface SessionInfo {
   /** SMTP, ESMTP, ESMTPS … for the Received header. */
   readonly protocol: string;
 }
+
+export type { DeadlineKind };
 
 export interface SmtpHooks {
   /** null: greet the client. */
@@ -27,6 +30,8 @@ export interface SmtpHooks {
   close(sid: string): void;
   /** A client talked before the banner and got 554 5.5.1 (onConnect never ran for it). */
   earlyTalker(sid: string, remoteAddress: string): void;
+  /** A wall-clock deadline answered 421 4.4.2 and closed the session. */
+  deadline(sid: string, limit: DeadlineKind): void;
   /** A hook threw: the failure is answered 451 and reported here. */
   failed(where: string, sid: string, err: unknown): void;
 }
@@ -36,6 +41,8 @@ export interface SmtpServerOptions {
   readonly maxMessageSize: number;
   readonly socketTimeoutMs: number;
   readonly greetDelayMs: number;
+  readonly dataTimeoutMs: number;
+  readonly sessionTimeoutMs: number;
   readonly disableReverseLookup: boolean;
   readonly tls?: { readonly key: Buffer; readonly cert: Buffer } | undefined;
 }
@@ -47,7 +54,7 @@ export interface SmtpListener {
   /** Stops listening; resolves when every session has ended (or the timeout ended them). */
   close(timeoutMs: number): Promise<void>;
   updateTls(tls: { readonly key: Buffer; readonly cert: Buffer }): void;
-  updateOptions(opts: Pick<SmtpServerOptions, 'greetDelayMs' | 'maxMessageSize'>): void;
+  updateOptions(opts: Pick<SmtpServerOptions, 'greetDelayMs' | 'maxMessageSize' | 'dataTimeoutMs' | 'sessionTimeoutMs'>): void;
 }
 
 function sessionInfo(session: SMTPServerSession): SessionInfo {
@@ -93,7 +100,7 @@ export function createSmtpListener(opts: SmtpServerOptions, hooks: SmtpHooks): S
     socketTimeout: opts.socketTimeoutMs,
     closeTimeout: 30_000,
     logger: false,
-    ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' as const } : {}),
+    ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert, ...TLS_POLICY } : {}),
     onConnect(session, cb) {
       answer(hooks.connect(sessionInfo(session)), cb, (err) => hooks.failed('connect', session.id, err));
     },
@@ -118,10 +125,16 @@ export function createSmtpListener(opts: SmtpServerOptions, hooks: SmtpHooks): S
       hooks.close(session.id);
     },
   });
-  registerServer(server, { greetDelayMs: opts.greetDelayMs });
+  const wire = (o: Pick<SmtpServerOptions, 'greetDelayMs' | 'dataTimeoutMs' | 'sessionTimeoutMs'>): WireOptions => ({
+    greetDelayMs: o.greetDelayMs,
+    dataTimeoutMs: o.dataTimeoutMs,
+    sessionTimeoutMs: o.sessionTimeoutMs,
+  });
+  registerServer(server, wire(opts));
   // socket errors (resets, TLS garbage) belong to one session and must never take the process down
   server.on('error', () => undefined);
   server.on(EARLY_TALKER_EVENT, (e: { sid: string; remoteAddress: string }) => hooks.earlyTalker(e.sid, e.remoteAddress));
+  server.on(DEADLINE_EVENT, (e: { sid: string; limit: DeadlineKind }) => hooks.deadline(e.sid, e.limit));
 
   return {
     listen(host, port) {
@@ -142,11 +155,11 @@ export function createSmtpListener(opts: SmtpServerOptions, hooks: SmtpHooks): S
       });
     },
     updateTls(tls) {
-      server.updateSecureContext({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' });
+      server.updateSecureContext({ key: tls.key, cert: tls.cert, ...TLS_POLICY });
     },
     updateOptions(o) {
       server.options.size = o.maxMessageSize;
-      updateWireOptions(server, { greetDelayMs: o.greetDelayMs });
+      updateWireOptions(server, wire(o));
     },
   };
 }

@@ -6,23 +6,35 @@
 //  2. The pre-greeting pause is fixed at 100 ms in smtp-server; SPEC's `greetDelay` makes it a
 //     setting (0 = banner at once), and an early talker gets 554 5.5.1 instead of 421.
 //  3. HELO/EHLO errors get an enhanced code like every other error reply.
+//  4. smtp-server's socketTimeout is an idle timer: a client sending one byte a second holds a DATA
+//     phase or a session open for ever. `dataTimeout` and `sessionTimeout` are wall-clock bounds.
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServer } from 'smtp-server';
 import { replies, type SmtpReply } from './replies.js';
 
 export interface WireOptions {
   readonly greetDelayMs: number;
+  /** Wall-clock bound for one DATA phase (the client sending the message); 0 = none. */
+  readonly dataTimeoutMs: number;
+  /** Wall-clock bound for one session; 0 = none. */
+  readonly sessionTimeoutMs: number;
 }
+
+export type DeadlineKind = 'data' | 'session';
 
 const registered = new WeakMap<SMTPServer, WireOptions>();
 export const EARLY_TALKER_EVENT = 'catchall-guard:early-talker';
+/** Emitted with `{ sid, remoteAddress, limit }` when a deadline closes a session. */
+export const DEADLINE_EVENT = 'catchall-guard:deadline';
+/** How often a deadline that fell while our own handler was busy looks again: we never cut off our own answer. */
+const DEADLINE_RECHECK_MS = 1000;
 const ENHANCED_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
 let installed = false;
 
 function install(): void {
   if (installed) return;
   const proto = SMTPConnection.prototype;
-  if (typeof proto.send !== 'function' || typeof proto._setListeners !== 'function' || typeof proto.connectionReady !== 'function') {
+  if (typeof proto.send !== 'function' || typeof proto._setListeners !== 'function' || typeof proto.connectionReady !== 'function' || typeof proto.handler_DATA !== 'function') {
     throw new Error('smtp-server internals changed: review src/smtp/wire-compat.ts');
   }
   installed = true;
@@ -58,11 +70,37 @@ function install(): void {
     originalSend.call(this, code, data, context);
   };
 
+  const originalData = proto.handler_DATA;
+  proto.handler_DATA = function handlerData(this: SMTPConnection, command: Buffer, callback: () => void): void {
+    originalData.call(this, command, callback);
+    const opts = registered.get(this._server);
+    const stream = this._dataStream;
+    if (!opts || !stream || opts.dataTimeoutMs <= 0) return;
+    // only while the client still owes us message bytes: once the final dot is in, the time is ours
+    const stillReceiving = (): boolean => this._dataStream === stream && this._parser !== false && this._parser._dataMode;
+    setTimeout(() => {
+      if (stillReceiving()) cutOff(this, 'data');
+    }, opts.dataTimeoutMs).unref();
+  };
+
   proto.init = function init(this: SMTPConnection): void {
     const opts = registered.get(this._server);
     if (!opts) {
       originalInit.call(this);
       return;
+    }
+    if (opts.sessionTimeoutMs > 0) {
+      const socket = this._socket;
+      const check = (): void => {
+        if (this._closing || this._closed) return;
+        // our own handler is deciding (a delivery in flight): its reply goes out first
+        const ours = this._handlerPending || (this._dataStream && this._parser !== false && !this._parser._dataMode);
+        if (ours) setTimeout(check, DEADLINE_RECHECK_MS).unref();
+        else cutOff(this, 'session');
+      };
+      const timer = setTimeout(check, opts.sessionTimeoutMs);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
     }
     this._setListeners(() => {
       if (opts.greetDelayMs <= 0) {
@@ -72,6 +110,18 @@ function install(): void {
       setTimeout(() => this.connectionReady(), opts.greetDelayMs).unref();
     });
   };
+}
+
+/** 421 4.4.2 and the connection closes; an unfinished message is dropped (the client was told to retry). */
+function cutOff(conn: SMTPConnection, limit: DeadlineKind): void {
+  if (conn._closing || conn._closed) return;
+  const r = limit === 'data' ? replies.dataTimeout() : replies.sessionTimeout();
+  conn._server.emit(DEADLINE_EVENT, { sid: conn.id, remoteAddress: conn.remoteAddress, limit });
+  conn.send(r.code, `${r.enhanced} ${r.text}`, false);
+  conn.close();
+  // a client that never reads or closes must not keep the socket: give the 421 a moment, then end it
+  const socket = conn._socket;
+  setTimeout(() => socket.destroy(), DEADLINE_RECHECK_MS).unref();
 }
 
 export function registerServer(server: SMTPServer, opts: WireOptions): void {
