@@ -84,3 +84,57 @@ describe('STARTTLS', () => {
     await expect(startApp({ server: { tls: { key: 'missing.key', cert: 'tls.crt' } } }, { files: { 'tls.crt': pem.cert } })).rejects.toThrow(/server\.tls\.key/);
   });
 });
+
+// Issue #9 item 12: TLS 1.2 offered CBC and static-RSA suites, and a client could renegotiate.
+describe('STARTTLS cipher suites and renegotiation', () => {
+  async function tlsApp(): Promise<TestApp> {
+    const pem = await makeCert('mx.test.invalid');
+    return startApp({ server: { tls: { key: 'tls.key', cert: 'tls.crt' } } }, { files: { 'tls.key': pem.key, 'tls.crt': pem.cert } });
+  }
+
+  it('TLS 1.2 refuses CBC and static-RSA suites and negotiates ECDHE with an AEAD cipher', async () => {
+    t = await tlsApp();
+    // static RSA key exchange (no forward secrecy), with CBC and with GCM; ECDHE but CBC
+    for (const ciphers of ['AES128-SHA', 'AES256-GCM-SHA384', 'ECDHE-RSA-AES128-SHA', 'ECDHE-RSA-AES256-SHA384']) {
+      await expect(startTls(t.port, { maxVersion: 'TLSv1.2', ciphers }), ciphers).rejects.toThrow();
+    }
+    const { socket, protocol } = await startTls(t.port, { maxVersion: 'TLSv1.2' });
+    expect(protocol).toBe('TLSv1.2');
+    expect(socket.getCipher().name).toMatch(/^ECDHE-(RSA|ECDSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/);
+    socket.destroy();
+  });
+
+  it('a client-initiated renegotiation is refused', async () => {
+    t = await tlsApp();
+    const { socket } = await startTls(t.port, { maxVersion: 'TLSv1.2' });
+    socket.on('error', () => undefined); // the refusal may also surface here
+    const outcome = await new Promise<string>((resolve) => {
+      const timer = setTimeout(() => resolve('no answer'), 5_000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve('closed');
+      });
+      const started = socket.renegotiate({ rejectUnauthorized: false }, (err) => {
+        clearTimeout(timer);
+        resolve(err ? 'refused' : 'renegotiated');
+      });
+      if (!started) resolve('refused');
+    });
+    expect(['refused', 'closed']).toContain(outcome);
+    socket.destroy();
+  });
+
+  it('the cipher policy survives a certificate reload', async () => {
+    t = await tlsApp();
+    const second = await makeCert('second.test');
+    writeFileSync(path.join(t.dir, 'tls.key'), second.key);
+    writeFileSync(path.join(t.dir, 'tls.crt'), second.cert);
+    const r = loadConfig({ configPath: t.configPath, env: { CATCHALL_GUARD_DATA_DIR: t.dataDir } });
+    if (!r.ok) throw new Error('config');
+    expect(t.app.reload(r.config)).toEqual({ ok: true });
+    const { cn, socket } = await startTls(t.port, { maxVersion: 'TLSv1.2' });
+    expect(cn).toBe('second.test');
+    socket.destroy();
+    await expect(startTls(t.port, { maxVersion: 'TLSv1.2', ciphers: 'AES128-SHA' })).rejects.toThrow();
+  });
+});
