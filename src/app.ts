@@ -18,6 +18,7 @@ import { createHttpEndpoint, type HttpEndpoint } from './observability/http.js';
 import { createMetrics } from './observability/metrics.js';
 import { createOutbox } from './notice/outbox.js';
 import type { DnsResolver } from './sender-auth/dns.js';
+import { createQuarantineUsage } from './quarantine/usage.js';
 import { createQuarantineStore } from './quarantine/store.js';
 import { startRetention, type Retention } from './quarantine/retention.js';
 import { replies } from './smtp/replies.js';
@@ -82,6 +83,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
       directory: compileDirectory(config.domains, watched.current()),
       delivery,
       quarantine: createQuarantineStore(config.quarantine.path, deps.fs),
+      quarantineUsage: createQuarantineUsage(config.quarantine.path),
       // per host: instances sharing one data volume (SPEC §11) each clean only their own spool at start
       spoolDir: path.join(config.paths.dataDir, 'spool', hostname().replace(/[^A-Za-z0-9._-]/g, '_') || 'host'),
     };
@@ -163,6 +165,8 @@ export function createApp(initial: Config, deps: AppDeps): App {
       await cleanSpool(runtime.spoolDir);
       await cleanStaleSpools(path.dirname(runtime.spoolDir), runtime.spoolDir, 86_400_000);
       await runtime.delivery.cleanTemp?.().catch(() => 0);
+      // quarantine.maxSize is judged from the first RCPT on
+      await runtime.quarantineUsage.refresh().catch(() => 0);
       const { host, port } = runtime.config.server.listen;
       const addr = await listener.listen(host, port);
       listening = true;

@@ -13,7 +13,7 @@ export function checkAddress(config: Config, raw: string): { decision: string; r
   const outcome = decideRecipient({
     recipient,
     answer,
-    counts: { rcptInTransaction: 0, unknownInSession: 0, rejectedForIp: 0 },
+    counts: { rcptInTransaction: 0, unknownInSession: 0, unknownForIp: 0 },
     limits: rcptLimits(config.server),
     shuttingDown: false,
   });

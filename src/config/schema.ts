@@ -92,6 +92,8 @@ export const quarantineSchema = z
     path: nonEmpty.default('quarantine'),
     retention: duration.default('14d'),
     storeBody: z.boolean().default(true),
+    /** Past this many bytes, quarantine decisions answer 452 4.3.1 until retention makes room; 0: no quota. */
+    maxSize: size.default('1GB'),
   })
   .strict();
 

@@ -7,8 +7,8 @@ import { composeReceivedHeader } from '../message/trace-header.js';
 import { EMPTY_FACTS, readMessageFacts, readMessageId } from '../message/headers.js';
 import { releaseMessage, spoolMessage, type SpoolWriter } from '../message/spool.js';
 import type { EventSink } from '../observability/events.js';
-import { decideRecipient, isUnknownRecipient, rcptLimits } from '../policy/decide.js';
-import { clientKey, createConnectionCounter, createRejectBudget, type RejectBudget } from '../policy/limits.js';
+import { countsAsUnknown, decideRecipient, rcptLimits } from '../policy/decide.js';
+import { clientKey, createConnectionCounter, createUnknownBudget, type UnknownBudget } from '../policy/limits.js';
 import { newMessageId } from '../quarantine/id.js';
 import type { SessionInfo, SmtpHooks } from '../smtp/server.js';
 import type { DeadlineKind } from '../smtp/server.js';
@@ -31,7 +31,7 @@ export interface GatewayDeps {
 }
 
 export interface Gateway extends SmtpHooks {
-  readonly rejectBudget: RejectBudget;
+  readonly unknownBudget: UnknownBudget;
 }
 
 const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -40,7 +40,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const now = deps.now ?? (() => new Date());
   const sessions = new Map<string, SessionState>();
   const connections = createConnectionCounter();
-  const rejectBudget = createRejectBudget();
+  const unknownBudget = createUnknownBudget();
   const { events } = deps;
 
   function stateOf(sid: string): SessionState {
@@ -59,7 +59,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     sessions.set(info.sid, state);
     let refusal: SmtpReply | null = null;
     if (deps.isShuttingDown()) refusal = replies.shuttingDown();
-    else if (server.maxUnknownRecipientsPerIp > 0 && rejectBudget.used(state.ip) >= server.maxUnknownRecipientsPerIp) refusal = replies.harvestLimitIp();
+    else if (server.maxUnknownRecipientsPerIp > 0 && unknownBudget.used(state.ip) >= server.maxUnknownRecipientsPerIp) refusal = replies.harvestLimitIp();
     else {
       const verdict = connections.tryOpen(state.ip, { total: server.maxConnections, perIp: server.maxConnectionsPerIp });
       if (verdict === 'ok') state.counted = true;
@@ -89,13 +89,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
         // a repeated RCPT replaces its earlier self in smtp-server's envelope, so it is not counted twice
         rcptInTransaction: tx.recipients.size - (tx.recipients.has(key) ? 1 : 0),
         unknownInSession: state.unknownRecipients,
-        rejectedForIp: rejectBudget.used(state.ip),
+        unknownForIp: unknownBudget.used(state.ip),
       },
       limits: rcptLimits(rt.config.server),
       shuttingDown: deps.isShuttingDown(),
+      quarantineFull: quarantineFull(rt),
     });
-    if (isUnknownRecipient(outcome)) state.unknownRecipients++;
-    if (outcome.kind === 'reject') rejectBudget.record(state.ip);
+    if (countsAsUnknown(outcome)) {
+      state.unknownRecipients++;
+      unknownBudget.record(state.ip);
+    }
     const reply = replyForRcpt(outcome);
     const rcptLogged = recipient.kind === 'mailbox' ? recipient.address.normalized : address;
     events.emit({
@@ -190,6 +193,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
           { delivery: rt.delivery, quarantine: rt.quarantine },
         );
         const r = replyForCommit(outcome);
+        // the entry's .eml (or its header block) is what fills the quarantine
+        if (outcome.kind === 'stored' && entry) rt.quarantineUsage.add(cfg.quarantine.storeBody ? message.size : message.headerEnd);
         events.emit({
           ...base,
           event: 'message',
@@ -225,6 +230,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
     events.emit({ event: 'connect', sid, remoteAddress, refused: `${r.code} ${r.enhanced}` });
   }
 
+  let wasFull = false;
+  /** Whether quarantine.maxSize is reached; a change either way is logged once, as a `quota` event. */
+  function quarantineFull(rt: Runtime): boolean {
+    const limit = rt.config.quarantine.maxSize;
+    const bytes = rt.quarantineUsage.bytes();
+    const full = limit > 0 && bytes >= limit;
+    if (full !== wasFull) {
+      wasFull = full;
+      events.emit({ event: 'quota', full, bytes, limit });
+    }
+    return full;
+  }
+
   function deadline(sid: string, limit: DeadlineKind): void {
     const r = limit === 'data' ? replies.dataTimeout() : replies.sessionTimeout();
     events.emit({ event: 'timeout', sid, limit, code: `${r.code} ${r.enhanced}` });
@@ -234,7 +252,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     events.emit({ event: 'error', where, sid, error: errText(err) });
   }
 
-  return { connect, mailFrom, rcptTo, data, close, earlyTalker, deadline, failed, rejectBudget };
+  return { connect, mailFrom, rcptTo, data, close, earlyTalker, deadline, failed, unknownBudget };
 }
 
 function dedupe<T extends { readonly address: string }>(items: readonly T[]): T[] {

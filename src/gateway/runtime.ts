@@ -3,11 +3,13 @@ import type { Config } from '../config/load.js';
 import type { Delivery } from '../delivery/delivery.js';
 import type { RecipientDirectory } from '../directory/directory.js';
 import type { QuarantineStore } from '../quarantine/store.js';
+import type { QuarantineUsage } from '../quarantine/usage.js';
 
 export interface Runtime {
   readonly config: Config;
   readonly directory: RecipientDirectory;
   readonly delivery: Delivery;
   readonly quarantine: QuarantineStore;
+  readonly quarantineUsage: QuarantineUsage;
   readonly spoolDir: string;
 }

@@ -90,6 +90,18 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
     return DONE;
   }
 
+  async function waitForSlot(atMs: number, auth: SenderAuth | undefined): Promise<AttemptOutcome> {
+    if (isRetryWindowOver(receivedAtMs, atMs, ctx.retryWindowMs)) {
+      await write({ status: 'failed', reason: 'hourly-cap', attempts, to }, auth);
+      log('failed', 'hourly-cap', { attempts });
+      return DONE;
+    }
+    // attempts stays as it is: nothing was sent, and the next pass judges the entry afresh
+    await write({ status: 'pending', reason: 'hourly-cap', attempts, to, nextAttemptAt: new Date(atMs).toISOString() }, auth);
+    log('deferred', 'hourly-cap', { attempts });
+    return { kind: 'retry-at', atMs };
+  }
+
   const policy = noticePolicy(ctx.config.notices);
   // a retry was judged on its first attempt; judging again would let its own throttle record stop it
   let auth: SenderAuth | undefined;
@@ -106,6 +118,8 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
     // no await between the throttle's view and its record: parallel attempts cannot both slip under a limit
     const verdictNowMs = ctx.now().getTime();
     const throttle = judgeThrottle(policy, ctx.throttle.view(to, entry.recipients, verdictNowMs), verdictNowMs);
+    // SPEC §6: the hourly cap delays, it never silences: a flood must not cost real senders their notice
+    if (throttle.kind === 'suppress' && throttle.reason === 'hourly-cap') return waitForSlot(ctx.throttle.nextSlotMs(verdictNowMs), auth);
     if (throttle.kind === 'suppress') return suppress(throttle.reason, auth);
     ctx.throttle.record(to, entry.recipients, verdictNowMs);
   } else if (!policy.enabled) {

@@ -117,9 +117,11 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       due.delete(id);
       run(id);
     }
-    const waiting = [...due].filter(([id]) => !active.has(id)).map(([, at]) => at);
-    if (waiting.length === 0) return;
-    const delay = Math.min(Math.max(Math.min(...waiting) - nowMs, 0), MAX_TIMER_MS);
+    // a loop, not Math.min(...): a flood can leave more entries waiting than a call takes arguments
+    let next = Number.POSITIVE_INFINITY;
+    for (const [id, at] of due) if (!active.has(id) && at < next) next = at;
+    if (next === Number.POSITIVE_INFINITY) return;
+    const delay = Math.min(Math.max(next - nowMs, 0), MAX_TIMER_MS);
     timer = setTimeout(pump, delay);
     timer.unref();
   }

@@ -8,6 +8,8 @@ const HOUR_MS = 3_600_000;
 
 export interface NoticeThrottle {
   view(sender: string, recipients: readonly string[], nowMs: number): NoticeHistory;
+  /** When the hourly window next gives up a slot: the oldest notice of the last hour plus an hour. */
+  nextSlotMs(nowMs: number): number;
   /** Counts a notice as sent at `atMs`; called when the send starts, so parallel attempts see each other. */
   record(sender: string, recipients: readonly string[], atMs: number): void;
 }
@@ -40,6 +42,10 @@ export function createNoticeThrottle(opts: ThrottleOptions = {}): NoticeThrottle
         lastSentMs: recipients.map((r) => pairs.get(pairKey(sender, r)) ?? null),
         sentInLastHour: hour.filter((t) => t <= nowMs).length,
       };
+    },
+    nextSlotMs(nowMs) {
+      prune(nowMs);
+      return hour.length > 0 ? (hour[0] ?? nowMs) + HOUR_MS : nowMs;
     },
     record(sender, recipients, atMs) {
       for (const r of recipients) {

@@ -28,6 +28,8 @@ export type LogEvent =
     }
   | { event: 'notice'; qid: string; to: string; status: 'sent' | 'suppressed' | 'deferred' | 'failed'; reason?: string; attempts?: number; detail?: string }
   | { event: 'close'; sid: string }
+  /** The quarantine reached quarantine.maxSize (`full: true`, quarantine RCPTs get 452 4.3.1) or has room again. */
+  | { event: 'quota'; full: boolean; bytes: number; limit: number }
   /** A wall-clock bound (server.dataTimeout / sessionTimeout) answered 421 4.4.2 and closed the session. */
   | { event: 'timeout'; sid: string; limit: 'data' | 'session'; code: string }
   | { event: 'reload'; ok: boolean; error?: string; what?: string; domain?: string; entries?: number }

@@ -1,5 +1,5 @@
 // Prometheus metrics (SPEC §9), fed by the same events that are logged: one source of truth.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventSink } from './events.js';
 
 export interface Metrics {
@@ -22,6 +22,7 @@ export function createMetrics(events: EventSink): Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
+  const quarantineFull = new Gauge({ name: 'catchall_guard_quarantine_full', help: '1 while the quarantine is at quarantine.maxSize (quarantine RCPTs get 452 4.3.1)', registers: [registry] });
   const purged = new Counter({ name: 'catchall_guard_quarantine_purged_total', help: 'Quarantine entries deleted by retention', registers: [registry] });
   // every label value that can occur is shown from the start, so rate() works before the first event
   for (const d of ['accept', 'reject', 'quarantine', 'observe', 'relay-denied', 'invalid', 'limited', 'deferred']) rcpt.inc({ decision: d }, 0);
@@ -45,6 +46,9 @@ export function createMetrics(events: EventSink): Metrics {
         break;
       case 'notice':
         notices.inc({ status: e.status });
+        break;
+      case 'quota':
+        quarantineFull.set(e.full ? 1 : 0);
         break;
       case 'purge':
         purged.inc(e.deleted);

@@ -13,7 +13,7 @@ export type Decision =
 export type RcptOutcome =
   | Decision
   | { readonly kind: 'limited'; readonly limit: 'max-recipients' | 'max-unknown-recipients' | 'max-unknown-recipients-per-ip' }
-  | { readonly kind: 'deferred'; readonly reason: 'directory-unavailable' | 'shutting-down' };
+  | { readonly kind: 'deferred'; readonly reason: 'directory-unavailable' | 'shutting-down' | 'quarantine-full' };
 
 export type DecisionKind = Decision['kind'];
 
@@ -24,10 +24,10 @@ export interface RcptContext {
   readonly counts: {
     /** Recipients already accepted in this transaction. */
     readonly rcptInTransaction: number;
-    /** Unknown recipients already seen in this session. */
+    /** Unknown recipients already counted in this session (see countsAsUnknown). */
     readonly unknownInSession: number;
-    /** 550 5.1.1 answers already given to this client IP within the hour. */
-    readonly rejectedForIp: number;
+    /** Unknown recipients already counted for this client IP within the hour (see countsAsUnknown). */
+    readonly unknownForIp: number;
   };
   /** 0 turns the two unknown-recipient limits off. */
   readonly limits: {
@@ -36,6 +36,8 @@ export interface RcptContext {
     readonly maxUnknownRecipientsPerIp: number;
   };
   readonly shuttingDown: boolean;
+  /** The quarantine has reached quarantine.maxSize: quarantine decisions wait (4xx) until room is made. */
+  readonly quarantineFull?: boolean;
 }
 
 /** The limits of RcptContext from the `server` section of the config. */
@@ -68,20 +70,24 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
     case 'unknown':
       break;
   }
-  if (limits.maxUnknownRecipients > 0 && counts.unknownInSession >= limits.maxUnknownRecipients) return { kind: 'limited', limit: 'max-unknown-recipients' };
+  // SPEC §3: the harvest limits count every unknown-recipient answer but observe's, which exists to
+  // watch traffic without changing what senders see
+  if (answer.mode !== 'observe') {
+    if (limits.maxUnknownRecipients > 0 && counts.unknownInSession >= limits.maxUnknownRecipients) return { kind: 'limited', limit: 'max-unknown-recipients' };
+    if (limits.maxUnknownRecipientsPerIp > 0 && counts.unknownForIp >= limits.maxUnknownRecipientsPerIp) return { kind: 'limited', limit: 'max-unknown-recipients-per-ip' };
+  }
   switch (answer.mode) {
     case 'reject':
-      if (limits.maxUnknownRecipientsPerIp > 0 && counts.rejectedForIp >= limits.maxUnknownRecipientsPerIp) return { kind: 'limited', limit: 'max-unknown-recipients-per-ip' };
       return { kind: 'reject', recipient: address };
     case 'quarantine':
-      return { kind: 'quarantine', recipient: address };
+      return ctx.quarantineFull === true ? { kind: 'deferred', reason: 'quarantine-full' } : { kind: 'quarantine', recipient: address };
     case 'observe':
       // the schema guarantees an observe mailbox for observe mode; without one, refusing is the safe side
       return answer.observeMailbox ? { kind: 'observe', recipient: address, deliverTo: answer.observeMailbox } : { kind: 'reject', recipient: address };
   }
 }
 
-/** Whether an outcome counts as an unknown recipient for the harvest limits. */
-export function isUnknownRecipient(outcome: RcptOutcome): boolean {
-  return outcome.kind === 'reject' || outcome.kind === 'quarantine' || outcome.kind === 'observe';
+/** Whether an outcome counts toward maxUnknownRecipients and maxUnknownRecipientsPerIp (observe does not). */
+export function countsAsUnknown(outcome: RcptOutcome): boolean {
+  return outcome.kind === 'reject' || outcome.kind === 'quarantine';
 }

@@ -1,4 +1,4 @@
-// Connection counts and the per-IP budget of "user unknown" answers (directory-harvest protection).
+// Connection counts and the per-IP budget of unknown-recipient answers (directory harvest, quarantine flood).
 import { LRUCache } from 'lru-cache';
 
 import { isIPv6 } from 'node:net';
@@ -53,17 +53,17 @@ export function createConnectionCounter(): ConnectionCounter {
   };
 }
 
-export interface RejectBudget {
-  /** 550 5.1.1 answers given to this IP in its current hour. */
+export interface UnknownBudget {
+  /** Unknown-recipient answers (550, quarantine) given to this IP in its current hour. */
   used(ip: string): number;
   record(ip: string): void;
 }
 
 /**
- * A fixed one-hour window per IP, started by its first rejection. Bounded memory: under a flood of
+ * A fixed one-hour window per IP, started by its first unknown recipient. Bounded memory: under a flood of
  * distinct addresses the least recently seen IPs are forgotten first, which only ever favours them.
  */
-export function createRejectBudget(opts: { readonly maxIps?: number; readonly now?: () => number } = {}): RejectBudget {
+export function createUnknownBudget(opts: { readonly maxIps?: number; readonly now?: () => number } = {}): UnknownBudget {
   const now = opts.now ?? Date.now;
   const cache = new LRUCache<string, { count: number; resetAt: number }>({ max: opts.maxIps ?? 100_000 });
   const current = (ip: string): { count: number; resetAt: number } | undefined => {

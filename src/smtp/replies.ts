@@ -28,6 +28,7 @@ export const replies = {
   storageFailure: () => reply(451, '4.3.0', 'local error in processing, try again later'),
   upstreamUnavailable: () => reply(451, '4.4.1', 'mailbox server temporarily unavailable, try again later'),
   shuttingDown: () => reply(421, '4.3.2', 'server shutting down, try again later'),
+  quarantineFull: () => reply(452, '4.3.1', 'insufficient system storage: quarantine full, try again later'),
   dataTimeout: () => reply(421, '4.4.2', 'message transfer took too long, closing connection'),
   sessionTimeout: () => reply(421, '4.4.2', 'session took too long, closing connection'),
   queued: (qid: string) => reply(250, '2.0.0', `Ok: queued as ${qid}`),
@@ -49,7 +50,8 @@ export function replyForRcpt(outcome: RcptOutcome): SmtpReply {
       if (outcome.limit === 'max-recipients') return replies.tooManyRecipients();
       return outcome.limit === 'max-unknown-recipients' ? replies.harvestLimit() : replies.harvestLimitIp();
     case 'deferred':
-      return outcome.reason === 'shutting-down' ? replies.shuttingDown() : replies.directoryUnavailable();
+      if (outcome.reason === 'shutting-down') return replies.shuttingDown();
+      return outcome.reason === 'quarantine-full' ? replies.quarantineFull() : replies.directoryUnavailable();
   }
 }
 

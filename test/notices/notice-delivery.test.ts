@@ -185,13 +185,30 @@ describe('no notice (SPEC §6), recorded with its reason', () => {
     expect(sink.messages.map((m) => m.to[0])).toEqual(['jane@client.test', 'jane@client.test', 'john@client.test']);
   });
 
-  it('hourly-cap: maxPerHour reached', async () => {
-    const { sink, t } = await setup((p) => smarthost(p, { maxPerHour: 1 }));
+  it('hourly-cap defers instead of suppressing: the notice waits (pending) and goes out once the hour has passed, also after a restart', async () => {
+    const sink = await startSink('accept');
+    cleanup.push(() => sink.close());
+    const site = noticeSite(smarthost(sink.port, { maxPerHour: 1 }));
+    cleanup.push(() => site.remove());
+    let clock = Date.parse('2026-11-23T10:00:00Z');
+    const now = (): Date => new Date(clock);
+    const t = await runApp(site, { now });
     const first = await quarantine(t, { raw: markedMessage(uniqueMarker()) });
     await t.events.waitFor('notice', (x) => x.qid === first && x.status === 'sent');
+    clock += 60_000;
     const second = await quarantine(t, { from: 'john@client.test', raw: markedMessage(uniqueMarker()) });
-    expect(await t.events.waitFor('notice', (x) => x.qid === second)).toMatchObject({ status: 'suppressed', reason: 'hourly-cap' });
+    expect(await t.events.waitFor('notice', (x) => x.qid === second)).toMatchObject({ status: 'deferred', reason: 'hourly-cap', attempts: 0 });
+    expect(site.entry(second).notice).toMatchObject({ status: 'pending', reason: 'hourly-cap', attempts: 0, nextAttemptAt: '2026-11-23T11:00:00.000Z' });
     expect(sink.messages).toHaveLength(1);
+    await t.stop();
+
+    // an hour later, a new process on the same data: the throttle is rebuilt, the slot is free again
+    clock = Date.parse('2026-11-23T11:00:01Z');
+    const again = await runApp(site, { now });
+    cleanup.push(() => again.stop());
+    expect(await again.events.waitFor('notice', (x) => x.qid === second && x.status === 'sent')).toMatchObject({ attempts: 1 });
+    const [, m] = await sink.waitForMessages(2);
+    expect(m?.to).toEqual(['john@client.test']);
   });
 
   it('the throttle survives a restart: rebuilt from the entries marked sent', async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { MailAddress, ParsedRecipient } from '../../src/address/parse.js';
 import { parseRecipient } from '../../src/address/parse.js';
 import type { DirectoryAnswer } from '../../src/directory/directory.js';
-import { decideRecipient, isUnknownRecipient, type RcptContext, type RcptOutcome } from '../../src/policy/decide.js';
+import { decideRecipient, countsAsUnknown, type RcptContext, type RcptOutcome } from '../../src/policy/decide.js';
 
 type Kind = RcptOutcome['kind'];
 
@@ -33,14 +33,15 @@ const notServed: DirectoryAnswer = { kind: 'not-served' };
 
 const LIMITS = { maxRecipients: 3, maxUnknownRecipients: 2, maxUnknownRecipientsPerIp: 5 };
 
-function ctx(recipient: ParsedRecipient, answer: DirectoryAnswer | null, over: Partial<RcptContext['counts']> & { shuttingDown?: boolean } = {}): RcptContext {
-  const { shuttingDown = false, ...counts } = over;
+function ctx(recipient: ParsedRecipient, answer: DirectoryAnswer | null, over: Partial<RcptContext['counts']> & { shuttingDown?: boolean; quarantineFull?: boolean } = {}): RcptContext {
+  const { shuttingDown = false, quarantineFull = false, ...counts } = over;
   return {
     recipient,
     answer,
-    counts: { rcptInTransaction: 0, unknownInSession: 0, rejectedForIp: 0, ...counts },
+    counts: { rcptInTransaction: 0, unknownInSession: 0, unknownForIp: 0, ...counts },
     limits: LIMITS,
     shuttingDown,
+    quarantineFull,
   };
 }
 
@@ -48,15 +49,19 @@ const cases: Array<[string, RcptContext, RcptOutcome]> = [
   // accept
   ['known recipient', ctx(mb(alice), known), { kind: 'accept', recipient: alice, mailbox: 'alice' }],
   ['known recipient below maxRecipients', ctx(mb(alice), known, { rcptInTransaction: 2 }), { kind: 'accept', recipient: alice, mailbox: 'alice' }],
-  ['known recipient is not held back by the unknown limits', ctx(mb(alice), known, { unknownInSession: 99, rejectedForIp: 99 }), { kind: 'accept', recipient: alice, mailbox: 'alice' }],
+  ['known recipient is not held back by the unknown limits', ctx(mb(alice), known, { unknownInSession: 99, unknownForIp: 99 }), { kind: 'accept', recipient: alice, mailbox: 'alice' }],
   // reject
   ['unknown, mode reject', ctx(mb(carol), unknownReject), { kind: 'reject', recipient: carol }],
   ['unknown, mode reject, one below the session limit', ctx(mb(carol), unknownReject, { unknownInSession: 1 }), { kind: 'reject', recipient: carol }],
-  ['unknown, mode reject, one below the per-IP limit', ctx(mb(carol), unknownReject, { rejectedForIp: 4 }), { kind: 'reject', recipient: carol }],
+  ['unknown, mode reject, one below the per-IP limit', ctx(mb(carol), unknownReject, { unknownForIp: 4 }), { kind: 'reject', recipient: carol }],
   ['unknown, mode observe without a mailbox (safe side)', ctx(mb(carol), unknownObserveNoMailbox), { kind: 'reject', recipient: carol }],
   // quarantine
   ['unknown, mode quarantine', ctx(mb(carol), unknownQuarantine), { kind: 'quarantine', recipient: carol }],
-  ['unknown, mode quarantine: the per-IP 550 budget does not apply', ctx(mb(carol), unknownQuarantine, { rejectedForIp: 99 }), { kind: 'quarantine', recipient: carol }],
+  ['unknown, mode quarantine, one below the per-IP limit', ctx(mb(carol), unknownQuarantine, { unknownForIp: 4 }), { kind: 'quarantine', recipient: carol }],
+  ['quarantine mode has no per-client bound: the per-IP budget applies to quarantine too', ctx(mb(carol), unknownQuarantine, { unknownForIp: 5 }), { kind: 'limited', limit: 'max-unknown-recipients-per-ip' }],
+  ['quarantine full (quarantine.maxSize): a quarantine decision waits', ctx(mb(carol), unknownQuarantine, { quarantineFull: true }), { kind: 'deferred', reason: 'quarantine-full' }],
+  ['quarantine full does not hold back a known recipient', ctx(mb(alice), known, { quarantineFull: true }), { kind: 'accept', recipient: alice, mailbox: 'alice' }],
+  ['quarantine full does not change a reject domain', ctx(mb(carol), unknownReject, { quarantineFull: true }), { kind: 'reject', recipient: carol }],
   // observe
   ['unknown, mode observe', ctx(mb(carol), unknownObserve), { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' }],
   // relay-denied
@@ -77,9 +82,10 @@ const cases: Array<[string, RcptContext, RcptOutcome]> = [
   ['maxRecipients reached, unknown recipient', ctx(mb(carol), unknownQuarantine, { rcptInTransaction: 3 }), { kind: 'limited', limit: 'max-recipients' }],
   ['maxUnknownRecipients reached, mode reject', ctx(mb(carol), unknownReject, { unknownInSession: 2 }), { kind: 'limited', limit: 'max-unknown-recipients' }],
   ['maxUnknownRecipients reached, mode quarantine', ctx(mb(carol), unknownQuarantine, { unknownInSession: 2 }), { kind: 'limited', limit: 'max-unknown-recipients' }],
-  ['maxUnknownRecipients reached, mode observe', ctx(mb(carol), unknownObserve, { unknownInSession: 5 }), { kind: 'limited', limit: 'max-unknown-recipients' }],
-  ['maxUnknownRecipientsPerIp reached, mode reject', ctx(mb(carol), unknownReject, { rejectedForIp: 5 }), { kind: 'limited', limit: 'max-unknown-recipients-per-ip' }],
-  ['session limit is checked before the per-IP limit', ctx(mb(carol), unknownReject, { unknownInSession: 2, rejectedForIp: 5 }), { kind: 'limited', limit: 'max-unknown-recipients' }],
+  ['observe counts toward neither limit (SPEC §3): session limit reached', ctx(mb(carol), unknownObserve, { unknownInSession: 5 }), { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' }],
+  ['observe counts toward neither limit (SPEC §3): per-IP limit reached', ctx(mb(carol), unknownObserve, { unknownForIp: 5 }), { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' }],
+  ['maxUnknownRecipientsPerIp reached, mode reject', ctx(mb(carol), unknownReject, { unknownForIp: 5 }), { kind: 'limited', limit: 'max-unknown-recipients-per-ip' }],
+  ['session limit is checked before the per-IP limit', ctx(mb(carol), unknownReject, { unknownInSession: 2, unknownForIp: 5 }), { kind: 'limited', limit: 'max-unknown-recipients' }],
   // deferred
   ['recipients file unavailable', ctx(mb(carol), unavailable), { kind: 'deferred', reason: 'directory-unavailable' }],
   ['shutting down, known recipient', ctx(mb(alice), known, { shuttingDown: true }), { kind: 'deferred', reason: 'shutting-down' }],
@@ -99,7 +105,7 @@ describe('decideRecipient', () => {
     const limits = new Set(outcomes.flatMap((o) => (o.kind === 'limited' ? [o.limit] : [])));
     expect(limits).toEqual(new Set(['max-recipients', 'max-unknown-recipients', 'max-unknown-recipients-per-ip']));
     const deferrals = new Set(outcomes.flatMap((o) => (o.kind === 'deferred' ? [o.reason] : [])));
-    expect(deferrals).toEqual(new Set(['directory-unavailable', 'shutting-down']));
+    expect(deferrals).toEqual(new Set(['directory-unavailable', 'shutting-down', 'quarantine-full']));
     const relayReasons = new Set(outcomes.flatMap((o) => (o.kind === 'relay-denied' ? [o.reason] : [])));
     expect(relayReasons).toEqual(new Set(['not-served', '%', '!', 'quoted-at', 'literal']));
   });
@@ -123,9 +129,9 @@ describe('decideRecipient', () => {
       for (const a of answers)
         for (const rcptInTransaction of numbers)
           for (const unknownInSession of numbers)
-            for (const rejectedForIp of numbers)
+            for (const unknownForIp of numbers)
               for (const shuttingDown of [false, true]) {
-                const o = decideRecipient(ctx(r, a, { rcptInTransaction, unknownInSession, rejectedForIp, shuttingDown }));
+                const o = decideRecipient(ctx(r, a, { rcptInTransaction, unknownInSession, unknownForIp, shuttingDown }));
                 if (ALL_KINDS[o.kind] !== true) strays.push(JSON.stringify(o));
                 n++;
               }
@@ -134,7 +140,7 @@ describe('decideRecipient', () => {
   });
 });
 
-describe('isUnknownRecipient', () => {
+describe('countsAsUnknown', () => {
   const sample: Record<Kind, RcptOutcome> = {
     accept: { kind: 'accept', recipient: alice, mailbox: 'alice' },
     reject: { kind: 'reject', recipient: carol },
@@ -149,13 +155,13 @@ describe('isUnknownRecipient', () => {
     accept: false,
     reject: true,
     quarantine: true,
-    observe: true,
+    observe: false,
     'relay-denied': false,
     invalid: false,
     limited: false,
     deferred: false,
   };
   it.each(Object.keys(expected) as Kind[])('%s → counts as unknown: see table', (kind) => {
-    expect(isUnknownRecipient(sample[kind])).toBe(expected[kind]);
+    expect(countsAsUnknown(sample[kind])).toBe(expected[kind]);
   });
 });

@@ -23,6 +23,16 @@ describe('notice throttle', () => {
     expect(t.view('c@x.test', [], T0 + 91 * MIN).sentInLastHour).toBe(0);
   });
 
+  it('nextSlotMs: when the oldest notice of the last hour leaves the window (now, when the window is empty)', () => {
+    const t = createNoticeThrottle();
+    expect(t.nextSlotMs(T0)).toBe(T0);
+    t.record('a@x.test', ['r@example.test'], T0 + 5 * MIN);
+    t.record('b@x.test', ['r@example.test'], T0 + 30 * MIN);
+    expect(t.nextSlotMs(T0 + 40 * MIN)).toBe(T0 + 65 * MIN);
+    expect(t.nextSlotMs(T0 + 70 * MIN)).toBe(T0 + 90 * MIN);
+    expect(t.nextSlotMs(T0 + 95 * MIN)).toBe(T0 + 95 * MIN);
+  });
+
   it('entries rebuilt out of order are counted right', () => {
     const t = createNoticeThrottle();
     t.record('a@x.test', ['r@example.test'], T0 + 50 * MIN);
