@@ -33,6 +33,48 @@ export interface ComposedNotice {
 const DISPLAY_NAME: Readonly<Record<NoticeLanguage, string>> = { en: 'Mail Delivery System', de: 'Mail-Zustellsystem' };
 const LOCALE: Readonly<Record<NoticeLanguage, string>> = { en: 'en-GB', de: 'de-DE' };
 
+/**
+ * SPEC §6: a notice is at most 256 KiB. Only the quoted header block can make it larger (8-bit header
+ * bytes triple in quoted-printable): it is cut at a field boundary until the notice fits.
+ */
+export const MAX_NOTICE_BYTES = 256 * 1024;
+
+/**
+ * The line the readable part gains when the quoted header block was cut to its first `kept` fields. No
+ * total: a header block longer than the store reads (HEADER_READ_BYTES) arrives here cut already.
+ */
+function shortenedNote(language: NoticeLanguage, kept: number): string {
+  if (language === 'de') {
+    return kept > 0
+      ? `Die Kopfzeilen im Anhang wurden gekürzt, damit dieser Bericht höchstens 256 KiB groß ist: enthalten sind die ersten ${kept} Kopffelder der Nachricht.`
+      : 'Die Kopfzeilen der Nachricht fehlen im Anhang: Mit ihnen wäre dieser Bericht größer als 256 KiB.';
+  }
+  return kept > 0
+    ? `The header lines attached below were shortened to keep this report within 256 KiB: they are the first ${kept} header fields of the message.`
+    : 'The header lines of the message are not attached: with them this report would exceed 256 KiB.';
+}
+
+/** Where each header field of `block` starts; the blank line that ends the block is not a field. */
+export function headerFieldStarts(block: Buffer): number[] {
+  const starts: number[] = [];
+  for (let pos = 0; pos < block.length; ) {
+    const nl = block.indexOf(0x0a, pos);
+    const end = nl < 0 ? block.length : nl + 1;
+    const first = block[pos];
+    const blank = first === 0x0a || (first === 0x0d && block[pos + 1] === 0x0a);
+    if (blank) break;
+    if (pos === 0 || (first !== 0x20 && first !== 0x09)) starts.push(pos);
+    pos = end;
+  }
+  return starts;
+}
+
+interface QuotedHeaders {
+  readonly block: Buffer;
+  /** Set when the block is a cut: how many fields it kept. */
+  readonly shortened?: { readonly kept: number };
+}
+
 export function noticeFromAddress(from: string, recipients: readonly string[]): string {
   if (from.includes('@')) return from;
   const first = recipients[0] ?? '';
@@ -77,12 +119,40 @@ function headersPart(headers: Buffer): { content: string | Buffer; contentTransf
   return isAscii ? { content: headers.toString('latin1'), contentTransferEncoding: '7bit' } : { content: headers, contentTransferEncoding: 'quoted-printable' };
 }
 
+/**
+ * The notice, at most MAX_NOTICE_BYTES unless more than the quoted header block stands in the way:
+ * the most header fields that fit, found by bisection over the field boundaries, each try composed in
+ * full, so the size is measured, not estimated (the encoding and its line breaks depend on the bytes).
+ */
 export async function composeNotice(input: ComposeInput): Promise<ComposedNotice> {
+  const headers = input.format === 'dsn' ? input.originalHeaders : null;
+  const whole = await composeWith(input, headers ? { block: headers } : null);
+  if (!headers || whole.raw.length <= MAX_NOTICE_BYTES) return whole;
+  const starts = headerFieldStarts(headers);
+  const cut = (kept: number): QuotedHeaders => ({ block: headers.subarray(0, starts[kept] ?? headers.length), shortened: { kept } });
+  let best = await composeWith(input, cut(0));
+  // at most all but the last field: that one may be a part, when the store's read ended inside it
+  let lo = 1;
+  let hi = starts.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const tried = await composeWith(input, cut(mid));
+    if (tried.raw.length <= MAX_NOTICE_BYTES) {
+      best = tried;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return best;
+}
+
+async function composeWith(input: ComposeInput, quoted: QuotedHeaders | null): Promise<ComposedNotice> {
   const { entry, format, hostname } = input;
   const values = noticeValues(input);
   // the rendered subject gets the same treatment as the original's: a template cannot break the header either
   const subject = sanitizeText(renderTemplate(input.template.subject, values), 400);
-  const text = `${renderTemplate(input.template.body, values).replace(/\r?\n/g, '\r\n')}\r\n`;
+  const shortened = quoted?.shortened;
+  const note = shortened ? `\r\n${shortenedNote(input.language, shortened.kept)}\r\n` : '';
+  const text = `${renderTemplate(input.template.body, values).replace(/\r?\n/g, '\r\n')}\r\n${note}`;
   const messageId = noticeMessageId(entry.id, hostname);
   const original = sanitizeMessageId(entry.messageId);
   const composer = new MailComposer({
@@ -110,14 +180,19 @@ export async function composeNotice(input: ComposeInput): Promise<ComposedNotice
               contentDisposition: 'attachment',
               headers: { 'Content-Description': 'Delivery report' },
             },
-            ...(input.originalHeaders
+            // with no field left the part is left out: an empty text/rfc822-headers part would say nothing
+            ...(quoted && quoted.block.length > 0
               ? [
                   {
                     contentType: 'text/rfc822-headers',
-                    ...headersPart(input.originalHeaders),
+                    ...headersPart(quoted.block),
                     filename: false as const,
                     contentDisposition: 'attachment' as const,
-                    headers: { 'Content-Description': 'Header lines of the undelivered message' },
+                    headers: {
+                      'Content-Description': quoted.shortened
+                        ? `Header lines of the undelivered message, shortened: the first ${quoted.shortened.kept} fields`
+                        : 'Header lines of the undelivered message',
+                    },
                   },
                 ]
               : []),
