@@ -6,7 +6,8 @@ export type RcptLogDecision = DecisionKind | 'limited' | 'deferred';
 
 export type LogEvent =
   | { event: 'listening'; host: string; port: number; proto?: 'smtp' | 'http' }
-  | { event: 'connect'; sid: string; remoteAddress: string; refused?: string }
+  /** `refused`: the reply that turned the client away; `reason`: why (a stable code, see README). */
+  | { event: 'connect'; sid: string; remoteAddress: string; refused?: string; reason?: string }
   | { event: 'rcpt'; sid: string; from: string; rcpt: string; decision: RcptLogDecision; code: number; reason?: string }
   | {
       event: 'message';
@@ -35,7 +36,7 @@ export type LogEvent =
   | { event: 'reload'; ok: boolean; error?: string; what?: string; domain?: string; entries?: number }
   | { event: 'purge'; deleted: number }
   | { event: 'shutdown'; phase: 'draining' | 'done' | 'forced'; inFlight?: number }
-  | { event: 'error'; where: string; error: string; sid?: string; qid?: string };
+  | { event: 'error'; where: string; error: string; sid?: string; qid?: string; reason?: string };
 
 export type EventListener = (e: LogEvent) => void;
 

@@ -21,24 +21,20 @@ export function clientKey(ip: string): string {
 }
 
 export interface ConnectionCounter {
-  /** Counts the connection and says whether it may proceed. */
-  tryOpen(ip: string, limits: { readonly total: number; readonly perIp: number }): 'ok' | 'total' | 'per-ip';
+  /** Sessions open now: in all, and from this client key. */
+  counts(ip: string): { readonly total: number; readonly forIp: number };
+  open(ip: string): void;
   release(ip: string): void;
-  readonly total: number;
 }
 
 export function createConnectionCounter(): ConnectionCounter {
   const perIp = new Map<string, number>();
   let total = 0;
   return {
-    tryOpen(ip, limits) {
-      const n = perIp.get(ip) ?? 0;
-      // 0 means "no limit" for both settings
-      if (limits.total > 0 && total >= limits.total) return 'total';
-      if (limits.perIp > 0 && n >= limits.perIp) return 'per-ip';
-      perIp.set(ip, n + 1);
+    counts: (ip) => ({ total, forIp: perIp.get(ip) ?? 0 }),
+    open(ip) {
+      perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
       total++;
-      return 'ok';
     },
     release(ip) {
       const n = perIp.get(ip);
@@ -46,9 +42,6 @@ export function createConnectionCounter(): ConnectionCounter {
       if (n <= 1) perIp.delete(ip);
       else perIp.set(ip, n - 1);
       total--;
-    },
-    get total() {
-      return total;
     },
   };
 }

@@ -26,6 +26,8 @@ export const replies = {
   messageTooLarge: (limit: number) => reply(552, '5.3.4', `message exceeds the size limit of ${limit} bytes`),
   directoryUnavailable: () => reply(451, '4.3.0', 'recipient directory unavailable, try again later'),
   storageFailure: () => reply(451, '4.3.0', 'local error in processing, try again later'),
+  /** A state the SMTP layer should have made impossible: the client retries, the log says which. */
+  internalError: (reason: string) => reply(451, '4.3.0', `local error in processing, try again later [${reason}]`),
   upstreamUnavailable: () => reply(451, '4.4.1', 'mailbox server temporarily unavailable, try again later'),
   shuttingDown: () => reply(421, '4.3.2', 'server shutting down, try again later'),
   quarantineFull: () => reply(452, '4.3.1', 'insufficient system storage: quarantine full, try again later'),

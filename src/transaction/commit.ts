@@ -9,8 +9,6 @@ export type CommitOutcome =
   | {
       readonly kind: 'stored';
       readonly qid: string;
-      readonly delivered: readonly string[];
-      readonly quarantined: readonly string[];
       /** Refused permanently by the upstream although the others took it; logged, see README. */
       readonly refused: readonly string[];
     }
@@ -57,13 +55,7 @@ export async function commitTransaction(
       return { kind: 'temporary', reason: 'storage', detail: describe(err) };
     }
   }
-  return {
-    kind: 'stored',
-    qid: tx.qid,
-    delivered: tx.deliveries.map((d) => d.address).filter((a) => !refused.includes(a)),
-    quarantined: tx.quarantineEntry?.recipients ?? [],
-    refused,
-  };
+  return { kind: 'stored', qid: tx.qid, refused };
 }
 
 function describe(err: unknown): string {

@@ -56,7 +56,7 @@ describe('replyForRcpt', () => {
 
 describe('replyForCommit', () => {
   it.each<[string, CommitOutcome, string]>([
-    ['stored', { kind: 'stored', qid: 'abc123', delivered: ['alice@example.test'], quarantined: [], refused: [] }, '250 2.0.0 Ok: queued as abc123'],
+    ['stored', { kind: 'stored', qid: 'abc123', refused: [] }, '250 2.0.0 Ok: queued as abc123'],
     ['temporary: storage', { kind: 'temporary', reason: 'storage', detail: 'ENOSPC' }, '451 4.3.0 local error in processing, try again later'],
     ['temporary: upstream', { kind: 'temporary', reason: 'upstream', detail: 'ECONNREFUSED' }, '451 4.4.1 mailbox server temporarily unavailable, try again later'],
     ['permanent 550 5.1.1', { kind: 'permanent', upstream: { code: 550, enhanced: '5.1.1', text: 'no such user' } }, '550 5.1.1 mailbox server refused the message: no such user'],

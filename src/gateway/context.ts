@@ -1,0 +1,36 @@
+// What every SMTP phase of the gateway shares: its dependencies and the per-host counters.
+import type { SpoolWriter } from '../message/spool.js';
+import type { EventSink } from '../observability/events.js';
+import type { ConnectionCounter, UnknownBudget } from '../policy/limits.js';
+import { replies, type SmtpReply } from '../smtp/replies.js';
+import type { Runtime } from './runtime.js';
+import type { Sessions } from './sessions.js';
+
+export interface GatewayDeps {
+  readonly runtime: () => Runtime;
+  readonly events: EventSink;
+  readonly isShuttingDown: () => boolean;
+  readonly now?: () => Date;
+  readonly spoolWriter?: SpoolWriter;
+  /** Messages up to this size are held in memory instead of a spool file (tests set 0 to exercise the spool). */
+  readonly spoolMemoryLimit?: number;
+  /** Called when a transaction starts and ends, so shutdown can wait for DATA in flight. */
+  readonly inFlight?: { begin(): void; end(): void };
+}
+
+export interface GatewayContext {
+  readonly deps: GatewayDeps;
+  readonly events: EventSink;
+  readonly now: () => Date;
+  readonly sessions: Sessions;
+  readonly connections: ConnectionCounter;
+  readonly unknownBudget: UnknownBudget;
+}
+
+export const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** A state the SMTP layer should make impossible: refused for now (the client retries), logged with its reason. */
+export function internal(ctx: GatewayContext, sid: string, where: string, reason: string): SmtpReply {
+  ctx.events.emit({ event: 'error', where, sid, error: reason, reason });
+  return replies.internalError(reason);
+}

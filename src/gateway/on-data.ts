@@ -1,0 +1,124 @@
+// DATA: spool the message, plan who gets it, commit (deliver + quarantine), answer, report.
+import type { Readable } from 'node:stream';
+import { EMPTY_FACTS, readMessageFacts, readMessageId } from '../message/headers.js';
+import { releaseMessage, spoolMessage } from '../message/spool.js';
+import { composeReceivedHeader } from '../message/trace-header.js';
+import { newMessageId } from '../quarantine/id.js';
+import type { SessionInfo } from '../smtp/server.js';
+import { replies, replyForCommit, type SmtpReply } from '../smtp/replies.js';
+import { commitTransaction } from '../transaction/commit.js';
+import { planRecipients, type AcceptedRecipient } from '../transaction/plan.js';
+import { errText, internal, type GatewayContext } from './context.js';
+import { newQuarantineEntry } from './quarantine-entry.js';
+import { envelopeKey } from './sessions.js';
+
+type DataStream = Readable & { sizeExceeded?: boolean };
+
+/** Reads the rest of a message we will not store, so the reply comes after the final dot. */
+async function drain(stream: DataStream): Promise<void> {
+  for await (const chunk of stream as AsyncIterable<Buffer>) void chunk;
+}
+
+export function onData(ctx: GatewayContext): (info: SessionInfo, stream: DataStream, rcpts: readonly string[]) => Promise<SmtpReply> {
+  const { deps, events } = ctx;
+  return async (info, stream, rcpts) => {
+    const started = Date.now();
+    const rt = deps.runtime();
+    const state = ctx.sessions.get(info.sid);
+    const tx = state?.tx ?? null;
+    if (state) state.tx = null;
+    const matched = rcpts.map((r) => tx?.recipients.get(envelopeKey(r)));
+    const accepted = matched.filter((r): r is AcceptedRecipient => r !== undefined);
+    // every envelope recipient was accepted by onRcptTo; one we cannot find would be stored nowhere
+    if (!tx || rcpts.length === 0 || accepted.length !== rcpts.length) {
+      await drain(stream).catch(() => undefined);
+      return internal(ctx, info.sid, 'data', tx ? 'recipient-mismatch' : 'no-transaction');
+    }
+    const plan = planRecipients(accepted);
+    const qid = newMessageId(ctx.now());
+    const from = tx.from;
+    const receivedAt = ctx.now();
+    deps.inFlight?.begin();
+    try {
+      const maxBytes = rt.config.server.maxMessageSize;
+      const trace = composeReceivedHeader({
+        helo: info.helo,
+        clientHostname: info.clientHostname,
+        remoteAddress: info.remoteAddress,
+        hostname: rt.config.server.hostname,
+        protocol: info.protocol === 'ESMTPS' || info.secure ? 'ESMTPS' : info.protocol === 'SMTP' ? 'SMTP' : 'ESMTP',
+        qid,
+        recipients: plan.envelope,
+        date: receivedAt,
+      });
+      // a spool file becomes the stored copy (hard-linked) for Maildir and quarantine, so it is fsynced;
+      // for an upstream alone the upstream's 250 is the durability, and an fsync would only cost time
+      const sync = rt.config.delivery.type === 'maildir' || plan.quarantined.length > 0;
+      const spooled = await spoolMessage(stream, {
+        dir: rt.spoolDir,
+        name: qid,
+        traceHeader: trace,
+        maxBytes,
+        sync,
+        ...(deps.spoolMemoryLimit !== undefined ? { memoryLimit: deps.spoolMemoryLimit } : {}),
+        ...(deps.spoolWriter ? { writer: deps.spoolWriter } : {}),
+      }).catch((err: unknown) => ({ kind: 'failed' as const, err }));
+      const base = { sid: info.sid, qid, from, messageId: null, delivered: [], quarantined: [], size: 0 };
+      if (spooled.kind === 'aborted') {
+        events.emit({ ...base, event: 'message', durationMs: Date.now() - started, code: 0, outcome: 'aborted' });
+        return replies.storageFailure(); // nobody reads it: the client is gone
+      }
+      if (spooled.kind !== 'spooled') {
+        const r = spooled.kind === 'too-large' ? replies.messageTooLarge(maxBytes) : replies.storageFailure();
+        events.emit({
+          ...base,
+          event: 'message',
+          durationMs: Date.now() - started,
+          code: r.code,
+          outcome: spooled.kind === 'too-large' ? 'too-large' : 'temporary',
+          ...(spooled.kind === 'failed' ? { detail: errText(spooled.err) } : {}),
+        });
+        return r;
+      }
+      const message = spooled.message;
+      try {
+        // the full header facts feed the quarantine entry and its notice; the log needs only the Message-ID
+        const facts = plan.quarantined.length > 0 ? await readMessageFacts(message.headerBlock) : { ...EMPTY_FACTS, messageId: readMessageId(message.headerBlock) };
+        const cfg = rt.config;
+        const entry =
+          plan.quarantined.length === 0
+            ? null
+            : newQuarantineEntry({ qid, receivedAt, session: info, mailFrom: from, recipients: plan.quarantined, deliveredTo: [...plan.delivered, ...plan.observed], size: message.size, facts, config: cfg });
+        const outcome = await commitTransaction(
+          { qid, mailFrom: from, deliveries: plan.deliveries, quarantineEntry: entry, storeBody: cfg.quarantine.storeBody },
+          message,
+          { delivery: rt.delivery, quarantine: rt.quarantine },
+        );
+        const r = replyForCommit(outcome);
+        const stored = outcome.kind === 'stored';
+        // the entry's .eml (or its header block) is what fills the quarantine
+        if (stored && entry) rt.quarantineUsage.add(cfg.quarantine.storeBody ? message.size : message.headerEnd);
+        const refused = stored ? outcome.refused : [];
+        events.emit({
+          ...base,
+          event: 'message',
+          delivered: stored ? plan.delivered.filter((a) => !refused.includes(a)) : [],
+          ...(refused.length > 0 ? { refused: [...refused] } : {}),
+          quarantined: stored ? [...plan.quarantined] : [],
+          ...(stored && plan.observed.length > 0 ? { observed: [...plan.observed] } : {}),
+          size: message.size,
+          messageId: facts.messageId,
+          durationMs: Date.now() - started,
+          code: r.code,
+          outcome: outcome.kind,
+          ...(outcome.kind === 'temporary' ? { detail: outcome.detail } : outcome.kind === 'permanent' ? { detail: outcome.upstream.text } : {}),
+        });
+        return r;
+      } finally {
+        await releaseMessage(message);
+      }
+    } finally {
+      deps.inFlight?.end();
+    }
+  };
+}

@@ -1,0 +1,91 @@
+// MAIL FROM and RCPT TO: the transaction's sender, then one policy decision per recipient.
+import { normalizeSender } from '../address/parse.js';
+import { countsAsUnknown, decideRecipient, rcptLimits, type RcptOutcome } from '../policy/decide.js';
+import { lookupRecipient } from '../policy/lookup.js';
+import type { SessionInfo } from '../smtp/server.js';
+import { replies, replyForRcpt, type SmtpReply } from '../smtp/replies.js';
+import type { AcceptedRecipient } from '../transaction/plan.js';
+import { internal, type GatewayContext } from './context.js';
+import type { Runtime } from './runtime.js';
+import { envelopeKey } from './sessions.js';
+
+export function onMailFrom(ctx: GatewayContext): (info: SessionInfo, address: string) => Promise<SmtpReply | null> {
+  return async (info, address) => {
+    if (ctx.deps.isShuttingDown()) return replies.shuttingDown();
+    const state = ctx.sessions.get(info.sid);
+    // smtp-server runs onConnect before any command: a session we do not know is a bug, never a 250
+    if (!state) return internal(ctx, info.sid, 'mail', 'no-session');
+    state.tx = { from: normalizeSender(address), recipients: new Map() };
+    return null;
+  };
+}
+
+/** What the transaction keeps of an accepted recipient; null for every refusal. */
+function acceptedRecipient(outcome: RcptOutcome): AcceptedRecipient | null {
+  switch (outcome.kind) {
+    case 'accept':
+      return { kind: 'deliver', delivery: { address: outcome.recipient.normalized, mailbox: `${outcome.mailbox}@${outcome.recipient.domain}` } };
+    case 'observe':
+      return { kind: 'observe', address: outcome.recipient.normalized, delivery: { address: outcome.deliverTo, mailbox: outcome.deliverTo } };
+    case 'quarantine':
+      return { kind: 'quarantine', address: outcome.recipient.normalized };
+    default:
+      return null;
+  }
+}
+
+export function onRcptTo(ctx: GatewayContext): (info: SessionInfo, address: string) => Promise<SmtpReply | null> {
+  let wasFull = false;
+  /** Whether quarantine.maxSize is reached; a change either way is logged once, as a `quota` event. */
+  function quarantineFull(rt: Runtime): boolean {
+    const limit = rt.config.quarantine.maxSize;
+    const bytes = rt.quarantineUsage.bytes();
+    const full = limit > 0 && bytes >= limit;
+    if (full !== wasFull) {
+      wasFull = full;
+      ctx.events.emit({ event: 'quota', full, bytes, limit });
+    }
+    return full;
+  }
+
+  return async (info, address) => {
+    const rt = ctx.deps.runtime();
+    const state = ctx.sessions.get(info.sid);
+    const tx = state?.tx;
+    // smtp-server answers 503 itself before MAIL; reaching here without a transaction is a bug, never a 250
+    if (!state || !tx) return internal(ctx, info.sid, 'rcpt', 'no-transaction');
+    const { recipient, answer } = lookupRecipient(address, rt.directory);
+    const key = envelopeKey(address);
+    const outcome = decideRecipient({
+      recipient,
+      answer,
+      counts: {
+        // a repeated RCPT replaces its earlier self in smtp-server's envelope, so it is not counted twice
+        rcptInTransaction: tx.recipients.size - (tx.recipients.has(key) ? 1 : 0),
+        unknownInSession: state.unknownRecipients,
+        unknownForIp: ctx.unknownBudget.used(state.ip),
+      },
+      limits: rcptLimits(rt.config.server),
+      shuttingDown: ctx.deps.isShuttingDown(),
+      quarantineFull: quarantineFull(rt),
+    });
+    if (countsAsUnknown(outcome)) {
+      state.unknownRecipients++;
+      ctx.unknownBudget.record(state.ip);
+    }
+    const reply = replyForRcpt(outcome);
+    ctx.events.emit({
+      event: 'rcpt',
+      sid: info.sid,
+      from: tx.from,
+      rcpt: recipient.kind === 'mailbox' ? recipient.address.normalized : address,
+      decision: outcome.kind,
+      code: reply.code,
+      ...('reason' in outcome ? { reason: outcome.reason } : 'limit' in outcome ? { reason: outcome.limit } : {}),
+    });
+    const accepted = acceptedRecipient(outcome);
+    if (!accepted) return reply;
+    tx.recipients.set(key, accepted);
+    return null;
+  };
+}

@@ -1,0 +1,44 @@
+// What the gateway remembers per SMTP session and per transaction, by session id.
+import type { AcceptedRecipient } from '../transaction/plan.js';
+
+export interface Transaction {
+  readonly from: string;
+  /** Keyed by the address as smtp-server reports it, lower-cased, to match its envelope later. */
+  readonly recipients: Map<string, AcceptedRecipient>;
+}
+
+export interface SessionState {
+  readonly sid: string;
+  /** The client key the per-client limits count under (see policy/limits.ts clientKey). */
+  readonly ip: string;
+  /** Counted against the connection limits (refused sessions are not). */
+  counted: boolean;
+  unknownRecipients: number;
+  tx: Transaction | null;
+}
+
+export const envelopeKey = (address: string): string => address.toLowerCase();
+
+export interface Sessions {
+  open(sid: string, ip: string): SessionState;
+  get(sid: string): SessionState | undefined;
+  /** Forgets the session and returns what it was. */
+  end(sid: string): SessionState | undefined;
+}
+
+export function createSessions(): Sessions {
+  const map = new Map<string, SessionState>();
+  return {
+    open(sid, ip) {
+      const s: SessionState = { sid, ip, counted: false, unknownRecipients: 0, tx: null };
+      map.set(sid, s);
+      return s;
+    },
+    get: (sid) => map.get(sid),
+    end(sid) {
+      const s = map.get(sid);
+      map.delete(sid);
+      return s;
+    },
+  };
+}
