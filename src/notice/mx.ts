@@ -1,7 +1,8 @@
 // Where a notice for a sender domain goes in `direct` mode (RFC 5321 §5.1): its MX hosts by
 // preference, or the domain itself when it has no MX (implicit MX); nowhere for a null MX (RFC 7505).
 // Every lookup goes through the injected resolver.
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { isDnsNoData, dnsErrorCode, type DnsResolver } from '../sender-auth/dns.js';
 
 export interface MailHost {
@@ -27,33 +28,54 @@ function stringsOf(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
-/**
- * Every address that is not globally routable (RFC 6890 special-purpose ranges): a sender domain must
- * not be able to point our notices at ourselves or at hosts inside our network (an internal mail
- * server may trust us and relay on).
- */
-const NON_GLOBAL = (() => {
-  const list = new BlockList();
-  const v4: [string, number][] = [
-    ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-    ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
-    ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-  ];
-  for (const [net, bits] of v4) list.addSubnet(net, bits, 'ipv4');
-  const v6: [string, number][] = [
-    ['::', 128], ['::1', 128], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
-  ];
-  for (const [net, bits] of v6) list.addSubnet(net, bits, 'ipv6');
-  return list;
-})();
+/** IANA's global unicast allocation: every other IPv6 prefix is reserved, local, or special. */
+const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR('2000::/3');
+/** RFC 6052's well-known NAT64 prefix: the address's last 32 bits are the IPv4 host it reaches. */
+const NAT64_WELL_KNOWN = ipaddr.parseCIDR('64:ff9b::/96');
 
+/**
+ * The IPv4 address an IPv6 address stands for, when it embeds one: IPv4-mapped `::ffff:a.b.c.d`, NAT64
+ * `64:ff9b::a.b.c.d`, and 6to4 `2002:AABB:CCDD::/48` (RFC 3056). A connection to these reaches that
+ * IPv4 host (by the socket layer, a NAT64 gateway or a 6to4 relay), so it is judged instead.
+ */
+function embeddedIPv4(a: ipaddr.IPv6): ipaddr.IPv4 | null {
+  const group = (i: number): number => a.parts[i] ?? 0;
+  const ipv4Of = (hi: number, lo: number): ipaddr.IPv4 => new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
+  if (a.isIPv4MappedAddress()) return a.toIPv4Address();
+  if (a.match(NAT64_WELL_KNOWN)) return ipv4Of(group(6), group(7));
+  if (a.range() === '6to4') return ipv4Of(group(1), group(2));
+  return null;
+}
+
+/**
+ * `…:a.b.c.d` → `…:hhhh:hhhh`, the zone index dropped (only link-local addresses have one). ipaddr.js
+ * reads the deprecated IPv4-compatible `::a.b.c.d` as the IPv4-mapped `::ffff:a.b.c.d`, which it is
+ * not: the hex form keeps the two apart.
+ */
+function hexIPv4Tail(ip: string): string {
+  const hex = (hi: string, lo: string): string => ((Number(hi) << 8) | Number(lo)).toString(16);
+  return (ip.split('%')[0] ?? ip).replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a: string, b: string, c: string, d: string) => `${hex(a, b)}:${hex(c, d)}`);
+}
+
+/**
+ * Every address that is not global unicast (RFC 6890 special-purpose ranges, as ipaddr.js names them:
+ * anything but 'unicast'): a sender domain must not be able to point our notices at ourselves or at
+ * hosts inside our network (an internal mail server may trust us and relay on). IPv6 outside 2000::/3
+ * is refused whatever ipaddr.js says, which covers the deprecated IPv4-compatible `::a.b.c.d` (::/96),
+ * site-local fec0::/10 and the local-use NAT64 prefix 64:ff9b:1::/48. Anything that is not an address
+ * in its standard notation (`127.1`, `0x7f.1`) is refused too.
+ */
 export function isUnroutableAddress(ip: string): boolean {
-  const v = ip.toLowerCase();
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(v);
-  if (mapped?.[1]) return NON_GLOBAL.check(mapped[1], 'ipv4');
-  if (isIP(v) === 4) return NON_GLOBAL.check(v, 'ipv4');
-  if (isIP(v) === 6) return NON_GLOBAL.check(v, 'ipv6');
-  return true;
+  try {
+    if (isIP(ip) === 4) return ipaddr.IPv4.parse(ip).range() !== 'unicast';
+    if (isIP(ip) !== 6) return true;
+    const v6 = ipaddr.IPv6.parse(hexIPv4Tail(ip));
+    const v4 = embeddedIPv4(v6);
+    if (v4) return v4.range() !== 'unicast';
+    return v6.range() !== 'unicast' || !v6.match(GLOBAL_UNICAST_V6);
+  } catch {
+    return true;
+  }
 }
 
 async function addressesOf(host: string, resolve: DnsResolver): Promise<{ addresses: string[]; temporary: string | null }> {

@@ -69,3 +69,69 @@ describe('lookupMailHosts', () => {
     expect(['93.184.216.34', '8.8.8.8', '2a00:1450:4001::1', '::ffff:8.8.8.8'].some(isUnroutableAddress)).toBe(false);
   });
 });
+
+// issue #9 item 8: IPv4 embedded in IPv6 (IPv4-compatible, NAT64, 6to4) and site-local addresses
+// passed the filter, and connections to ::127.0.0.1 and 64:ff9b::7f00:1 were attempted
+describe('isUnroutableAddress: embedded IPv4 and special IPv6 ranges', () => {
+  it.each([
+    // IPv4-compatible ::a.b.c.d (deprecated, RFC 4291 §2.5.5.1): refused whatever the IPv4 part
+    ['::127.0.0.1', true],
+    ['::7f00:1', true],
+    ['0:0:0:0:0:0:127.0.0.1', true],
+    ['::8.8.8.8', true],
+    ['::808:808', true],
+    // IPv4-mapped: the embedded IPv4 is judged
+    ['::ffff:127.0.0.1', true],
+    ['::FFFF:7f00:1', true],
+    ['::ffff:10.0.0.1', true],
+    ['::ffff:8.8.8.8', false],
+    ['::ffff:0:8.8.8.8', true], // RFC 6145 translated form: not global
+    // NAT64 64:ff9b::/96: the embedded IPv4 is judged; the local-use 64:ff9b:1::/48 is refused
+    ['64:ff9b::7f00:1', true],
+    ['64:ff9b::127.0.0.1', true],
+    ['64:ff9b::a9fe:a9fe', true], // 169.254.169.254, the cloud metadata service
+    ['64:ff9b::c0a8:101', true],
+    ['64:ff9b::808:808', false],
+    ['64:ff9b:1::808:808', true],
+    // 6to4 2002::/16: the IPv4 in bits 16-48 is judged
+    ['2002:7f00:1::1', true],
+    ['2002:a00:1::', true],
+    ['2002:c0a8:101:1::25', true],
+    ['2002:808:808::1', false],
+    // site-local fec0::/10 (deprecated, RFC 3879), and the other special or unallocated IPv6 ranges
+    ['fec0::1', true],
+    ['feff:ffff::1', true],
+    ['fe80::1%eth0', true],
+    ['fd12:3456::1', true],
+    ['ff02::1', true],
+    ['2001::1', true], // Teredo
+    ['2001:db8::25', true],
+    ['100::1', true],
+    ['3fff::1', true],
+    ['4000::1', true],
+    ['::', true],
+    ['::1', true],
+    // IPv4: only 'unicast'
+    ['127.0.0.1', true],
+    ['0.0.0.0', true],
+    ['255.255.255.255', true],
+    ['192.0.0.8', true],
+    ['198.18.0.1', true],
+    ['240.0.0.1', true],
+    ['8.8.8.8', false],
+    ['93.184.216.34', false],
+    ['2a00:1450:4001::1', false],
+    // not an address in standard notation
+    ['127.1', true],
+    ['0x7f000001', true],
+    ['017700000001', true],
+    ['', true],
+  ] as const)('%s → unroutable: %s', (ip, expected) => {
+    expect(isUnroutableAddress(ip)).toBe(expected);
+  });
+
+  it('a domain whose MX resolves only to embedded loopback addresses gets no connection attempt', async () => {
+    const dns = fakeDns({ 'shop.test MX': [{ exchange: 'mx.shop.test', priority: 1 }], 'mx.shop.test AAAA': ['::127.0.0.1', '64:ff9b::7f00:1', '2002:7f00:1::1', 'fec0::25'] });
+    expect(await lookupMailHosts('shop.test', dns)).toEqual({ kind: 'no-mail-host' });
+  });
+});
