@@ -1,7 +1,8 @@
 // What every `quarantine` subcommand shares: exit codes, error lines, and the one way an id from the
 // command line becomes a MessageId.
 import { parseMessageId, type MessageId } from '../quarantine/id.js';
-import { printable } from '../report/table.js';
+import type { UnsafeEntryFileError } from '../quarantine/store.js';
+import { terminalText } from './output.js';
 
 /** SPEC §8: main.ts exits with what the command returns. */
 export const EXIT_OK = 0;
@@ -30,10 +31,15 @@ export function usage(message: string): ExitCode {
 export function idArgument(args: readonly string[], command: string): MessageId | ExitCode {
   if (args.length !== 1 || args[0] === undefined) return usage(`quarantine ${command} takes one ID`);
   const id = parseMessageId(args[0]);
-  if (!id) return fail(EXIT_USAGE, `invalid id "${printable(args[0]).slice(0, 80)}": an id has 1-64 characters of A-Z a-z 0-9 _ -`);
+  if (!id) return fail(EXIT_USAGE, `invalid id "${terminalText(args[0], 80)}": an id has 1-64 characters of A-Z a-z 0-9 _ -`);
   return id;
 }
 
 export function noSuchEntry(id: MessageId): ExitCode {
   return fail(EXIT_FAILURE, `no such entry: ${id}`);
+}
+
+/** A file planted in the quarantine directory (a symbolic link, a FIFO): named, never read through. */
+export function unsafeEntry(id: MessageId, err: UnsafeEntryFileError, consequence: string): ExitCode {
+  return fail(EXIT_FAILURE, `entry ${id}: ${err.message}; refusing to read it (${consequence})`);
 }

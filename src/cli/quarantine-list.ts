@@ -3,6 +3,7 @@ import type { QuarantineEntry } from '../quarantine/entry.js';
 import type { QuarantineStore } from '../quarantine/store.js';
 import { renderTable, type Column } from '../report/table.js';
 import { writeOut } from '../report/stdout.js';
+import { writeJson } from './output.js';
 import { EXIT_OK, type ExitCode } from './quarantine-common.js';
 
 const COLUMNS: readonly Column[] = [
@@ -31,6 +32,7 @@ export function formatEntryTable(entries: readonly QuarantineEntry[]): string {
 
 export async function listEntries(store: QuarantineStore, json: boolean): Promise<ExitCode> {
   const entries = await store.list();
-  await writeOut(json ? `${JSON.stringify(entries, null, 2)}\n` : `${formatEntryTable(entries)}\n`);
+  if (json) await writeJson(entries);
+  else await writeOut(`${formatEntryTable(entries)}\n`);
   return EXIT_OK;
 }

@@ -1,7 +1,5 @@
 // `quarantine release ID --to ADDRESS`: the stored message, through the configured delivery, to one
 // known recipient; the entry is deleted only once the delivery has succeeded.
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import { buildDelivery } from '../app.js';
 import type { Config } from '../config/load.js';
 import type { DeliveryOutcome, DeliveryRecipient } from '../delivery/delivery.js';
@@ -9,16 +7,17 @@ import { readDirectoryOnce } from '../directory/read-once.js';
 import type { SpooledMessage } from '../message/spool.js';
 import { lookupRecipient } from '../policy/lookup.js';
 import type { MessageId } from '../quarantine/id.js';
-import type { QuarantineStore } from '../quarantine/store.js';
+import type { QuarantineEntry } from '../quarantine/entry.js';
+import { HEADER_READ_BYTES, headerBlockOf, UnsafeEntryFileError, type QuarantineStore } from '../quarantine/store.js';
 import { writeOut } from '../report/stdout.js';
-import { printable } from '../report/table.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, noSuchEntry, type ExitCode } from './quarantine-common.js';
+import { terminalText } from './output.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, noSuchEntry, unsafeEntry, type ExitCode } from './quarantine-common.js';
 
 export type ReleaseTarget = { readonly ok: true; readonly recipient: DeliveryRecipient } | { readonly ok: false; readonly code: ExitCode; readonly error: string };
 
 /** ADDRESS must be a known recipient of a served domain: release delivers to a mailbox, it does not relay. */
 export function resolveReleaseTarget(config: Config, raw: string): ReleaseTarget {
-  const shown = printable(raw).slice(0, 200);
+  const shown = terminalText(raw, 200);
   const { recipient, answer } = lookupRecipient(raw.trim().replace(/^<(.*)>$/, '$1'), readDirectoryOnce(config));
   if (recipient.kind !== 'mailbox' || !answer) return { ok: false, code: EXIT_USAGE, error: `--to: "${shown}" is not a valid mailbox address` };
   switch (answer.kind) {
@@ -34,25 +33,33 @@ export function resolveReleaseTarget(config: Config, raw: string): ReleaseTarget
 }
 
 function describeFailure(outcome: Exclude<DeliveryOutcome, { kind: 'delivered' }>): string {
-  if (outcome.kind === 'temporary') return `delivery failed temporarily (${outcome.reason}): ${printable(outcome.detail)}`;
+  if (outcome.kind === 'temporary') return `delivery failed temporarily (${outcome.reason}): ${terminalText(outcome.detail)}`;
   const u = outcome.upstream;
-  return `delivery refused: ${u.code}${u.enhanced ? ` ${u.enhanced}` : ''} ${printable(u.text)}`;
+  return `delivery refused: ${u.code}${u.enhanced ? ` ${u.enhanced}` : ''} ${terminalText(u.text)}`;
 }
 
 export async function releaseEntry(config: Config, store: QuarantineStore, id: MessageId, to: string | undefined): Promise<ExitCode> {
   if (to === undefined || to.trim() === '') return fail(EXIT_USAGE, 'quarantine release needs --to ADDRESS');
   const target = resolveReleaseTarget(config, to);
   if (!target.ok) return fail(target.code, target.error);
-  const entry = await store.get(id);
-  if (!entry) return noSuchEntry(id);
-  if (!entry.bodyStored) {
-    return fail(EXIT_FAILURE, `entry ${id} holds the headers only (quarantine.storeBody was false): there is no message to release`);
+  let entry: QuarantineEntry | null;
+  let data: Buffer | null;
+  try {
+    entry = await store.get(id);
+    if (!entry) return noSuchEntry(id);
+    if (!entry.bodyStored) {
+      return fail(EXIT_FAILURE, `entry ${id} holds the headers only (quarantine.storeBody was false): there is no message to release`);
+    }
+    // read through the descriptor the store checked, into memory: delivering by path would hard-link
+    // whatever the name points at by then (a planted symbolic link) into the Maildir
+    data = await store.readMessage(id);
+  } catch (err) {
+    if (err instanceof UnsafeEntryFileError) return unsafeEntry(id, err, `nothing delivered, entry ${id} kept`);
+    throw err;
   }
-  const file = path.join(store.dir, `${id}.eml`);
-  const headers = await store.readHeaders(id);
-  const size = await stat(file).then((s) => s.size, () => null);
-  if (size === null || headers === null) return fail(EXIT_FAILURE, `entry ${id} has no readable message file`);
-  const message: SpooledMessage = { kind: 'file', path: file, size, headerBlock: headers, headerEnd: headers.length };
+  if (data === null) return fail(EXIT_FAILURE, `entry ${id} has no readable message file`);
+  const headers = headerBlockOf(data.subarray(0, HEADER_READ_BYTES), data.length <= HEADER_READ_BYTES);
+  const message: SpooledMessage = { kind: 'memory', data, size: data.length, headerBlock: headers, headerEnd: headers.length };
 
   const delivery = buildDelivery(config);
   let outcome: DeliveryOutcome;

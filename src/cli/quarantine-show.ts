@@ -1,10 +1,10 @@
 // `quarantine show ID [--raw | --json]`: the metadata for a reader, or the stored message byte for byte.
 import type { QuarantineEntry } from '../quarantine/entry.js';
 import type { MessageId } from '../quarantine/id.js';
-import type { QuarantineStore } from '../quarantine/store.js';
+import { UnsafeEntryFileError, type QuarantineStore } from '../quarantine/store.js';
 import { pipeOut, writeOut } from '../report/stdout.js';
-import { printable } from '../report/table.js';
-import { EXIT_FAILURE, EXIT_OK, fail, noSuchEntry, type ExitCode } from './quarantine-common.js';
+import { terminalText, writeJson } from './output.js';
+import { EXIT_FAILURE, EXIT_OK, fail, noSuchEntry, unsafeEntry, type ExitCode } from './quarantine-common.js';
 
 function noticeLine(n: QuarantineEntry['notice']): string {
   const parts: string[] = [n.status];
@@ -36,13 +36,19 @@ export function formatEntry(e: QuarantineEntry): string {
     ['notice', noticeLine(e.notice)],
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;
-  return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${printable(v)}`).join('\n');
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${terminalText(v)}`).join('\n');
 }
 
 export async function showEntry(store: QuarantineStore, id: MessageId, mode: 'pretty' | 'raw' | 'json'): Promise<ExitCode> {
-  const entry = await store.get(id);
+  let entry: QuarantineEntry | null;
+  try {
+    entry = await store.get(id);
+  } catch (err) {
+    if (err instanceof UnsafeEntryFileError) return unsafeEntry(id, err, 'nothing printed');
+    throw err;
+  }
   if (!entry) return noSuchEntry(id);
-  if (mode === 'json') await writeOut(`${JSON.stringify(entry, null, 2)}\n`);
+  if (mode === 'json') await writeJson(entry);
   else if (mode === 'pretty') await writeOut(`${formatEntry(entry)}\n`);
   else {
     const message = store.openMessage(id);
@@ -50,6 +56,8 @@ export async function showEntry(store: QuarantineStore, id: MessageId, mode: 'pr
     try {
       await pipeOut(message);
     } catch (err) {
+      // the store refuses a planted file before its first byte, so nothing of it reached stdout
+      if (err instanceof UnsafeEntryFileError) return unsafeEntry(id, err, 'nothing printed');
       return fail(EXIT_FAILURE, `cannot read the message of ${id}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }

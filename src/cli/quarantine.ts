@@ -2,7 +2,7 @@
 // its own quarantine-*.ts module and returns its exit code.
 import type { Config } from '../config/load.js';
 import { createQuarantineStore } from '../quarantine/store.js';
-import { printable } from '../report/table.js';
+import { terminalText } from './output.js';
 import { idArgument, usage, type ExitCode } from './quarantine-common.js';
 import { deleteEntry, purgeEntries } from './quarantine-delete.js';
 import { listEntries } from './quarantine-list.js';
@@ -45,6 +45,6 @@ export async function runQuarantine(config: Config, args: readonly string[], opt
     case undefined:
       return usage('quarantine needs a subcommand');
     default:
-      return usage(`unknown quarantine subcommand "${printable(sub).slice(0, 40)}"`);
+      return usage(`unknown quarantine subcommand "${terminalText(sub, 40)}"`);
   }
 }

@@ -1,9 +1,10 @@
 // `report [--log FILE] [--json]`: unknown recipients seen in the log, to find the addresses that should
 // become known before a domain switches from `observe` to `reject`.
 import { createReportAggregator } from '../report/aggregate.js';
-import { formatReport } from '../report/format.js';
+import { formatReport, REPORT_TABLE_ROWS } from '../report/format.js';
 import { openLogSource, readLogLines } from '../report/read-log.js';
 import { writeOut } from '../report/stdout.js';
+import { writeJson } from './output.js';
 
 export interface ReportCliOptions {
   readonly logFile: string | undefined;
@@ -29,7 +30,7 @@ export async function runReport(opts: ReportCliOptions): Promise<number> {
     process.stderr.write(`catchall-guard: cannot read ${opts.logFile ?? 'stdin'}: ${describe(err)}\n`);
     return 1;
   }
-  const summary = aggregator.summary();
-  await writeOut(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatReport(summary)}\n`);
+  if (opts.json) await writeJson(aggregator.summary());
+  else await writeOut(`${formatReport(aggregator.summary({ maxRecipients: REPORT_TABLE_ROWS }))}\n`);
   return 0;
 }

@@ -1,10 +1,10 @@
 // The quarantine: <id>.eml + <id>.json per message. Knows nothing of notices beyond storing their state.
-import { readdir, readFile, stat, open } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
+import { readdir, readFile, stat, lstat, open, type FileHandle } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { SpooledMessage } from '../message/spool.js';
 import { scanHeaderBlock } from '../message/header-block.js';
 import { nodeDurableFs, placeMessage, replaceFileDurably, type DurableFs } from '../storage/durable-fs.js';
@@ -19,13 +19,33 @@ export interface PreparedEntry {
   abort(): Promise<void>;
 }
 
+/**
+ * A file of an entry that is not a regular file of its own: a symbolic link, a FIFO or a directory
+ * someone planted in the quarantine directory. It is never read through, so `show --raw` cannot print
+ * and `release` cannot deliver a file from elsewhere.
+ */
+export class UnsafeEntryFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly found: string,
+  ) {
+    super(`${path.basename(file)} is ${found}, not a regular file`);
+    this.name = 'UnsafeEntryFileError';
+  }
+}
+
 export interface QuarantineStore {
   readonly dir: string;
   prepare(entry: QuarantineEntry, message: SpooledMessage, storeBody: boolean): Promise<PreparedEntry>;
+  /** null when there is no such entry or its metadata does not decode; UnsafeEntryFileError for a planted file. */
   get(id: MessageId): Promise<QuarantineEntry | null>;
+  /** The stored message as a stream; a planted file makes it fail (UnsafeEntryFileError) before its first byte. */
   openMessage(id: MessageId): Readable | null;
+  /** The whole stored message; null when there is none, UnsafeEntryFileError for a planted file. */
+  readMessage(id: MessageId): Promise<Buffer | null>;
+  /** The stored header block; null when it cannot be read (a planted file included). */
   readHeaders(id: MessageId): Promise<Buffer | null>;
-  /** Entries newest first. Unreadable metadata files are skipped. */
+  /** Entries newest first. Unreadable metadata files (planted ones included) are skipped. */
   list(): Promise<QuarantineEntry[]>;
   updateNotice(id: MessageId, notice: NoticeState, extra?: Partial<Pick<QuarantineEntry, 'auth'>>): Promise<QuarantineEntry | null>;
   remove(id: MessageId): Promise<boolean>;
@@ -49,6 +69,63 @@ const CLAIM_HOST = hostname().replace(/\s/g, '_');
 const CLAIM_TOKEN = randomUUID();
 const CLAIM_OWNER = `${CLAIM_HOST} ${CLAIM_TOKEN}`;
 
+/**
+ * O_NOFOLLOW: a symbolic link fails the open (ELOOP; EMLINK on the BSDs) instead of being followed.
+ * O_NONBLOCK: a planted FIFO cannot hang the open while it waits for a writer; regular files ignore it.
+ */
+const SAFE_READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+function describeNonRegular(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  return 'a device';
+}
+
+/** Opens an entry file for reading only if it is a regular file itself, judged on the opened descriptor. */
+async function openRegular(file: string): Promise<FileHandle> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, SAFE_READ_FLAGS);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'EMLINK') throw new UnsafeEntryFileError(file, 'a symbolic link');
+    throw err;
+  }
+  try {
+    // fstat of what was opened, not a stat of the name: the name may be swapped between the two
+    const st = await fh.stat();
+    if (!st.isFile()) throw new UnsafeEntryFileError(file, describeNonRegular(st));
+    return fh;
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+/** Enough for any legitimate header block (the spool captures as much). */
+export const HEADER_READ_BYTES = 256 * 1024;
+
+/**
+ * The header block of a stored message, by the same rule as at receive time: never a line of the body.
+ * `head` is the message's first bytes (at most HEADER_READ_BYTES), `whole` whether they are all of it.
+ */
+export function headerBlockOf(head: Buffer, whole: boolean): Buffer {
+  const scan = scanHeaderBlock(head);
+  const end = scan.complete || whole ? scanHeaderBlock(Buffer.concat([head, Buffer.from('\n')])).end : scan.end;
+  return head.subarray(0, Math.min(end, head.length));
+}
+
+async function readRegular(file: string): Promise<Buffer> {
+  const fh = await openRegular(file);
+  try {
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
 export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs): QuarantineStore {
   const emlPath = (id: string): string => path.join(dir, `${id}.eml`);
   const jsonPath = (id: string): string => path.join(dir, `${id}.json`);
@@ -59,11 +136,14 @@ export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs
   }));
 
   async function readEntry(id: MessageId): Promise<QuarantineEntry | null> {
+    let text: string;
     try {
-      return decodeEntry(await readFile(jsonPath(id), 'utf8'));
-    } catch {
+      text = (await readRegular(jsonPath(id))).toString('utf8');
+    } catch (err) {
+      if (err instanceof UnsafeEntryFileError) throw err;
       return null;
     }
+    return decodeEntry(text);
   }
 
   const claimPath = (id: string): string => path.join(dir, `.${id}.claim`);
@@ -126,19 +206,34 @@ export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs
     },
     get: readEntry,
     openMessage(id) {
-      return createReadStream(emlPath(id));
+      const file = emlPath(id);
+      return Readable.from(
+        (async function* () {
+          const fh = await openRegular(file);
+          try {
+            for await (const chunk of fh.createReadStream({ autoClose: false })) yield chunk as Buffer;
+          } finally {
+            await fh.close();
+          }
+        })(),
+        { objectMode: false },
+      );
+    },
+    async readMessage(id) {
+      try {
+        return await readRegular(emlPath(id));
+      } catch (err) {
+        if (err instanceof UnsafeEntryFileError) throw err;
+        return null;
+      }
     },
     async readHeaders(id) {
       try {
-        const fh = await open(emlPath(id), 'r');
+        const fh = await openRegular(emlPath(id));
         try {
-          const buf = Buffer.alloc(256 * 1024);
+          const buf = Buffer.alloc(HEADER_READ_BYTES);
           const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-          const data = buf.subarray(0, bytesRead);
-          // the header block only, by the same rule as at receive time: never a line of the body
-          const scan = scanHeaderBlock(data);
-          const end = scan.complete || bytesRead < buf.length ? scanHeaderBlock(Buffer.concat([data, Buffer.from('\n')])).end : scan.end;
-          return data.subarray(0, Math.min(end, data.length));
+          return headerBlockOf(buf.subarray(0, bytesRead), bytesRead < buf.length);
         } finally {
           await fh.close();
         }
@@ -161,7 +256,7 @@ export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs
         .reverse();
       const entries: QuarantineEntry[] = [];
       for (const id of ids) {
-        const e = await readEntry(id);
+        const e = await readEntry(id).catch(() => null);
         if (e) entries.push(e);
       }
       return entries;
@@ -174,8 +269,9 @@ export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs
       return next;
     },
     async remove(id) {
-      const exists = await stat(jsonPath(id)).then(() => true, () => false);
-      const emlExists = await stat(emlPath(id)).then(() => true, () => false);
+      // lstat: a planted symbolic link is an entry file to delete, whatever it points at
+      const exists = await lstat(jsonPath(id)).then(() => true, () => false);
+      const emlExists = await lstat(emlPath(id)).then(() => true, () => false);
       if (!exists && !emlExists) return false;
       await removeFiles(id);
       return true;

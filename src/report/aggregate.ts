@@ -1,5 +1,6 @@
 // Log lines → unknown recipients by count, first/last seen, top sender domains. Pure; memory grows
-// with the number of distinct recipients only (each keeps a fixed number of sender-domain counters).
+// with the number of distinct recipients only (each keeps at most a fixed number of sender-domain
+// counters, and none until a second sender domain shows up).
 import { createTopK, type TopK } from './top-k.js';
 
 export const UNKNOWN_DECISIONS = ['reject', 'quarantine', 'observe'] as const;
@@ -31,12 +32,15 @@ export interface RecipientSummary {
 }
 
 export interface ReportSummary {
+  /** Distinct unknown addresses: the report's first figure (SPEC §8); `recipients` may list fewer. */
+  readonly unknownRecipients: number;
   /** Non-empty lines read. */
   readonly lines: number;
   /** Lines that were not JSON objects (skipped). */
   readonly skipped: number;
   /** `rcpt` events with an unknown-recipient decision. */
   readonly events: number;
+  /** Most frequent first: all of them, or the first `maxRecipients` asked of summary(). */
   readonly recipients: readonly RecipientSummary[];
   readonly senderDomains: readonly DomainCount[];
   /** True when a sender-domain count is an upper bound (more distinct domains than counters). */
@@ -93,8 +97,16 @@ interface RecipientState {
   last: number | null;
   lastDecision: UnknownDecision;
   readonly decisions: Partial<Record<UnknownDecision, number>>;
-  readonly domains: TopK;
+  /**
+   * The one sender domain of all `count` events, until a second one needs counters: a dictionary
+   * attack leaves hundreds of thousands of addresses seen once, and a map each would dominate memory.
+   */
+  domains: string | TopK;
 }
+
+/** Code-unit order: deterministic, and cheap enough to sort hundreds of thousands of rows. */
+const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const compareNumbers = (a: number, b: number): number => (a < b ? -1 : a > b ? 1 : 0);
 
 const DOMAIN_COUNTERS_PER_RECIPIENT = 16;
 const DOMAIN_COUNTERS_OVERALL = 1000;
@@ -102,7 +114,7 @@ const DOMAIN_COUNTERS_OVERALL = 1000;
 export interface ReportAggregator {
   addLine(line: string): void;
   add(event: UnknownRcpt): void;
-  summary(): ReportSummary;
+  summary(opts?: { readonly maxRecipients?: number }): ReportSummary;
 }
 
 export function createReportAggregator(opts: ReportOptions = {}): ReportAggregator {
@@ -128,10 +140,16 @@ export function createReportAggregator(opts: ReportOptions = {}): ReportAggregat
     },
     add(e) {
       events++;
+      const domain = senderDomain(e.from);
       let s = recipients.get(e.rcpt);
       if (!s) {
-        s = { count: 0, first: null, last: null, lastDecision: e.decision, decisions: {}, domains: createTopK(DOMAIN_COUNTERS_PER_RECIPIENT) };
+        s = { count: 0, first: null, last: null, lastDecision: e.decision, decisions: {}, domains: domain };
         recipients.set(e.rcpt, s);
+      }
+      if (typeof s.domains !== 'string') s.domains.add(domain);
+      else if (s.domains !== domain) {
+        s.domains = createTopK(DOMAIN_COUNTERS_PER_RECIPIENT, { key: s.domains, count: s.count });
+        s.domains.add(domain);
       }
       s.count++;
       s.decisions[e.decision] = (s.decisions[e.decision] ?? 0) + 1;
@@ -144,26 +162,31 @@ export function createReportAggregator(opts: ReportOptions = {}): ReportAggregat
       } else if (s.last === null) {
         s.lastDecision = e.decision;
       }
-      const domain = senderDomain(e.from);
-      s.domains.add(domain);
       overall.add(domain);
     },
-    summary() {
+    summary(summaryOpts = {}) {
       const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
       const toCounts = (k: TopK, n: number): DomainCount[] => k.top(n).map(({ key, count }) => ({ domain: key, count }));
-      const list = [...recipients]
-        .map(([rcpt, s]): RecipientSummary => ({
+      let approximate = overall.approximate;
+      for (const s of recipients.values()) if (typeof s.domains !== 'string' && s.domains.approximate) approximate = true;
+      // rank the states and build summaries for the listed ones only: the human report lists 100 of 100,000s
+      const ranked = [...recipients].sort(
+        ([ra, a], [rb, b]) => b.count - a.count || compareNumbers(b.last ?? -Infinity, a.last ?? -Infinity) || compareText(ra, rb),
+      );
+      if (summaryOpts.maxRecipients !== undefined) ranked.length = Math.min(ranked.length, Math.max(0, summaryOpts.maxRecipients));
+      const list: RecipientSummary[] = [];
+      for (const [rcpt, s] of ranked) {
+        list.push({
           rcpt,
           count: s.count,
           firstSeen: iso(s.first),
           lastSeen: iso(s.last),
           decisions: { ...s.decisions },
           lastDecision: s.lastDecision,
-          senderDomains: toCounts(s.domains, perRecipient),
-        }))
-        .sort((a, b) => b.count - a.count || (b.lastSeen ?? '').localeCompare(a.lastSeen ?? '') || a.rcpt.localeCompare(b.rcpt));
-      const approximate = overall.approximate || [...recipients.values()].some((s) => s.domains.approximate);
-      return { lines, skipped, events, recipients: list, senderDomains: toCounts(overall, topDomains), approximate };
+          senderDomains: typeof s.domains === 'string' ? (perRecipient > 0 ? [{ domain: s.domains, count: s.count }] : []) : toCounts(s.domains, perRecipient),
+        });
+      }
+      return { unknownRecipients: recipients.size, lines, skipped, events, recipients: list, senderDomains: toCounts(overall, topDomains), approximate };
     },
   };
   return aggregator;

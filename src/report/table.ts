@@ -1,4 +1,5 @@
 // Plain-text tables for the terminal: aligned columns within a width, long cells cut with "…". Pure.
+import { terminalText } from '../cli/output.js';
 
 export interface Column {
   readonly header: string;
@@ -15,14 +16,6 @@ export interface Column {
 export const DEFAULT_TABLE_WIDTH = 100;
 const GAP = '  ';
 const ELLIPSIS = '…';
-
-/**
- * Text from outside (subjects, addresses, log fields) made safe for a terminal: control characters,
- * including ESC of escape sequences and line breaks, become spaces; runs of whitespace collapse.
- */
-export function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s{2,}/g, ' ').trim();
-}
 
 /** Length in code points, so that an emoji or a character outside the BMP counts once. */
 export function textWidth(text: string): number {
@@ -60,10 +53,14 @@ export function fitWidths(columns: readonly Column[], natural: readonly number[]
   return widths;
 }
 
-/** Header row, then one line per row; cells are made printable and cut to their column. No trailing spaces. */
+/**
+ * Header row, then one line per row; cells are made terminal-safe (cli/output.ts) and cut to their
+ * column. No trailing spaces.
+ */
 export function renderTable(columns: readonly Column[], rows: readonly (readonly string[])[], maxWidth: number = DEFAULT_TABLE_WIDTH): string {
-  const cells = rows.map((r) => columns.map((_, i) => printable(r[i] ?? '')));
-  const natural = columns.map((c, i) => Math.max(textWidth(c.header), ...cells.map((r) => textWidth(r[i] ?? ''))));
+  const cells = rows.map((r) => columns.map((_, i) => terminalText(r[i] ?? '')));
+  // a loop, not Math.max(...cells): spreading 130,000 rows into arguments overflows the call stack
+  const natural = columns.map((c, i) => cells.reduce((w, r) => Math.max(w, textWidth(r[i] ?? '')), textWidth(c.header)));
   const widths = fitWidths(columns, natural, maxWidth);
   const line = (r: readonly string[]): string =>
     columns

@@ -1,6 +1,8 @@
 // `quarantine list|show|release|delete|purge` and `probe`, run as the built CLI against real entries
 // made by the real app (quarantine mode over SMTP) or planted through the store API.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,7 +42,7 @@ async function quarantineOverSmtp(opts: { to?: string[]; subject?: string; from?
 }
 
 /** An entry through the store API, with the dates a test needs. */
-async function plant(opts: { receivedAt: Date; expiresAt: Date; bodyStored?: boolean; subject?: string }): Promise<string> {
+async function plant(opts: { receivedAt: Date; expiresAt: Date; bodyStored?: boolean; subject?: string; mailFrom?: string; recipients?: string[] }): Promise<string> {
   const id = newMessageId(opts.receivedAt);
   const raw = `Received: from client.test\r\n${simpleMessage({ subject: opts.subject ?? 'planted' })}`;
   const spool = path.join(t.dir, `spool-${id}`);
@@ -51,8 +53,8 @@ async function plant(opts: { receivedAt: Date; expiresAt: Date; bodyStored?: boo
     expiresAt: opts.expiresAt.toISOString(),
     remoteAddress: '192.0.2.7',
     helo: 'client.test',
-    mailFrom: 'sender@client.test',
-    recipients: ['stranger@example.test'],
+    mailFrom: opts.mailFrom ?? 'sender@client.test',
+    recipients: opts.recipients ?? ['stranger@example.test'],
     deliveredTo: [],
     size: raw.length,
     bodyStored: opts.bodyStored ?? true,
@@ -307,6 +309,127 @@ describe('quarantine purge', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--older-than: invalid duration "soon"/);
     expect((await store.list()).length).toBe(count);
+  });
+});
+
+describe('files planted in the quarantine directory are never read through (issue #9, item 7)', () => {
+  let outside: string;
+  let secret: string;
+  const SECRET = 'root:SECRET-HASH-THAT-MUST-NOT-LEAK:19000:0:99999:7:::\n';
+  const aliceNew = (): string => path.join(t.dataDir, 'mail', 'example.test', 'alice', 'new');
+  const deliveredToAlice = (): string[] => (existsSync(aliceNew()) ? readdirSync(aliceNew()) : []);
+  const fresh = (): Promise<string> => plant({ receivedAt: new Date(), expiresAt: new Date(Date.now() + DAY), subject: 'planted-target' });
+
+  beforeAll(() => {
+    outside = mkdtempSync(path.join(tmpdir(), 'cg-planted-'));
+    secret = path.join(outside, 'shadow');
+    writeFileSync(secret, SECRET);
+  });
+  afterAll(() => {
+    rmSync(outside, { recursive: true, force: true });
+  });
+
+  it('show --raw of an entry whose .eml is a symbolic link: exit 1 naming the entry, the link target never printed', async () => {
+    const id = await fresh();
+    rmSync(path.join(qdir, `${id}.eml`));
+    symlinkSync(secret, path.join(qdir, `${id}.eml`));
+    const r = await q('show', id, '--raw');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`catchall-guard: entry ${id}: ${id}.eml is a symbolic link, not a regular file; refusing to read it (nothing printed)\n`);
+    expect(r.stdout).toBe('');
+    noStackTrace(r);
+  });
+
+  it('release of an entry whose .eml is a symbolic link: exit 1, nothing linked into the Maildir, the entry kept', async () => {
+    const id = await fresh();
+    rmSync(path.join(qdir, `${id}.eml`));
+    symlinkSync(secret, path.join(qdir, `${id}.eml`));
+    const before = deliveredToAlice();
+    const r = await q('release', id, '--to', 'alice@example.test');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`entry ${id}: ${id}.eml is a symbolic link, not a regular file`);
+    expect(r.stderr).toContain(`nothing delivered, entry ${id} kept`);
+    expect(r.stdout).toBe('');
+    noStackTrace(r);
+    expect(deliveredToAlice()).toEqual(before);
+    expect(existsSync(path.join(qdir, `${id}.json`))).toBe(true);
+    expect(lstatSync(path.join(qdir, `${id}.eml`)).isSymbolicLink()).toBe(true);
+  });
+
+  it('an entry whose .json is a symbolic link: show, show --json, show --raw and release refuse, list leaves it out', async () => {
+    const id = await fresh();
+    // a complete entry elsewhere, with the same id: only its location differs
+    const json = path.join(qdir, `${id}.json`);
+    const elsewhere = path.join(outside, `${id}.json`);
+    writeFileSync(elsewhere, readFileSync(json, 'utf8').replace('planted-target', 'SECRET-SUBJECT'));
+    rmSync(json);
+    symlinkSync(elsewhere, json);
+    const before = deliveredToAlice();
+    for (const args of [['show', id], ['show', id, '--json'], ['show', id, '--raw'], ['release', id, '--to', 'alice@example.test']]) {
+      const r = await q(...args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain(`entry ${id}: ${id}.json is a symbolic link, not a regular file; refusing to read it`);
+      expect(r.stdout).toBe('');
+      noStackTrace(r);
+    }
+    expect(deliveredToAlice()).toEqual(before);
+    const list = await q('list', '--json');
+    expect(list.code).toBe(0);
+    expect(list.stdout).not.toContain('SECRET-SUBJECT');
+    expect((JSON.parse(list.stdout) as QuarantineEntry[]).map((e) => e.id)).not.toContain(id);
+  });
+
+  it('a FIFO in place of the .eml: show --raw refuses at once instead of waiting for a writer', async () => {
+    const id = await fresh();
+    rmSync(path.join(qdir, `${id}.eml`));
+    execFileSync('mkfifo', [path.join(qdir, `${id}.eml`)]);
+    const r = await q('show', id, '--raw');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`entry ${id}: ${id}.eml is a FIFO, not a regular file`);
+    expect(r.stdout).toBe('');
+    noStackTrace(r);
+  }, 15_000);
+});
+
+describe('bidi and control characters in addresses reach the terminal escaped (issue #9, item 11)', () => {
+  // U+202E turns `\u202egro.knab@c.test` into what reads as `c.test@bank.org`; U+009B is CSI, an escape sequence in one character
+  const sender = '\u202egro.knab@c.test';
+  const recipients = ['\u202eenaj@example.test', '\u009b2Jx@example.test'];
+  let id: string;
+  beforeAll(async () => {
+    id = await plant({ receivedAt: new Date(), expiresAt: new Date(Date.now() + DAY), subject: 'bidi', mailFrom: sender, recipients });
+  });
+  const raw = /[\u0080-\u009f\u202a-\u202e\u2066-\u2069\u200e\u200f]/;
+
+  it('quarantine list: <U+202E> and <U+009B> instead of the raw characters', async () => {
+    const r = await q('list');
+    expect(r.code).toBe(0);
+    const line = r.stdout.split('\n').find((l) => l.startsWith(id)) ?? '';
+    // the sender's and the first recipient's (columns narrower than a cell keep at least 12 characters)
+    expect(line).toContain('<U+202E>gro');
+    expect(line.match(/<U\+202E>/g)).toHaveLength(2);
+    expect(r.stdout).not.toMatch(raw);
+  });
+
+  it('quarantine show: the metadata with visible escapes', async () => {
+    const r = await q('show', id);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^envelope from:\s+<U\+202E>gro\.knab@c\.test$/m);
+    expect(r.stdout).toMatch(/^recipients:\s+<U\+202E>enaj@example\.test, <U\+009B>2Jx@example\.test$/m);
+    expect(r.stdout).not.toMatch(raw);
+  });
+
+  it('--json: \\u202e and \\u009b escapes, the same strings once parsed', async () => {
+    for (const args of [['list', '--json'], ['show', id, '--json']]) {
+      const r = await q(...args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).not.toMatch(raw);
+      expect(r.stdout).toContain('"\\u202egro.knab@c.test"');
+      expect(r.stdout).toContain('"\\u009b2Jx@example.test"');
+      const parsed = JSON.parse(r.stdout) as QuarantineEntry | QuarantineEntry[];
+      const entry = Array.isArray(parsed) ? parsed.find((e) => e.id === id) : parsed;
+      expect(entry).toMatchObject({ mailFrom: sender, recipients });
+    }
   });
 });
 

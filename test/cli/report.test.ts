@@ -1,5 +1,5 @@
 // `report`: the pure aggregation, and the built CLI on a recorded log file, its gzipped copy and stdin.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -108,18 +108,52 @@ describe('report aggregation (pure)', () => {
     expect(k.top(1)).toEqual([{ key: 'a', count: 3 }]);
   });
 
-  it('formats aligned tables within 100 columns', () => {
-    const a = createReportAggregator();
-    for (let i = 0; i < 5; i++) a.addLine(rcptLine(`2026-11-2${i}T10:00:00.000Z`, `a.very.long.local.part.that.someone.made.up.${i}@a-rather-long-subdomain.example.test`, `x@sender-domain-with-a-long-name-${i}.example`, 'observe'));
-    const text = formatReport(a.summary());
-    for (const line of text.split('\n')) expect([...line].length).toBeLessThanOrEqual(100);
-    expect(text).toMatch(/^RECIPIENT\s+COUNT\s+FIRST SEEN\s+LAST SEEN\s+MODE\s+TOP SENDER DOMAINS$/m);
-    expect(text).toContain('…');
+  it('top-k keeps the Space-Saving guarantees without scanning its counters (counts sum to the stream length, never below the truth)', () => {
+    let seed = 7;
+    const random = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const k = createTopK(50, { key: 'seeded', count: 40 });
+    const truth = new Map<string, number>([['seeded', 40]]);
+    for (let i = 0; i < 20_000; i++) {
+      // a few heavy keys among many rare ones
+      const key = random() < 0.3 ? `heavy${Math.floor(random() * 5)}` : `rare${Math.floor(random() * 5000)}`;
+      k.add(key);
+      truth.set(key, (truth.get(key) ?? 0) + 1);
+    }
+    const top = k.top(50);
+    expect(k.approximate).toBe(true);
+    expect(top.reduce((sum, e) => sum + e.count, 0)).toBe(20_040);
+    for (const e of top) expect(e.count).toBeGreaterThanOrEqual(truth.get(e.key) ?? 0);
+    expect(top.slice(0, 5).map((e) => e.key).sort()).toEqual(['heavy0', 'heavy1', 'heavy2', 'heavy3', 'heavy4']);
   });
 
-  it('renderTable strips control characters and right-aligns numbers', () => {
+  it('summary({ maxRecipients }) lists the most frequent only and still counts them all; the table says how many more', () => {
+    const a = createReportAggregator();
+    for (const line of LOG_TEXT.split('\n')) a.addLine(line);
+    const top = a.summary({ maxRecipients: 1 });
+    expect(top.unknownRecipients).toBe(3);
+    expect(top.recipients.map((r) => r.rcpt)).toEqual(['jane.doe@example.test']);
+    expect(a.summary().recipients.map((r) => r.rcpt)).toEqual(['jane.doe@example.test', 'info@example.test', 'old.account@example.test']);
+    const text = formatReport(a.summary(), 2);
+    expect(text.split('\n')[0]).toMatch(/^3 unknown recipients in 7 RCPT events/);
+    expect(text).toMatch(/^info@example\.test .*\n… and 1 more \(--json lists them all\)$/m);
+    expect(formatReport(top)).toContain('\n… and 2 more (--json lists them all)\n');
+  });
+
+  it('prints long addresses whole (SPEC §8): the other columns give way, cut with …', () => {
+    const a = createReportAggregator();
+    const address = (i: number): string => `a.very.long.local.part.that.someone.made.up.${i}@a-rather-long-subdomain.example.test`;
+    for (let i = 0; i < 5; i++) a.addLine(rcptLine(`2026-11-2${i}T10:00:00.000Z`, address(i), `x@sender-domain-with-a-long-name-${i}.example`, 'observe'));
+    const text = formatReport(a.summary());
+    expect(text).toMatch(/^RECIPIENT\s+COUNT\s+FIRST SEEN\s+LAST SEEN\s+MODE\s+TOP SENDER DOMAINS$/m);
+    for (let i = 0; i < 5; i++) expect(text).toMatch(new RegExp(`^${address(i).replace(/\./g, '\\.')}\\s+1\\s+2026-11-2${i}\\s+2026-11-2${i}\\s+observe\\s+sender-domain-\\S*…$`, 'm'));
+    // the table is as narrow as it can be without cutting an address
+    const rows = text.split('\n').filter((l) => l.startsWith('a.very'));
+    for (const row of rows) expect([...row].length).toBe(address(0).length + 2 + 5 + 2 + 10 + 2 + 10 + 2 + 7 + 2 + 18);
+  });
+
+  it('renderTable shows control characters as <U+XXXX>, a line break as a space, and right-aligns numbers', () => {
     const out = renderTable([{ header: 'NAME' }, { header: 'N', alignRight: true }], [['a\u001b[31mb\r\nc', '7'], ['bb', '12']]);
-    expect(out).toBe('NAME        N\na [31mb c   7\nbb         12');
+    expect(out).toBe(`NAME${' '.repeat(15)}N\na<U+001B>[31mb c   7\nbb${' '.repeat(16)}12`);
   });
 });
 
@@ -199,6 +233,72 @@ describe('report (CLI)', () => {
       expect(r.stderr).toMatch(/^catchall-guard: cannot read /);
       expect(r.stdout).toBe('');
     }
+  });
+
+  it('a dictionary attack in observe mode (150,000 distinct unknown addresses) no longer fails with "Maximum call stack size exceeded": the total first, the table capped with "… and N more"', async () => {
+    const file = path.join(dir, 'dictionary.log');
+    const out = createWriteStream(file);
+    const write = (text: string): Promise<void> => new Promise((resolve, reject) => out.write(text, (err) => (err ? reject(err) : resolve())));
+    const DISTINCT = 150_000;
+    const start = Date.parse('2026-11-01T00:00:00.000Z');
+    let batch: string[] = [];
+    for (let i = 0; i < DISTINCT; i++) {
+      batch.push(JSON.stringify({ level: 'info', time: new Date(start + i * 1000).toISOString(), event: 'rcpt', sid: `d${i}`, from: `bot${i % 97}@spam${i % 3001}.example`, rcpt: `guess${i}@example.test`, decision: 'observe', code: 250 }));
+      if (batch.length === 10_000) {
+        await write(`${batch.join('\n')}\n`);
+        batch = [];
+      }
+    }
+    // one address the owner really uses, seen more often than any guess: it tops the table
+    for (let i = 0; i < 5; i++) batch.push(rcptLine(`2026-11-0${i + 1}T12:00:00.000Z`, 'jane.doe@example.test', 'orders@shop.example', 'observe'));
+    await write(`${batch.join('\n')}\n`);
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    const total = DISTINCT + 1;
+
+    const [human, json] = await Promise.all([cli(['report', '--log', file]), cli(['report', '--log', file, '--json'])]);
+    expect(human.stderr).toBe('');
+    expect(human.code).toBe(0);
+    const lines = human.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe(`${total} unknown recipients in ${DISTINCT + 5} RCPT events (${DISTINCT + 5} log lines read; dates UTC)`);
+    expect(lines[3]).toMatch(/^jane\.doe@example\.test\s+5\s+2026-11-01\s+2026-11-05\s+observe\s+shop\.example 5$/);
+    expect(human.stdout).toContain(`\n… and ${total - 100} more (--json lists them all)\n`);
+    expect(lines.length).toBeLessThan(130);
+    for (const l of lines) expect([...l].length).toBeLessThanOrEqual(100);
+
+    expect(json.stderr).toBe('');
+    expect(json.code).toBe(0);
+    expect(json.stdout.startsWith(`{\n  "unknownRecipients": ${total},\n`)).toBe(true);
+    const s = JSON.parse(json.stdout) as ReportSummary;
+    expect(s.unknownRecipients).toBe(total);
+    expect(s.recipients).toHaveLength(total);
+    expect(s.recipients[0]).toMatchObject({ rcpt: 'jane.doe@example.test', count: 5 });
+    expect(new Set(s.recipients.map((r) => r.rcpt)).size).toBe(total);
+  }, 60_000);
+
+  it('bidi and C1 control characters in addresses and sender domains are shown as <U+XXXX>, and as \\u escapes in --json', async () => {
+    const file = path.join(dir, 'bidi.log');
+    const rcpt = '\u202eenaj@example.test';
+    writeFileSync(
+      file,
+      [
+        rcptLine('2026-11-20T10:00:00.000Z', rcpt, 'x@moc.\u202eknab.example', 'observe'),
+        rcptLine('2026-11-20T10:00:01.000Z', '\u009b2Jx\u2066@example.test', 'y@shop.example', 'observe'),
+      ].join('\n'),
+    );
+    const raw = /[\u0080-\u009f\u202a-\u202e\u2066-\u2069\u200e\u200f]/;
+    const human = await cli(['report', '--log', file]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).not.toMatch(raw);
+    expect(human.stdout).toMatch(/^<U\+202E>enaj@example\.test\s+1\s.*\smoc\.<U\+202E>knab\.example 1$/m);
+    expect(human.stdout).toMatch(/^<U\+009B>2jx<U\+2066>@example\.test\s+1\s/m); // report lowercases addresses
+    expect(human.stdout).toMatch(/^moc\.<U\+202E>knab\.example\s+1$/m);
+    const json = await cli(['report', '--log', file, '--json']);
+    expect(json.code).toBe(0);
+    expect(json.stdout).not.toMatch(raw);
+    expect(json.stdout).toContain('"rcpt": "\\u202eenaj@example.test"');
+    expect(json.stdout).toContain('"rcpt": "\\u009b2jx\\u2066@example.test"');
+    const s = JSON.parse(json.stdout) as ReportSummary;
+    expect(s.recipients.map((r) => r.rcpt).sort()).toEqual([rcpt, '\u009b2jx\u2066@example.test'].sort());
   });
 
   it('stray arguments → exit 2', async () => {
