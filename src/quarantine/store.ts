@@ -104,7 +104,7 @@ async function openRegular(file: string): Promise<FileHandle> {
   }
 }
 
-/** Enough for any legitimate header block (the spool captures as much). */
+/** Enough for any legitimate header block: what a notice quotes and a release passes on as headers. */
 export const HEADER_READ_BYTES = 256 * 1024;
 
 /**
