@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { nodeDurableFs, placeMessage, type DurableFs } from '../storage/durable-fs.js';
 import type { Delivery, DeliveryOutcome, DeliveryRequest } from './delivery.js';
+import { storageReason } from './reason.js';
 
 /** A mailbox name as a directory name: no separators, no dot files, nothing outside the tree. */
 export function mailboxDirName(localPart: string): string {
@@ -61,7 +62,7 @@ export function createMaildirDelivery(root: string, fs: DurableFs = nodeDurableF
         // all or nothing: the sender will retry, so no mailbox may keep a copy from this attempt
         for (const p of placed) await fs.unlink(p).catch(() => undefined);
         prepared.clear();
-        return { kind: 'temporary', reason: 'storage', detail: (err as NodeJS.ErrnoException).code ?? String(err) };
+        return { kind: 'temporary', source: 'storage', reason: storageReason(err), detail: (err as NodeJS.ErrnoException).code ?? String(err) };
       }
     },
     async cleanTemp() {

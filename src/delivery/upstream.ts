@@ -2,6 +2,7 @@
 import { createReadStream } from 'node:fs';
 import nodemailer from 'nodemailer';
 import type { Delivery, DeliveryOutcome, DeliveryRequest, UpstreamReply } from './delivery.js';
+import { upstreamReason } from './reason.js';
 import { smtpEnvelope } from './smtp-envelope.js';
 
 export interface UpstreamOptions {
@@ -38,7 +39,7 @@ export function classifyUpstreamError(err: SmtpError): DeliveryOutcome {
   // bouncing the sender's mail for it would be wrong, so it is a 451 while the operator fixes it
   const refusesMessage = err.code === undefined || MESSAGE_REFUSALS.has(err.code);
   if (typeof code === 'number' && code >= 500 && code < 600 && refusesMessage) return { kind: 'permanent', upstream: parseUpstreamReply(code, err.response) };
-  return { kind: 'temporary', reason: 'upstream', detail: err.response ?? err.code ?? err.message ?? 'unknown error' };
+  return { kind: 'temporary', source: 'upstream', reason: upstreamReason(err), detail: err.response ?? err.code ?? err.message ?? 'unknown error' };
 }
 
 export function createUpstreamDelivery(opts: UpstreamOptions): Delivery {

@@ -32,5 +32,5 @@ export const errText = (err: unknown): string => (err instanceof Error ? err.mes
 /** A state the SMTP layer should make impossible: refused for now (the client retries), logged with its reason. */
 export function internal(ctx: GatewayContext, sid: string, where: string, reason: string): SmtpReply {
   ctx.events.emit({ event: 'error', where, sid, error: reason, reason });
-  return replies.internalError(reason);
+  return replies.storageFailure(reason);
 }

@@ -41,7 +41,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
     deadline(sid: string, limit: DeadlineKind) {
       const r = limit === 'data' ? replies.dataTimeout() : replies.sessionTimeout();
-      events.emit({ event: 'timeout', sid, limit, code: `${r.code} ${r.enhanced}` });
+      events.emit({ event: 'timeout', sid, limit, code: `${r.code} ${r.enhanced}`, reason: `${limit}-timeout` });
     },
     failed(where, sid, err) {
       events.emit({ event: 'error', where, sid, error: errText(err) });

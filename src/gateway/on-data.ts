@@ -8,6 +8,7 @@ import type { SessionInfo } from '../smtp/server.js';
 import { replies, replyForCommit, type SmtpReply } from '../smtp/replies.js';
 import { commitTransaction } from '../transaction/commit.js';
 import { planRecipients, type AcceptedRecipient } from '../transaction/plan.js';
+import { storageReason } from '../delivery/reason.js';
 import { errText, internal, type GatewayContext } from './context.js';
 import { newQuarantineEntry } from './quarantine-entry.js';
 import { envelopeKey } from './sessions.js';
@@ -65,17 +66,19 @@ export function onData(ctx: GatewayContext): (info: SessionInfo, stream: DataStr
       }).catch((err: unknown) => ({ kind: 'failed' as const, err }));
       const base = { sid: info.sid, qid, from, messageId: null, delivered: [], quarantined: [], size: 0 };
       if (spooled.kind === 'aborted') {
-        events.emit({ ...base, event: 'message', durationMs: Date.now() - started, code: 0, outcome: 'aborted' });
-        return replies.storageFailure(); // nobody reads it: the client is gone
+        events.emit({ ...base, event: 'message', durationMs: Date.now() - started, code: 0, outcome: 'aborted', reason: 'client-gone' });
+        return replies.storageFailure('client-gone'); // nobody reads it: the client is gone
       }
       if (spooled.kind !== 'spooled') {
-        const r = spooled.kind === 'too-large' ? replies.messageTooLarge(maxBytes) : replies.storageFailure();
+        const reason = spooled.kind === 'too-large' ? 'message-too-large' : storageReason(spooled.err);
+        const r = spooled.kind === 'too-large' ? replies.messageTooLarge(maxBytes) : replies.storageFailure(reason);
         events.emit({
           ...base,
           event: 'message',
           durationMs: Date.now() - started,
           code: r.code,
           outcome: spooled.kind === 'too-large' ? 'too-large' : 'temporary',
+          reason,
           ...(spooled.kind === 'failed' ? { detail: errText(spooled.err) } : {}),
         });
         return r;
@@ -111,7 +114,8 @@ export function onData(ctx: GatewayContext): (info: SessionInfo, stream: DataStr
           durationMs: Date.now() - started,
           code: r.code,
           outcome: outcome.kind,
-          ...(outcome.kind === 'temporary' ? { detail: outcome.detail } : outcome.kind === 'permanent' ? { detail: outcome.upstream.text } : {}),
+          ...(outcome.kind === 'temporary' ? { reason: outcome.reason, detail: outcome.detail } : {}),
+          ...(outcome.kind === 'permanent' ? { reason: 'upstream-refused', detail: outcome.upstream.text } : {}),
         });
         return r;
       } finally {

@@ -3,7 +3,7 @@ import { normalizeSender } from '../address/parse.js';
 import { countsAsUnknown, decideRecipient, rcptLimits, type RcptOutcome } from '../policy/decide.js';
 import { lookupRecipient } from '../policy/lookup.js';
 import type { SessionInfo } from '../smtp/server.js';
-import { replies, replyForRcpt, type SmtpReply } from '../smtp/replies.js';
+import { reasonForRcpt, replies, replyForRcpt, type SmtpReply } from '../smtp/replies.js';
 import type { AcceptedRecipient } from '../transaction/plan.js';
 import { internal, type GatewayContext } from './context.js';
 import type { Runtime } from './runtime.js';
@@ -74,6 +74,7 @@ export function onRcptTo(ctx: GatewayContext): (info: SessionInfo, address: stri
       ctx.unknownBudget.record(state.ip);
     }
     const reply = replyForRcpt(outcome);
+    const reason = reasonForRcpt(outcome);
     ctx.events.emit({
       event: 'rcpt',
       sid: info.sid,
@@ -81,7 +82,7 @@ export function onRcptTo(ctx: GatewayContext): (info: SessionInfo, address: stri
       rcpt: recipient.kind === 'mailbox' ? recipient.address.normalized : address,
       decision: outcome.kind,
       code: reply.code,
-      ...('reason' in outcome ? { reason: outcome.reason } : 'limit' in outcome ? { reason: outcome.limit } : {}),
+      ...(reason ? { reason } : {}),
     });
     const accepted = acceptedRecipient(outcome);
     if (!accepted) return reply;

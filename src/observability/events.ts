@@ -25,6 +25,8 @@ export type LogEvent =
       code: number;
       /** `aborted`: the client went away or timed out before the final dot (code 0: no reply was given). */
       outcome: 'stored' | 'temporary' | 'permanent' | 'too-large' | 'aborted';
+      /** Every outcome but `stored`: a stable code (`storage-enospc`, `upstream-timeout`, …; README, Logs). */
+      reason?: string;
       detail?: string;
     }
   | { event: 'notice'; qid: string; to: string; status: 'sent' | 'suppressed' | 'deferred' | 'failed'; reason?: string; attempts?: number; detail?: string }
@@ -32,7 +34,7 @@ export type LogEvent =
   /** The quarantine reached quarantine.maxSize (`full: true`, quarantine RCPTs get 452 4.3.1) or has room again. */
   | { event: 'quota'; full: boolean; bytes: number; limit: number }
   /** A wall-clock bound (server.dataTimeout / sessionTimeout) answered 421 4.4.2 and closed the session. */
-  | { event: 'timeout'; sid: string; limit: 'data' | 'session'; code: string }
+  | { event: 'timeout'; sid: string; limit: 'data' | 'session'; code: string; reason: 'data-timeout' | 'session-timeout' }
   | { event: 'reload'; ok: boolean; error?: string; what?: string; domain?: string; entries?: number }
   | { event: 'purge'; deleted: number }
   | { event: 'shutdown'; phase: 'draining' | 'done' | 'forced'; inFlight?: number }

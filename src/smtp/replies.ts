@@ -12,7 +12,8 @@ export interface SmtpReply {
 export const reply = (code: number, enhanced: string, text: string): SmtpReply => ({ code, enhanced, text });
 
 export const replies = {
-  recipientOk: () => reply(250, '2.1.5', 'Ok'),
+  /** smtp-server writes its own `250 2.1.5 Accepted` for a null answer; this is that text. */
+  recipientOk: () => reply(250, '2.1.5', 'Accepted'),
   userUnknown: (addr: string) => reply(550, '5.1.1', `<${addr}>: recipient address rejected: user unknown`),
   relayDenied: (addr: string) => reply(554, '5.7.1', `<${addr}>: relay access denied`),
   routingTrick: (addr: string) => reply(550, '5.7.1', `<${addr}>: source routing and percent hacks are not supported: relay access denied`),
@@ -25,10 +26,8 @@ export const replies = {
   earlyTalker: () => reply(554, '5.5.1', 'protocol error: you talked before the greeting'),
   messageTooLarge: (limit: number) => reply(552, '5.3.4', `message exceeds the size limit of ${limit} bytes`),
   directoryUnavailable: () => reply(451, '4.3.0', 'recipient directory unavailable, try again later'),
-  storageFailure: () => reply(451, '4.3.0', 'local error in processing, try again later'),
-  /** A state the SMTP layer should have made impossible: the client retries, the log says which. */
-  internalError: (reason: string) => reply(451, '4.3.0', `local error in processing, try again later [${reason}]`),
-  upstreamUnavailable: () => reply(451, '4.4.1', 'mailbox server temporarily unavailable, try again later'),
+  storageFailure: (reason: string) => reply(451, '4.3.0', `local error in processing, try again later [${reason}]`),
+  upstreamUnavailable: (reason: string) => reply(451, '4.4.1', `mailbox server temporarily unavailable, try again later [${reason}]`),
   shuttingDown: () => reply(421, '4.3.2', 'server shutting down, try again later'),
   quarantineFull: () => reply(452, '4.3.1', 'insufficient system storage: quarantine full, try again later'),
   dataTimeout: () => reply(421, '4.4.2', 'message transfer took too long, closing connection'),
@@ -57,6 +56,34 @@ export function replyForRcpt(outcome: RcptOutcome): SmtpReply {
   }
 }
 
+/** The stable code a refused RCPT is logged with (README, Logs); none for the decisions that accept. */
+export function reasonForRcpt(outcome: RcptOutcome): string | undefined {
+  switch (outcome.kind) {
+    case 'accept':
+    case 'quarantine':
+    case 'observe':
+      return undefined;
+    case 'reject':
+      return 'user-unknown';
+    case 'relay-denied':
+      return RELAY_REASON[outcome.reason];
+    case 'invalid':
+      return 'malformed-address';
+    case 'limited':
+      return outcome.limit;
+    case 'deferred':
+      return outcome.reason;
+  }
+}
+
+const RELAY_REASON: Record<Extract<RcptOutcome, { kind: 'relay-denied' }>['reason'], string> = {
+  'not-served': 'relay-denied',
+  literal: 'address-literal',
+  '%': 'percent-hack',
+  '!': 'bang-path',
+  'quoted-at': 'quoted-at',
+};
+
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3}$/;
 
 export function replyForCommit(outcome: CommitOutcome): SmtpReply {
@@ -64,7 +91,7 @@ export function replyForCommit(outcome: CommitOutcome): SmtpReply {
     case 'stored':
       return replies.queued(outcome.qid);
     case 'temporary':
-      return outcome.reason === 'upstream' ? replies.upstreamUnavailable() : replies.storageFailure();
+      return outcome.source === 'upstream' ? replies.upstreamUnavailable(outcome.reason) : replies.storageFailure(outcome.reason);
     case 'permanent': {
       // the upstream's own refusal, passed on with its enhanced code so the sender's bounce says why
       const up = outcome.upstream;
@@ -77,7 +104,7 @@ export function replyForCommit(outcome: CommitOutcome): SmtpReply {
 
 /** A thrown thing of unknown origin is never a permanent failure: the sender retries. */
 export function replyForFailure(_err: unknown): SmtpReply {
-  return replies.storageFailure();
+  return replies.storageFailure('internal-error');
 }
 
 export function sanitizeText(text: string): string {

@@ -1,6 +1,7 @@
 // The DATA pipeline: prepare the quarantine entry → deliver to known recipients → commit the entry.
 // 250 must mean durable and 451 must mean nothing kept; this order keeps both promises.
 import type { Delivery, DeliveryRecipient, UpstreamReply } from '../delivery/delivery.js';
+import { storageReason } from '../delivery/reason.js';
 import type { SpooledMessage } from '../message/spool.js';
 import type { QuarantineEntry } from '../quarantine/entry.js';
 import type { PreparedEntry, QuarantineStore } from '../quarantine/store.js';
@@ -12,7 +13,7 @@ export type CommitOutcome =
       /** Refused permanently by the upstream although the others took it; logged, see README. */
       readonly refused: readonly string[];
     }
-  | { readonly kind: 'temporary'; readonly reason: 'storage' | 'upstream'; readonly detail: string }
+  | { readonly kind: 'temporary'; readonly source: 'storage' | 'upstream'; readonly reason: string; readonly detail: string }
   | { readonly kind: 'permanent'; readonly upstream: UpstreamReply };
 
 export interface AcceptedTransaction {
@@ -35,7 +36,7 @@ export async function commitTransaction(
     try {
       prepared = await deps.quarantine.prepare(tx.quarantineEntry, message, tx.storeBody);
     } catch (err) {
-      return { kind: 'temporary', reason: 'storage', detail: describe(err) };
+      return { kind: 'temporary', source: 'storage', reason: storageReason(err), detail: describe(err) };
     }
   }
   let refused: readonly string[] = [];
@@ -44,7 +45,7 @@ export async function commitTransaction(
     if (outcome.kind === 'delivered') refused = outcome.refused ?? [];
     else {
       await prepared?.abort();
-      return outcome.kind === 'permanent' ? outcome : { kind: 'temporary', reason: outcome.reason, detail: outcome.detail };
+      return outcome.kind === 'permanent' ? outcome : { kind: 'temporary', source: outcome.source, reason: outcome.reason, detail: outcome.detail };
     }
   }
   if (prepared) {
@@ -52,7 +53,7 @@ export async function commitTransaction(
       await prepared.commit();
     } catch (err) {
       // the known recipients already have it; a retry by the sender duplicates it for them, loses nothing
-      return { kind: 'temporary', reason: 'storage', detail: describe(err) };
+      return { kind: 'temporary', source: 'storage', reason: storageReason(err), detail: describe(err) };
     }
   }
   return { kind: 'stored', qid: tx.qid, refused };

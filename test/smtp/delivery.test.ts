@@ -14,7 +14,7 @@ type MessageEvent = Extract<LogEvent, { event: 'message' }>;
 const HOSTNAME = 'mx.test.invalid';
 const MAILDIR_NAME = /^(\d+)\.M(\d+)P(\d+)Q(\d+)R([0-9a-f]{8})\.([^/]+),S=(\d+)$/;
 const RFC5322_DATE = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \\d{4} \\d\\d:\\d\\d:\\d\\d \\+0000';
-const TEMPFAIL = '451 4.4.1 mailbox server temporarily unavailable, try again later';
+const TEMPFAIL = (reason: string): string => `451 4.4.1 mailbox server temporarily unavailable, try again later [${reason}]`;
 
 /** Our trace header as it must open every stored/relayed message. `forRcpt` only for one recipient. */
 function receivedPattern(qid: string, forRcpt: string | null): RegExp {
@@ -277,7 +277,7 @@ describe('upstream delivery (delivery.type smtp)', () => {
     const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test'], raw: simpleMessage({ messageId: '<up-451@client.test>' }) });
     expect(r.ok).toBe(false);
     expect(r.code).toBe(451);
-    expect(r.response).toBe(TEMPFAIL);
+    expect(r.response).toBe(TEMPFAIL('upstream-tempfail'));
     expect(s.messages).toEqual([]);
     nothingKeptLocally(t);
     const e = await onlyMessageEvent(t);
@@ -315,7 +315,7 @@ describe('upstream delivery (delivery.type smtp)', () => {
     const t = await app(upstream(port));
     const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test'], raw: simpleMessage() });
     expect(r.code).toBe(451);
-    expect(r.response).toBe(TEMPFAIL);
+    expect(r.response).toBe(TEMPFAIL('upstream-unreachable'));
     nothingKeptLocally(t);
     expect(await onlyMessageEvent(t)).toMatchObject({ delivered: [], quarantined: [], code: 451, outcome: 'temporary' });
   });
@@ -325,7 +325,7 @@ describe('upstream delivery (delivery.type smtp)', () => {
     const t = await app(upstream(s.port, '1s'));
     const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test'], raw: simpleMessage() });
     expect(r.code).toBe(451);
-    expect(r.response).toBe(TEMPFAIL);
+    expect(r.response).toBe(TEMPFAIL('upstream-timeout'));
     expect(s.messages).toEqual([]);
     nothingKeptLocally(t);
     expect(await onlyMessageEvent(t)).toMatchObject({ code: 451, outcome: 'temporary', delivered: [] });
@@ -337,7 +337,7 @@ describe('upstream delivery (delivery.type smtp)', () => {
     const t = await app(upstream(s.port));
     const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test', 'bob@example.test'], raw: simpleMessage({ messageId: '<partial@client.test>' }) });
     expect(r.code).toBe(451);
-    expect(r.response).toBe(TEMPFAIL);
+    expect(r.response).toBe(TEMPFAIL('upstream-tempfail'));
     nothingKeptLocally(t);
     expect(await onlyMessageEvent(t)).toMatchObject({ delivered: [], quarantined: [], code: 451, outcome: 'temporary', messageId: '<partial@client.test>' });
   });

@@ -9,7 +9,7 @@ import { startApp, type RawConfig, type TestApp } from '../helpers/start-app.js'
 import { closedPort, startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
 
 const DAY = 86_400_000;
-const TEMPFAIL = '451 4.4.1 mailbox server temporarily unavailable, try again later';
+const TEMPFAIL = '451 4.4.1 mailbox server temporarily unavailable, try again later [upstream-tempfail]';
 const QUEUED = /^250 2\.0\.0 Ok: queued as [A-Za-z0-9_-]+$/;
 
 let running: Array<{ stop(): Promise<void> } | { close(): Promise<void> }> = [];

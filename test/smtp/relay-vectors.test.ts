@@ -239,9 +239,9 @@ describe.each(['quarantine', 'observe'] as const)('routing tricks in %s mode are
   afterAll(() => t.stop());
 
   it.each([
-    ['user%other.test@example.test', '%', routingTrick('user%other.test@example.test'), 550],
-    ['other.test!user@example.test', '!', routingTrick('other.test!user@example.test'), 550],
-    ['user@[127.0.0.1]', 'literal', relayDenied('user@[127.0.0.1]'), 554],
+    ['user%other.test@example.test', 'percent-hack', routingTrick('user%other.test@example.test'), 550],
+    ['other.test!user@example.test', 'bang-path', routingTrick('other.test!user@example.test'), 550],
+    ['user@[127.0.0.1]', 'address-literal', relayDenied('user@[127.0.0.1]'), 554],
   ] as const)('%s → 5xx 5.7.1, no quarantine entry, no mail', async (address, via, reply, code) => {
     const before = t.events.all.length;
     const { client } = await RawSmtp.connect(t.port);

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MailAddress } from '../../src/address/parse.js';
 import type { RcptOutcome } from '../../src/policy/decide.js';
-import { formatReply, replies, replyForCommit, replyForFailure, replyForRcpt, ReplyError, sanitizeText } from '../../src/smtp/replies.js';
+import { formatReply, reasonForRcpt, replies, replyForCommit, replyForFailure, replyForRcpt, ReplyError, sanitizeText } from '../../src/smtp/replies.js';
 import type { CommitOutcome } from '../../src/transaction/commit.js';
 
 const alice: MailAddress = { localPart: 'Alice', domain: 'example.test', normalized: 'alice@example.test' };
@@ -10,10 +10,10 @@ const carol: MailAddress = { localPart: 'Carol', domain: 'example.test', normali
 
 /** Rows per RcptOutcome kind and variant; the Record type keeps the keys in step with the union. */
 const rcptTable: Record<RcptOutcome['kind'], Array<[RcptOutcome, string]>> = {
-  accept: [[{ kind: 'accept', recipient: alice, mailbox: 'alice' }, '250 2.1.5 Ok']],
+  accept: [[{ kind: 'accept', recipient: alice, mailbox: 'alice' }, '250 2.1.5 Accepted']],
   reject: [[{ kind: 'reject', recipient: carol }, '550 5.1.1 <carol@example.test>: recipient address rejected: user unknown']],
-  quarantine: [[{ kind: 'quarantine', recipient: carol }, '250 2.1.5 Ok']],
-  observe: [[{ kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' }, '250 2.1.5 Ok']],
+  quarantine: [[{ kind: 'quarantine', recipient: carol }, '250 2.1.5 Accepted']],
+  observe: [[{ kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' }, '250 2.1.5 Accepted']],
   'relay-denied': [
     [{ kind: 'relay-denied', raw: 'someone@elsewhere.test', reason: 'not-served' }, '554 5.7.1 <someone@elsewhere.test>: relay access denied'],
     [{ kind: 'relay-denied', raw: 'bob%elsewhere.test@example.test', reason: '%' }, '550 5.7.1 <bob%elsewhere.test@example.test>: source routing and percent hacks are not supported: relay access denied'],
@@ -33,6 +33,7 @@ const rcptTable: Record<RcptOutcome['kind'], Array<[RcptOutcome, string]>> = {
   deferred: [
     [{ kind: 'deferred', reason: 'directory-unavailable' }, '451 4.3.0 recipient directory unavailable, try again later'],
     [{ kind: 'deferred', reason: 'shutting-down' }, '421 4.3.2 server shutting down, try again later'],
+    [{ kind: 'deferred', reason: 'quarantine-full' }, '452 4.3.1 insufficient system storage: quarantine full, try again later'],
   ],
 };
 
@@ -57,8 +58,8 @@ describe('replyForRcpt', () => {
 describe('replyForCommit', () => {
   it.each<[string, CommitOutcome, string]>([
     ['stored', { kind: 'stored', qid: 'abc123', refused: [] }, '250 2.0.0 Ok: queued as abc123'],
-    ['temporary: storage', { kind: 'temporary', reason: 'storage', detail: 'ENOSPC' }, '451 4.3.0 local error in processing, try again later'],
-    ['temporary: upstream', { kind: 'temporary', reason: 'upstream', detail: 'ECONNREFUSED' }, '451 4.4.1 mailbox server temporarily unavailable, try again later'],
+    ['temporary: storage, with its greppable reason', { kind: 'temporary', source: 'storage', reason: 'storage-enospc', detail: 'ENOSPC' }, '451 4.3.0 local error in processing, try again later [storage-enospc]'],
+    ['temporary: upstream, with its greppable reason', { kind: 'temporary', source: 'upstream', reason: 'upstream-unreachable', detail: 'ECONNREFUSED' }, '451 4.4.1 mailbox server temporarily unavailable, try again later [upstream-unreachable]'],
     ['permanent 550 5.1.1', { kind: 'permanent', upstream: { code: 550, enhanced: '5.1.1', text: 'no such user' } }, '550 5.1.1 mailbox server refused the message: no such user'],
     ['permanent 554 5.7.1', { kind: 'permanent', upstream: { code: 554, enhanced: '5.7.1', text: 'spam' } }, '554 5.7.1 mailbox server refused the message: spam'],
     ['permanent 552 5.2.2 (mailbox full) keeps the enhanced code', { kind: 'permanent', upstream: { code: 552, enhanced: '5.2.2', text: 'mailbox full' } }, '550 5.2.2 mailbox server refused the message: mailbox full'],
@@ -96,7 +97,7 @@ describe('replyForFailure', () => {
   ])('%s → 451 4.3.0', (_label, err) => {
     const r = replyForFailure(err);
     expect(r.code).toBe(451);
-    expect(formatReply(r)).toBe('451 4.3.0 local error in processing, try again later');
+    expect(formatReply(r)).toBe('451 4.3.0 local error in processing, try again later [internal-error]');
   });
 });
 
@@ -136,8 +137,11 @@ describe('reply helpers', () => {
       replies.earlyTalker(),
       replies.messageTooLarge(1),
       replies.directoryUnavailable(),
-      replies.storageFailure(),
-      replies.upstreamUnavailable(),
+      replies.storageFailure('storage-eio'),
+      replies.upstreamUnavailable('upstream-timeout'),
+      replies.quarantineFull(),
+      replies.dataTimeout(),
+      replies.sessionTimeout(),
       replies.shuttingDown(),
       replies.queued('q'),
     ];
@@ -146,4 +150,22 @@ describe('reply helpers', () => {
       expect(formatReply(r)).toMatch(ENHANCED_AT_START);
     }
   });
+});
+
+describe('reasonForRcpt: the stable code of every refused RCPT', () => {
+  const expected: Record<RcptOutcome['kind'], Array<string | undefined>> = {
+    accept: [undefined],
+    reject: ['user-unknown'],
+    quarantine: [undefined],
+    observe: [undefined],
+    'relay-denied': ['relay-denied', 'percent-hack', 'bang-path', 'quoted-at', 'address-literal'],
+    invalid: ['malformed-address', 'malformed-address'],
+    limited: ['max-recipients', 'max-unknown-recipients', 'max-unknown-recipients-per-ip'],
+    deferred: ['directory-unavailable', 'shutting-down', 'quarantine-full'],
+  };
+  for (const kind of Object.keys(rcptTable) as Array<RcptOutcome['kind']>) {
+    it(`${kind} → ${JSON.stringify(expected[kind])}`, () => {
+      expect(rcptTable[kind].map(([o]) => reasonForRcpt(o))).toEqual(expected[kind]);
+    });
+  }
 });
