@@ -161,7 +161,7 @@ function resolveAndCheck(cfg: FileConfig, paths: Config['paths']): LoadResult {
   const config: Config = {
     ...cfg,
     server: { ...cfg.server, tls },
-    domains: domains as FileConfig['domains'],
+    domains,
     delivery: { ...cfg.delivery, maildir: { path: data(cfg.delivery.maildir.path) } },
     quarantine: { ...cfg.quarantine, path: data(cfg.quarantine.path) },
     notices: { ...cfg.notices, templatesDir },

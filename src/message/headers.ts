@@ -26,11 +26,9 @@ export const EMPTY_FACTS: MessageFacts = {
 function headerText(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value === 'string') return value;
-  if (typeof value === 'object' && 'text' in value && typeof (value as { text: unknown }).text === 'string') {
-    return (value as { text: string }).text;
-  }
-  if (typeof value === 'object' && 'value' in value) return headerText((value as { value: unknown }).value);
-  return String(value);
+  if (typeof value === 'object' && 'text' in value && typeof value.text === 'string') return value.text;
+  if (typeof value === 'object' && 'value' in value) return headerText(value.value);
+  return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : null;
 }
 
 /**

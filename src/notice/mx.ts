@@ -89,7 +89,7 @@ async function addressesOf(host: string, resolve: DnsResolver): Promise<{ addres
 export async function lookupMailHosts(domain: string, resolve: DnsResolver, opts: { readonly allowUnroutable?: boolean } = {}): Promise<MailHostLookup> {
   let records: { exchange: string; priority: number }[];
   try {
-    records = (await resolve(domain, 'MX').then((v) => (Array.isArray(v) ? v : []))).filter(isMxRecord);
+    records = (await resolve(domain, 'MX').then((v) => (Array.isArray(v) ? (v as unknown[]) : []))).filter(isMxRecord);
   } catch (err) {
     const code = (err as { code?: unknown } | null)?.code;
     if (code === 'ENOTFOUND') return { kind: 'no-such-domain' };

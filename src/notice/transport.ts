@@ -64,12 +64,14 @@ type SmtpOptions = Parameters<typeof nodemailer.createTransport>[0];
 async function sendOnce(options: SmtpOptions, notice: ComposedNotice): Promise<NoticeSendResult> {
   const transport = nodemailer.createTransport(options);
   try {
-    const info = await transport.sendMail({
+    // nodemailer types the info of a transport built from a plain options object as any
+    const info: unknown = await transport.sendMail({
       envelope: smtpEnvelope('', [notice.envelope.to]),
       raw: notice.raw,
       dsn: { notify: 'NEVER' },
     });
-    return { kind: 'sent', response: oneLine(String(info.response ?? '')) };
+    const response = typeof info === 'object' && info !== null && 'response' in info && typeof info.response === 'string' ? info.response : '';
+    return { kind: 'sent', response: oneLine(response) };
   } catch (err) {
     return classifySendError(err);
   } finally {

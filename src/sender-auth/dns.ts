@@ -26,7 +26,7 @@ export function withDnsTimeout(resolve: DnsResolver, timeoutMs = DNS_TIMEOUT_MS)
         },
         (err: unknown) => {
           clearTimeout(timer);
-          reject(err);
+          reject(err instanceof Error ? err : new Error(String(err)));
         },
       );
     });

@@ -69,7 +69,7 @@ function sessionInfo(session: SMTPServerSession): SessionInfo {
 }
 
 function params(address: SMTPServerAddress): Record<string, string | boolean> {
-  return (address.args || {}) as Record<string, string | boolean>;
+  return address.args || {};
 }
 
 type Callback = (err?: Error | null) => void;

@@ -38,7 +38,9 @@ function install(): void {
     throw new Error('smtp-server internals changed: review src/smtp/wire-compat.ts');
   }
   installed = true;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- always called as original.call(connection)
   const originalSend = proto.send;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- always called as original.call(connection)
   const originalInit = proto.init;
 
   proto.send = function send(this: SMTPConnection, code: number, data?: string | string[] | null, context?: string | false): void {
@@ -70,6 +72,7 @@ function install(): void {
     originalSend.call(this, code, data, context);
   };
 
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- always called as original.call(connection)
   const originalData = proto.handler_DATA;
   proto.handler_DATA = function handlerData(this: SMTPConnection, command: Buffer, callback: () => void): void {
     originalData.call(this, command, callback);

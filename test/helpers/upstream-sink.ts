@@ -57,7 +57,7 @@ export async function startSink(mode: SinkMode = 'accept'): Promise<UpstreamSink
   server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, () => resolve()));
   const port = (server.server.address() as AddressInfo).port;
-  return Object.assign(sink, {
+  const done: UpstreamSink = Object.assign(sink, {
     port,
     messages,
     async waitForMessages(n: number, timeoutMs = 10_000) {
@@ -72,7 +72,8 @@ export async function startSink(mode: SinkMode = 'accept'): Promise<UpstreamSink
       return messages;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  }) as UpstreamSink;
+  });
+  return done;
 }
 
 /** A port with nothing listening on it. */

@@ -1,5 +1,6 @@
 // Storage and upstream faults: 451 4.x.x, nothing half-written, the server keeps serving and recovers.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SpoolWriter } from '../../src/message/spool.js';
@@ -23,18 +24,16 @@ afterEach(async () => {
 type FsOp = keyof DurableFs;
 function faultyFs(): { fs: DurableFs; failAt: Set<FsOp> } {
   const failAt = new Set<FsOp>();
-  const wrap = <K extends FsOp>(op: K): DurableFs[K] =>
-    (async (...args: unknown[]) => {
-      if (failAt.has(op)) throw Object.assign(new Error(`injected ${op} failure`), { code: 'EIO' });
-      return (nodeDurableFs[op] as (...a: unknown[]) => Promise<void>)(...args);
-    }) as DurableFs[K];
+  const guard = (op: FsOp): void => {
+    if (failAt.has(op)) throw Object.assign(new Error(`injected ${op} failure`), { code: 'EIO' });
+  };
   const fs: DurableFs = {
-    mkdirp: wrap('mkdirp'),
-    placeCopy: wrap('placeCopy'),
-    writeNew: wrap('writeNew'),
-    rename: wrap('rename'),
-    fsyncDir: wrap('fsyncDir'),
-    unlink: nodeDurableFs.unlink,
+    mkdirp: async (dir) => (guard('mkdirp'), nodeDurableFs.mkdirp(dir)),
+    placeCopy: async (src, dest) => (guard('placeCopy'), nodeDurableFs.placeCopy(src, dest)),
+    writeNew: async (dest, data) => (guard('writeNew'), nodeDurableFs.writeNew(dest, data)),
+    rename: async (from, to) => (guard('rename'), nodeDurableFs.rename(from, to)),
+    fsyncDir: async (dir) => (guard('fsyncDir'), nodeDurableFs.fsyncDir(dir)),
+    unlink: (file) => nodeDurableFs.unlink(file),
   };
   return { fs, failAt };
 }
@@ -139,7 +138,7 @@ describe('upstream faults', () => {
     });
     authSink.on('error', () => undefined);
     await new Promise<void>((resolve) => authSink.listen({ host: '127.0.0.1', port: 0 }, () => resolve()));
-    const port = (authSink.server.address() as import('node:net').AddressInfo).port;
+    const port = (authSink.server.address() as AddressInfo).port;
     try {
       t = await startApp({ delivery: { type: 'smtp', smtp: { host: '127.0.0.1', port, auth: { user: 'relay', pass: 'wrong' }, timeout: '5s' } } });
       const r = await send(t.port, ['alice@example.test']);
