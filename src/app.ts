@@ -54,7 +54,15 @@ export interface App {
 export function buildDelivery(config: Config, fs?: DurableFs): Delivery {
   if (config.delivery.type === 'smtp' && config.delivery.smtp) {
     const s = config.delivery.smtp;
-    return createUpstreamDelivery({ host: s.host, port: s.port, secure: s.secure, requireTLS: s.requireTLS, auth: s.auth, timeout: s.timeout, name: config.server.hostname });
+    return createUpstreamDelivery({
+      host: s.host,
+      port: s.port,
+      secure: s.secure,
+      requireTLS: s.requireTLS,
+      auth: s.auth,
+      timeout: s.timeout,
+      name: config.server.hostname,
+    });
   }
   return createMaildirDelivery(config.delivery.maildir.path, fs);
 }
@@ -100,7 +108,11 @@ export function createApp(initial: Config, deps: AppDeps): App {
       },
       {
         onReload: (domain, file, r) =>
-          events.emit(r.ok ? { event: 'reload', ok: true, what: 'recipientsFile', domain, entries: r.entries } : { event: 'reload', ok: false, what: 'recipientsFile', domain, error: `${file}: ${r.error}` }),
+          events.emit(
+            r.ok
+              ? { event: 'reload', ok: true, what: 'recipientsFile', domain, entries: r.entries }
+              : { event: 'reload', ok: false, what: 'recipientsFile', domain, error: `${file}: ${r.error}` },
+          ),
       },
     );
   }
@@ -189,7 +201,10 @@ export function createApp(initial: Config, deps: AppDeps): App {
         tls = readTls(config);
         nextFiles = watchFiles(config);
         const old = runtime;
-        const delivery = JSON.stringify(old.config.delivery) === JSON.stringify(config.delivery) ? old.delivery : buildDelivery(config, deps.fs);
+        const delivery =
+          JSON.stringify(old.config.delivery) === JSON.stringify(config.delivery)
+            ? old.delivery
+            : buildDelivery(config, deps.fs);
         runtime = buildRuntime(config, delivery, nextFiles);
         files.close();
         files = nextFiles;

@@ -30,7 +30,9 @@ class UsageError extends Error {}
 function loadOrExplain(configPath: string | undefined): Config | number {
   const r = loadConfig({ configPath });
   if (r.ok) return r.config;
-  process.stderr.write(`catchall-guard: invalid configuration (${resolveConfigPath({ configPath })}):\n${formatIssues(r.issues)}\n`);
+  process.stderr.write(
+    `catchall-guard: invalid configuration (${resolveConfigPath({ configPath })}):\n${formatIssues(r.issues)}\n`,
+  );
   return EXIT.usage;
 }
 
@@ -65,7 +67,11 @@ async function run(argv: string[]): Promise<number> {
       const config = loadOrExplain(values.config);
       if (typeof config === 'number') return config;
       const { runServe } = await import('./cli/serve.js');
-      const code = await runServe(config, resolveConfigPath({ configPath: values.config }), createLogger(config.log.level));
+      const code = await runServe(
+        config,
+        resolveConfigPath({ configPath: values.config }),
+        createLogger(config.log.level),
+      );
       // the drain is over and the log flushed: a socket still open (a notice peer that never answers)
       // must not keep the process alive past its orchestrator's patience
       process.exit(code);
@@ -90,7 +96,12 @@ async function run(argv: string[]): Promise<number> {
       const config = loadOrExplain(values.config);
       if (typeof config === 'number') return config;
       const { runQuarantine } = await import('./cli/quarantine.js');
-      return runQuarantine(config, rest, { json: values.json ?? false, raw: values.raw ?? false, to: values.to, olderThan: values['older-than'] });
+      return runQuarantine(config, rest, {
+        json: values.json ?? false,
+        raw: values.raw ?? false,
+        to: values.to,
+        olderThan: values['older-than'],
+      });
     }
     case 'report':
       if (rest.length) throw new UsageError('report takes no arguments');

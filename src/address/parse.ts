@@ -35,8 +35,10 @@ export function parseRecipient(raw: string): ParsedRecipient {
   if (at <= 0 || at === value.length - 1) return { kind: 'malformed', raw: value, why: 'no local-part or domain' };
   const localPart = value.slice(0, at);
   const rawDomain = value.slice(at + 1);
-  if (Buffer.byteLength(localPart) > MAX_LOCAL_PART_OCTETS) return { kind: 'malformed', raw: value, why: 'local-part over 64 octets' };
-  if (Buffer.byteLength(rawDomain) > MAX_DOMAIN_OCTETS) return { kind: 'malformed', raw: value, why: 'domain over 255 octets' };
+  if (Buffer.byteLength(localPart) > MAX_LOCAL_PART_OCTETS)
+    return { kind: 'malformed', raw: value, why: 'local-part over 64 octets' };
+  if (Buffer.byteLength(rawDomain) > MAX_DOMAIN_OCTETS)
+    return { kind: 'malformed', raw: value, why: 'domain over 255 octets' };
   if (rawDomain.endsWith('.')) return { kind: 'malformed', raw: value, why: 'trailing dot in the domain' };
   const domain = toAsciiDomain(rawDomain);
   if (!domain) return { kind: 'malformed', raw: value, why: 'invalid domain' };
@@ -48,7 +50,8 @@ export function parseRecipient(raw: string): ParsedRecipient {
 }
 
 // RFC 5321 §4.1.2 atext, with RFC 6531's UTF-8 (smtp-server offers SMTPUTF8)
-const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10FFFF}]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10FFFF}]+)*$/u;
+const DOT_ATOM =
+  /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10FFFF}]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10FFFF}]+)*$/u;
 // RFC 5321 §4.1.2 Quoted-string: qtextSMTP or a backslash pair, between double quotes
 const QUOTED_STRING = /^"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\u{10FFFF}]|\\[\x20-\x7e])*"$/u;
 

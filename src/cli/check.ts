@@ -8,7 +8,10 @@ import { formatReply, replyForRcpt } from '../smtp/replies.js';
 export function checkAddress(config: Config, raw: string): { decision: string; reply: string } {
   const directory = readDirectoryOnce(config);
   // as smtp-server does on the wire: a source route (`@relay:`) is ignored, the final address counts
-  const input = raw.trim().replace(/^<(.*)>$/, '$1').replace(/^@[^\s,:@]+(?:,@[^\s,:@]+)*:/, '');
+  const input = raw
+    .trim()
+    .replace(/^<(.*)>$/, '$1')
+    .replace(/^@[^\s,:@]+(?:,@[^\s,:@]+)*:/, '');
   const { recipient, answer } = lookupRecipient(input, directory);
   const outcome = decideRecipient({
     recipient,

@@ -16,7 +16,8 @@ export function probeTarget(config: Config): ProbeTarget {
   return { host: wildcard ? '127.0.0.1' : host, port };
 }
 
-export type ProbeResult = { readonly ok: true; readonly greeting: string } | { readonly ok: false; readonly error: string };
+export type ProbeResult =
+  { readonly ok: true; readonly greeting: string } | { readonly ok: false; readonly error: string };
 
 /** Reads the greeting (multi-line replies end with `NNN `), expects 220, then QUIT. Never throws. */
 export function probeSmtp(target: ProbeTarget, timeoutMs: number = PROBE_TIMEOUT_MS): Promise<ProbeResult> {
@@ -37,7 +38,10 @@ export function probeSmtp(target: ProbeTarget, timeoutMs: number = PROBE_TIMEOUT
       }
       resolve(r);
     };
-    const timer = setTimeout(() => finish({ ok: false, error: `no greeting from ${target.host}:${target.port} within ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(
+      () => finish({ ok: false, error: `no greeting from ${target.host}:${target.port} within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => {
       buffer += chunk;
@@ -46,12 +50,20 @@ export function probeSmtp(target: ProbeTarget, timeoutMs: number = PROBE_TIMEOUT
       for (const raw of lines) {
         const line = raw.replace(/\r$/, '');
         if (/^\d{3}-/.test(line)) continue; // continuation of a multi-line greeting
-        return finish(/^220(?: |$)/.test(line) ? { ok: true, greeting: line } : { ok: false, error: `unexpected greeting: ${line.slice(0, 200)}` });
+        return finish(
+          /^220(?: |$)/.test(line)
+            ? { ok: true, greeting: line }
+            : { ok: false, error: `unexpected greeting: ${line.slice(0, 200)}` },
+        );
       }
       if (buffer.length > 4096) finish({ ok: false, error: 'greeting too long' });
     });
-    socket.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, error: `${target.host}:${target.port}: ${err.code ?? err.message}` }));
-    socket.on('close', () => finish({ ok: false, error: `${target.host}:${target.port}: connection closed before the greeting` }));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      finish({ ok: false, error: `${target.host}:${target.port}: ${err.code ?? err.message}` }),
+    );
+    socket.on('close', () =>
+      finish({ ok: false, error: `${target.host}:${target.port}: connection closed before the greeting` }),
+    );
   });
 }
 

@@ -31,7 +31,8 @@ export function usage(message: string): ExitCode {
 export function idArgument(args: readonly string[], command: string): MessageId | ExitCode {
   if (args.length !== 1 || args[0] === undefined) return usage(`quarantine ${command} takes one ID`);
   const id = parseMessageId(args[0]);
-  if (!id) return fail(EXIT_USAGE, `invalid id "${terminalText(args[0], 80)}": an id has 1-64 characters of A-Z a-z 0-9 _ -`);
+  if (!id)
+    return fail(EXIT_USAGE, `invalid id "${terminalText(args[0], 80)}": an id has 1-64 characters of A-Z a-z 0-9 _ -`);
   return id;
 }
 

@@ -14,7 +14,11 @@ export async function deleteEntry(store: QuarantineStore, id: MessageId): Promis
 export const entriesWord = (n: number): string => `${n} ${n === 1 ? 'entry' : 'entries'}`;
 
 /** Without a duration: what has passed its expiresAt. With one: what was received longer ago than that. */
-export async function purgeEntries(store: QuarantineStore, olderThan: string | undefined, now: Date): Promise<ExitCode> {
+export async function purgeEntries(
+  store: QuarantineStore,
+  olderThan: string | undefined,
+  now: Date,
+): Promise<ExitCode> {
   let deleted: number;
   if (olderThan === undefined) {
     deleted = (await store.purgeExpired(now)).deleted;

@@ -11,34 +11,62 @@ import type { QuarantineEntry } from '../quarantine/entry.js';
 import { HEADER_READ_BYTES, headerBlockOf, UnsafeEntryFileError, type QuarantineStore } from '../quarantine/store.js';
 import { writeOut } from '../report/stdout.js';
 import { terminalText } from './output.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail, noSuchEntry, unsafeEntry, type ExitCode } from './quarantine-common.js';
+import {
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  fail,
+  noSuchEntry,
+  unsafeEntry,
+  type ExitCode,
+} from './quarantine-common.js';
 
-export type ReleaseTarget = { readonly ok: true; readonly recipient: DeliveryRecipient } | { readonly ok: false; readonly code: ExitCode; readonly error: string };
+export type ReleaseTarget =
+  | { readonly ok: true; readonly recipient: DeliveryRecipient }
+  | { readonly ok: false; readonly code: ExitCode; readonly error: string };
 
 /** ADDRESS must be a known recipient of a served domain: release delivers to a mailbox, it does not relay. */
 export function resolveReleaseTarget(config: Config, raw: string): ReleaseTarget {
   const shown = terminalText(raw, 200);
   const { recipient, answer } = lookupRecipient(raw.trim().replace(/^<(.*)>$/, '$1'), readDirectoryOnce(config));
-  if (recipient.kind !== 'mailbox' || !answer) return { ok: false, code: EXIT_USAGE, error: `--to: "${shown}" is not a valid mailbox address` };
+  if (recipient.kind !== 'mailbox' || !answer)
+    return { ok: false, code: EXIT_USAGE, error: `--to: "${shown}" is not a valid mailbox address` };
   switch (answer.kind) {
     case 'known':
-      return { ok: true, recipient: { address: recipient.address.normalized, mailbox: `${answer.mailbox}@${recipient.address.domain}` } };
+      return {
+        ok: true,
+        recipient: { address: recipient.address.normalized, mailbox: `${answer.mailbox}@${recipient.address.domain}` },
+      };
     case 'not-served':
-      return { ok: false, code: EXIT_USAGE, error: `--to: ${shown} is not in a served domain; release delivers to known recipients only` };
+      return {
+        ok: false,
+        code: EXIT_USAGE,
+        error: `--to: ${shown} is not in a served domain; release delivers to known recipients only`,
+      };
     case 'unknown':
-      return { ok: false, code: EXIT_USAGE, error: `--to: ${shown} is not a known recipient; release delivers to known recipients only` };
+      return {
+        ok: false,
+        code: EXIT_USAGE,
+        error: `--to: ${shown} is not a known recipient; release delivers to known recipients only`,
+      };
     case 'unavailable':
       return { ok: false, code: EXIT_FAILURE, error: `--to: cannot check ${shown}: ${answer.reason}` };
   }
 }
 
 function describeFailure(outcome: Exclude<DeliveryOutcome, { kind: 'delivered' }>): string {
-  if (outcome.kind === 'temporary') return `delivery failed temporarily (${outcome.reason}): ${terminalText(outcome.detail)}`;
+  if (outcome.kind === 'temporary')
+    return `delivery failed temporarily (${outcome.reason}): ${terminalText(outcome.detail)}`;
   const u = outcome.upstream;
   return `delivery refused: ${u.code}${u.enhanced ? ` ${u.enhanced}` : ''} ${terminalText(u.text)}`;
 }
 
-export async function releaseEntry(config: Config, store: QuarantineStore, id: MessageId, to: string | undefined): Promise<ExitCode> {
+export async function releaseEntry(
+  config: Config,
+  store: QuarantineStore,
+  id: MessageId,
+  to: string | undefined,
+): Promise<ExitCode> {
   if (to === undefined || to.trim() === '') return fail(EXIT_USAGE, 'quarantine release needs --to ADDRESS');
   const target = resolveReleaseTarget(config, to);
   if (!target.ok) return fail(target.code, target.error);
@@ -48,7 +76,10 @@ export async function releaseEntry(config: Config, store: QuarantineStore, id: M
     entry = await store.get(id);
     if (!entry) return noSuchEntry(id);
     if (!entry.bodyStored) {
-      return fail(EXIT_FAILURE, `entry ${id} holds the headers only (quarantine.storeBody was false): there is no message to release`);
+      return fail(
+        EXIT_FAILURE,
+        `entry ${id} holds the headers only (quarantine.storeBody was false): there is no message to release`,
+      );
     }
     // read through the descriptor the store checked, into memory: delivering by path would hard-link
     // whatever the name points at by then (a planted symbolic link) into the Maildir
@@ -59,7 +90,13 @@ export async function releaseEntry(config: Config, store: QuarantineStore, id: M
   }
   if (data === null) return fail(EXIT_FAILURE, `entry ${id} has no readable message file`);
   const headers = headerBlockOf(data.subarray(0, HEADER_READ_BYTES), data.length <= HEADER_READ_BYTES);
-  const message: SpooledMessage = { kind: 'memory', data, size: data.length, headerBlock: headers, headerEnd: headers.length };
+  const message: SpooledMessage = {
+    kind: 'memory',
+    data,
+    size: data.length,
+    headerBlock: headers,
+    headerEnd: headers.length,
+  };
 
   const delivery = buildDelivery(config);
   let outcome: DeliveryOutcome;

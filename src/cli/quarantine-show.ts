@@ -12,13 +12,16 @@ function noticeLine(n: QuarantineEntry['notice']): string {
   parts.push(`attempts: ${n.attempts}`);
   if (n.to) parts.push(`to: ${n.to}`);
   if (n.sentAt) parts.push(`sent: ${n.sentAt}`);
-  if (n.nextAttemptAt && (n.status === 'pending' || n.status === 'sending')) parts.push(`next attempt: ${n.nextAttemptAt}`);
+  if (n.nextAttemptAt && (n.status === 'pending' || n.status === 'sending'))
+    parts.push(`next attempt: ${n.nextAttemptAt}`);
   if (n.lastError) parts.push(`last error: ${n.lastError}`);
   return parts.join(', ');
 }
 
 export function formatEntry(e: QuarantineEntry): string {
-  const client = [e.remoteAddress, e.clientHostname ? `(${e.clientHostname})` : '', `helo ${e.helo || '-'}`].filter(Boolean).join(' ');
+  const client = [e.remoteAddress, e.clientHostname ? `(${e.clientHostname})` : '', `helo ${e.helo || '-'}`]
+    .filter(Boolean)
+    .join(' ');
   const rows: Array<[string, string]> = [
     ['id', e.id],
     ['received', e.receivedAt],
@@ -32,14 +35,25 @@ export function formatEntry(e: QuarantineEntry): string {
     ['message-id', e.messageId ?? '-'],
     ['from', e.headerFrom ?? '-'],
     ['subject', e.subject ?? '-'],
-    ['auth', e.auth ? Object.entries(e.auth).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ') : '-'],
+    [
+      'auth',
+      e.auth
+        ? Object.entries(e.auth)
+            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+            .join(' ')
+        : '-',
+    ],
     ['notice', noticeLine(e.notice)],
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;
   return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${terminalText(v)}`).join('\n');
 }
 
-export async function showEntry(store: QuarantineStore, id: MessageId, mode: 'pretty' | 'raw' | 'json'): Promise<ExitCode> {
+export async function showEntry(
+  store: QuarantineStore,
+  id: MessageId,
+  mode: 'pretty' | 'raw' | 'json',
+): Promise<ExitCode> {
   let entry: QuarantineEntry | null;
   try {
     entry = await store.get(id);
@@ -58,7 +72,10 @@ export async function showEntry(store: QuarantineStore, id: MessageId, mode: 'pr
     } catch (err) {
       // the store refuses a planted file before its first byte, so nothing of it reached stdout
       if (err instanceof UnsafeEntryFileError) return unsafeEntry(id, err, 'nothing printed');
-      return fail(EXIT_FAILURE, `cannot read the message of ${id}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      return fail(
+        EXIT_FAILURE,
+        `cannot read the message of ${id}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
     }
   }
   return EXIT_OK;

@@ -16,7 +16,11 @@ export interface QuarantineCliOptions {
   readonly olderThan: string | undefined;
 }
 
-export async function runQuarantine(config: Config, args: readonly string[], opts: QuarantineCliOptions): Promise<ExitCode> {
+export async function runQuarantine(
+  config: Config,
+  args: readonly string[],
+  opts: QuarantineCliOptions,
+): Promise<ExitCode> {
   const [sub, ...rest] = args;
   const store = createQuarantineStore(config.quarantine.path);
   switch (sub) {

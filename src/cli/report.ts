@@ -22,7 +22,8 @@ function describe(err: unknown): string {
 
 export async function runReport(opts: ReportCliOptions): Promise<number> {
   const source = openLogSource(opts.logFile);
-  if (opts.logFile === undefined && process.stdin.isTTY) process.stderr.write('catchall-guard: reading log lines from stdin (end with Ctrl-D); use --log FILE for a file\n');
+  if (opts.logFile === undefined && process.stdin.isTTY)
+    process.stderr.write('catchall-guard: reading log lines from stdin (end with Ctrl-D); use --log FILE for a file\n');
   const aggregator = createReportAggregator();
   try {
     for await (const line of readLogLines(source)) aggregator.addLine(line);

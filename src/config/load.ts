@@ -14,7 +14,8 @@ export interface Config extends FileConfig {
   };
 }
 
-export type LoadResult = { readonly ok: true; readonly config: Config } | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
+export type LoadResult =
+  { readonly ok: true; readonly config: Config } | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
 
 export interface LoadOptions {
   readonly configPath?: string | undefined;
@@ -42,10 +43,14 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
-    return { ok: false, issues: doc.errors.map((e) => ({ path: '(yaml)', message: e.message.split('\n')[0] ?? e.message })) };
+    return {
+      ok: false,
+      issues: doc.errors.map((e) => ({ path: '(yaml)', message: e.message.split('\n')[0] ?? e.message })),
+    };
   }
   const raw: unknown = doc.toJS();
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail('(root)', 'expected a mapping of sections');
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    return fail('(root)', 'expected a mapping of sections');
   const envIssues = applyEnvOverrides(raw as Record<string, unknown>, env);
   if (envIssues.length > 0) return { ok: false, issues: envIssues };
 
@@ -90,14 +95,18 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
     const listen = server && ensureObject(server, 'listen');
     if (!listen) return issues; // the schema reports the wrong type
     if (port !== undefined) {
-      if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) issues.push({ path: 'CATCHALL_GUARD_PORT', message: `expected a port number, got "${port}"` });
+      if (!/^\d{1,5}$/.test(port) || Number(port) > 65535)
+        issues.push({ path: 'CATCHALL_GUARD_PORT', message: `expected a port number, got "${port}"` });
       else listen['port'] = Number(port);
     }
     if (host !== undefined) listen['host'] = host;
   }
   if (level !== undefined) {
     if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-      issues.push({ path: 'CATCHALL_GUARD_LOG_LEVEL', message: `expected one of ${LOG_LEVELS.join(', ')}, got "${level}"` });
+      issues.push({
+        path: 'CATCHALL_GUARD_LOG_LEVEL',
+        message: `expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`,
+      });
       return issues;
     }
     const log = ensureObject(raw, 'log');
@@ -131,7 +140,10 @@ function resolveAndCheck(cfg: FileConfig, paths: Config['paths']): LoadResult {
     let observeMailbox = d.observeMailbox;
     if (observeMailbox !== undefined) {
       const at = observeMailbox.lastIndexOf('@');
-      observeMailbox = at < 0 ? `${observeMailbox.toLowerCase()}@${ascii}` : `${observeMailbox.slice(0, at).toLowerCase()}@${domainToASCII(observeMailbox.slice(at + 1).toLowerCase())}`;
+      observeMailbox =
+        at < 0
+          ? `${observeMailbox.toLowerCase()}@${ascii}`
+          : `${observeMailbox.slice(0, at).toLowerCase()}@${domainToASCII(observeMailbox.slice(at + 1).toLowerCase())}`;
     }
     return { ...d, name: ascii || d.name, recipientsFile, observeMailbox };
   });
@@ -139,7 +151,8 @@ function resolveAndCheck(cfg: FileConfig, paths: Config['paths']): LoadResult {
   const firstIndex = new Map<string, number>();
   domains.forEach((d, i) => {
     const first = firstIndex.get(d.name);
-    if (first !== undefined) issues.push({ path: `domains[${i}].name`, message: `duplicate of domains[${first}].name` });
+    if (first !== undefined)
+      issues.push({ path: `domains[${i}].name`, message: `duplicate of domains[${first}].name` });
     else firstIndex.set(d.name, i);
   });
   domains.forEach((d, i) => {

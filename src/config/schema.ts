@@ -55,7 +55,11 @@ export const serverSchema = z
   })
   .strict();
 
-const localPartPattern = z.string().min(1).max(64).regex(/^[^\s@]+$/, 'expected a local-part without "@" or spaces');
+const localPartPattern = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[^\s@]+$/, 'expected a local-part without "@" or spaces');
 
 export const domainSchema = z
   .object({
@@ -82,7 +86,10 @@ const deliverySmtp = z
 export const deliverySchema = z
   .object({
     type: z.enum(['maildir', 'smtp']).default('maildir'),
-    maildir: z.object({ path: nonEmpty.default('mail') }).strict().default({}),
+    maildir: z
+      .object({ path: nonEmpty.default('mail') })
+      .strict()
+      .default({}),
     smtp: deliverySmtp.optional(),
   })
   .strict();
@@ -131,22 +138,40 @@ export const configSchema = z
     delivery: deliverySchema.default({}),
     quarantine: quarantineSchema.default({}),
     notices: noticesSchema.default({}),
-    log: z.object({ level: z.enum(LOG_LEVELS).default('info') }).strict().default({}),
-    http: z.object({ listen: listen.extend({ host: nonEmpty.default('127.0.0.1'), port: port.default(9025) }).strict() }).strict().optional(),
+    log: z
+      .object({ level: z.enum(LOG_LEVELS).default('info') })
+      .strict()
+      .default({}),
+    http: z
+      .object({ listen: listen.extend({ host: nonEmpty.default('127.0.0.1'), port: port.default(9025) }).strict() })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
     // duplicate domains are found in load.ts, after IDN and trailing-dot normalization
     cfg.domains.forEach((d, i) => {
       if (d.unknownRecipients === 'observe' && !d.observeMailbox) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['domains', i, 'observeMailbox'], message: 'required when unknownRecipients is observe' });
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['domains', i, 'observeMailbox'],
+          message: 'required when unknownRecipients is observe',
+        });
       }
     });
     if (cfg.delivery.type === 'smtp' && !cfg.delivery.smtp) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['delivery', 'smtp'], message: 'required when delivery.type is smtp' });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['delivery', 'smtp'],
+        message: 'required when delivery.type is smtp',
+      });
     }
     if (cfg.notices.transport.type === 'smtp' && !cfg.notices.transport.host) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['notices', 'transport', 'host'], message: 'required when notices.transport.type is smtp' });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['notices', 'transport', 'host'],
+        message: 'required when notices.transport.type is smtp',
+      });
     }
   });
 

@@ -32,7 +32,8 @@ export function parseSize(input: unknown): UnitResult {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(input);
   const unit = m?.[2]?.toLowerCase() || 'b';
   const factor = SIZE_UNITS[unit];
-  if (!m || factor === undefined) return { ok: false, error: `invalid size "${input}": use bytes or a unit B, KB, MB, GB` };
+  if (!m || factor === undefined)
+    return { ok: false, error: `invalid size "${input}": use bytes or a unit B, KB, MB, GB` };
   return { ok: true, value: Math.round(Number(m[1]) * factor) };
 }
 
@@ -47,6 +48,7 @@ export function parseDuration(input: unknown): UnitResult {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(input);
   const unit = m?.[2]?.toLowerCase() || 's';
   const factor = DURATION_UNITS_MS[unit];
-  if (!m || factor === undefined) return { ok: false, error: `invalid duration "${input}": use a unit ms, s, m, h, d or w` };
+  if (!m || factor === undefined)
+    return { ok: false, error: `invalid duration "${input}": use a unit ms, s, m, h, d or w` };
   return { ok: true, value: Math.round(Number(m[1]) * factor) };
 }

@@ -25,7 +25,12 @@ export type DeliveryOutcome =
   /** `refused`: recipients the upstream refused permanently while it took the message for the others. */
   | { readonly kind: 'delivered'; readonly detail: string; readonly refused?: readonly string[] }
   /** `reason`: a stable code (src/delivery/reason.ts); `detail`: the error as it came. */
-  | { readonly kind: 'temporary'; readonly source: 'upstream' | 'storage'; readonly reason: string; readonly detail: string }
+  | {
+      readonly kind: 'temporary';
+      readonly source: 'upstream' | 'storage';
+      readonly reason: string;
+      readonly detail: string;
+    }
   | { readonly kind: 'permanent'; readonly upstream: UpstreamReply };
 
 export interface Delivery {

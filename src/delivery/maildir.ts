@@ -10,7 +10,9 @@ import { storageReason } from './reason.js';
 
 /** A mailbox name as a directory name: no separators, no dot files, nothing outside the tree. */
 export function mailboxDirName(localPart: string): string {
-  const safe = localPart.toLowerCase().replace(/[^a-z0-9._+=-]|^\./g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const safe = localPart
+    .toLowerCase()
+    .replace(/[^a-z0-9._+=-]|^\./g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return safe || '%00';
 }
 
@@ -62,13 +64,20 @@ export function createMaildirDelivery(root: string, fs: DurableFs = nodeDurableF
         // all or nothing: the sender will retry, so no mailbox may keep a copy from this attempt
         for (const p of placed) await fs.unlink(p).catch(() => undefined);
         prepared.clear();
-        return { kind: 'temporary', source: 'storage', reason: storageReason(err), detail: (err as NodeJS.ErrnoException).code ?? String(err) };
+        return {
+          kind: 'temporary',
+          source: 'storage',
+          reason: storageReason(err),
+          detail: (err as NodeJS.ErrnoException).code ?? String(err),
+        };
       }
     },
     async cleanTemp() {
       // only our own names (…P<pid>…<host>,S=…) from another process: files of other delivery agents,
       // and of this process, are never touched; Maildir readers remove other stale tmp/ files after 36 h
-      const ours = new RegExp(`^\\d+\\.M\\d+P(\\d+)Q\\d+R[0-9a-f]+\\.${host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')},S=\\d+$`);
+      const ours = new RegExp(
+        `^\\d+\\.M\\d+P(\\d+)Q\\d+R[0-9a-f]+\\.${host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')},S=\\d+$`,
+      );
       let removed = 0;
       const list = (dir: string): Promise<string[]> => readdir(dir).catch(() => []);
       for (const domain of await list(root)) {

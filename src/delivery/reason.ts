@@ -15,7 +15,8 @@ interface SmtpClientError {
 
 /** A temporary failure towards the upstream mailbox server, by what went wrong. */
 export function upstreamReason(err: SmtpClientError): string {
-  if (typeof err.responseCode === 'number') return err.responseCode >= 500 ? 'upstream-misconfigured' : 'upstream-tempfail';
+  if (typeof err.responseCode === 'number')
+    return err.responseCode >= 500 ? 'upstream-misconfigured' : 'upstream-tempfail';
   switch (err.code) {
     case 'ETIMEDOUT':
       return 'upstream-timeout';

@@ -38,8 +38,14 @@ export function classifyUpstreamError(err: SmtpError): DeliveryOutcome {
   // a 5xx to AUTH, STARTTLS or the greeting is a local misconfiguration (wrong password, TLS policy):
   // bouncing the sender's mail for it would be wrong, so it is a 451 while the operator fixes it
   const refusesMessage = err.code === undefined || MESSAGE_REFUSALS.has(err.code);
-  if (typeof code === 'number' && code >= 500 && code < 600 && refusesMessage) return { kind: 'permanent', upstream: parseUpstreamReply(code, err.response) };
-  return { kind: 'temporary', source: 'upstream', reason: upstreamReason(err), detail: err.response ?? err.code ?? err.message ?? 'unknown error' };
+  if (typeof code === 'number' && code >= 500 && code < 600 && refusesMessage)
+    return { kind: 'permanent', upstream: parseUpstreamReply(code, err.response) };
+  return {
+    kind: 'temporary',
+    source: 'upstream',
+    reason: upstreamReason(err),
+    detail: err.response ?? err.code ?? err.message ?? 'unknown error',
+  };
 }
 
 export function createUpstreamDelivery(opts: UpstreamOptions): Delivery {
@@ -70,13 +76,14 @@ export function createUpstreamDelivery(opts: UpstreamOptions): Delivery {
           envelope: smtpEnvelope(req.mailFrom, to),
           raw: req.message.kind === 'file' ? createReadStream(req.message.path) : req.message.data,
         });
-        const rejectedErrors = ((info as { rejectedErrors?: SmtpError[] }).rejectedErrors ?? []);
+        const rejectedErrors = (info as { rejectedErrors?: SmtpError[] }).rejectedErrors ?? [];
         // a recipient refused for now would be lost behind our 250: the whole transaction is retried
         // instead (the accepted recipients may then see it twice, which beats never)
         const temp = rejectedErrors.find((e) => (e.responseCode ?? 400) < 500);
         if (temp) return classifyUpstreamError(temp);
         const rejected = (info.rejected ?? []).length;
-        if (rejected > 0 && rejected >= to.length) return classifyUpstreamError(rejectedErrors[0] ?? { responseCode: 550 });
+        if (rejected > 0 && rejected >= to.length)
+          return classifyUpstreamError(rejectedErrors[0] ?? { responseCode: 550 });
         return { kind: 'delivered', detail: String(info.response ?? ''), refused: (info.rejected ?? []).map(String) };
       } catch (err) {
         return classifyUpstreamError(err as SmtpError);

@@ -43,10 +43,11 @@ export function compileDirectory(domains: readonly DomainFileConfig[], fileEntri
     let fromFile: Set<string> | null = new Set();
     if (d.recipientsFile !== undefined) {
       if (file === null || file === undefined) fromFile = null;
-      else for (const e of file) {
-        if (isGlob(e)) globs.push(e);
-        else fromFile.add(e);
-      }
+      else
+        for (const e of file) {
+          if (isGlob(e)) globs.push(e);
+          else fromFile.add(e);
+        }
     }
     compiled.set(d.name, {
       mode: d.unknownRecipients,

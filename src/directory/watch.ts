@@ -5,7 +5,11 @@ import path from 'node:path';
 import { parseRecipientsFile } from './recipients-file.js';
 
 export interface RecipientsFileEvents {
-  onReload(domain: string, file: string, result: { readonly ok: true; readonly entries: number } | { readonly ok: false; readonly error: string }): void;
+  onReload(
+    domain: string,
+    file: string,
+    result: { readonly ok: true; readonly entries: number } | { readonly ok: false; readonly error: string },
+  ): void;
 }
 
 export interface RecipientsFiles {

@@ -37,7 +37,13 @@ export function onConnect(ctx: GatewayContext): (info: SessionInfo) => Promise<S
       return null;
     }
     const r = refusalReply(outcome.reason);
-    ctx.events.emit({ event: 'connect', sid: info.sid, remoteAddress: info.remoteAddress, refused: `${r.code} ${r.enhanced}`, reason: outcome.reason });
+    ctx.events.emit({
+      event: 'connect',
+      sid: info.sid,
+      remoteAddress: info.remoteAddress,
+      refused: `${r.code} ${r.enhanced}`,
+      reason: outcome.reason,
+    });
     return r;
   };
 }

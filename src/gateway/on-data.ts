@@ -20,7 +20,9 @@ async function drain(stream: DataStream): Promise<void> {
   for await (const chunk of stream as AsyncIterable<Buffer>) void chunk;
 }
 
-export function onData(ctx: GatewayContext): (info: SessionInfo, stream: DataStream, rcpts: readonly string[]) => Promise<SmtpReply> {
+export function onData(
+  ctx: GatewayContext,
+): (info: SessionInfo, stream: DataStream, rcpts: readonly string[]) => Promise<SmtpReply> {
   const { deps, events } = ctx;
   return async (info, stream, rcpts) => {
     const started = Date.now();
@@ -66,7 +68,14 @@ export function onData(ctx: GatewayContext): (info: SessionInfo, stream: DataStr
       }).catch((err: unknown) => ({ kind: 'failed' as const, err }));
       const base = { sid: info.sid, qid, from, messageId: null, delivered: [], quarantined: [], size: 0 };
       if (spooled.kind === 'aborted') {
-        events.emit({ ...base, event: 'message', durationMs: Date.now() - started, code: 0, outcome: 'aborted', reason: 'client-gone' });
+        events.emit({
+          ...base,
+          event: 'message',
+          durationMs: Date.now() - started,
+          code: 0,
+          outcome: 'aborted',
+          reason: 'client-gone',
+        });
         return replies.storageFailure('client-gone'); // nobody reads it: the client is gone
       }
       if (spooled.kind !== 'spooled') {
@@ -86,14 +95,33 @@ export function onData(ctx: GatewayContext): (info: SessionInfo, stream: DataStr
       const message = spooled.message;
       try {
         // the full header facts feed the quarantine entry and its notice; the log needs only the Message-ID
-        const facts = plan.quarantined.length > 0 ? await readMessageFacts(message.headerBlock) : { ...EMPTY_FACTS, messageId: readMessageId(message.headerBlock) };
+        const facts =
+          plan.quarantined.length > 0
+            ? await readMessageFacts(message.headerBlock)
+            : { ...EMPTY_FACTS, messageId: readMessageId(message.headerBlock) };
         const cfg = rt.config;
         const entry =
           plan.quarantined.length === 0
             ? null
-            : newQuarantineEntry({ qid, receivedAt, session: info, mailFrom: from, recipients: plan.quarantined, deliveredTo: [...plan.delivered, ...plan.observed], size: message.size, facts, config: cfg });
+            : newQuarantineEntry({
+                qid,
+                receivedAt,
+                session: info,
+                mailFrom: from,
+                recipients: plan.quarantined,
+                deliveredTo: [...plan.delivered, ...plan.observed],
+                size: message.size,
+                facts,
+                config: cfg,
+              });
         const outcome = await commitTransaction(
-          { qid, mailFrom: from, deliveries: plan.deliveries, quarantineEntry: entry, storeBody: cfg.quarantine.storeBody },
+          {
+            qid,
+            mailFrom: from,
+            deliveries: plan.deliveries,
+            quarantineEntry: entry,
+            storeBody: cfg.quarantine.storeBody,
+          },
           message,
           { delivery: rt.delivery, quarantine: rt.quarantine },
         );

@@ -24,9 +24,16 @@ export function onMailFrom(ctx: GatewayContext): (info: SessionInfo, address: st
 function acceptedRecipient(outcome: RcptOutcome): AcceptedRecipient | null {
   switch (outcome.kind) {
     case 'accept':
-      return { kind: 'deliver', delivery: { address: outcome.recipient.normalized, mailbox: `${outcome.mailbox}@${outcome.recipient.domain}` } };
+      return {
+        kind: 'deliver',
+        delivery: { address: outcome.recipient.normalized, mailbox: `${outcome.mailbox}@${outcome.recipient.domain}` },
+      };
     case 'observe':
-      return { kind: 'observe', address: outcome.recipient.normalized, delivery: { address: outcome.deliverTo, mailbox: outcome.deliverTo } };
+      return {
+        kind: 'observe',
+        address: outcome.recipient.normalized,
+        delivery: { address: outcome.deliverTo, mailbox: outcome.deliverTo },
+      };
     case 'quarantine':
       return { kind: 'quarantine', address: outcome.recipient.normalized };
     default:

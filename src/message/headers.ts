@@ -58,7 +58,12 @@ export async function readMessageFacts(headerBlock: Buffer): Promise<MessageFact
     // mailparser folds the List-* headers into one structured `list` header: read those from the raw lines
     const rawLine = (name: string): string | null => {
       const line = parsed.headerLines.find((l) => l.key === name)?.line;
-      return line === undefined ? null : line.slice(line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ').trim();
+      return line === undefined
+        ? null
+        : line
+            .slice(line.indexOf(':') + 1)
+            .replace(/\r?\n[ \t]+/g, ' ')
+            .trim();
     };
     const get = (name: string): string | null => (name.startsWith('list-') ? rawLine(name) : headerText(h.get(name)));
     return {

@@ -67,7 +67,6 @@ export const fsSpoolWriter: SpoolWriter = {
   },
 };
 
-
 type Output = Awaited<ReturnType<SpoolWriter['openForWrite']>>;
 
 export async function spoolMessage(
@@ -170,7 +169,12 @@ export async function spoolMessage(
     // no end found: a message of header lines only (its last line may lack a newline), or a header
     // block longer than the capture, of which only the complete lines scanned so far count
     const whole = headerLen === messageBytes;
-    headerEnd = whole ? Math.min(headerLen, scanHeaderBlock(Buffer.concat([header.subarray(0, headerLen), Buffer.from('\n')]), scanned).end) : scanned;
+    headerEnd = whole
+      ? Math.min(
+          headerLen,
+          scanHeaderBlock(Buffer.concat([header.subarray(0, headerLen), Buffer.from('\n')]), scanned).end,
+        )
+      : scanned;
   }
   const headerBlock = Buffer.from(header.subarray(0, headerEnd));
   const common: SpooledCommon = {
@@ -178,7 +182,13 @@ export async function spoolMessage(
     headerBlock,
     headerEnd: trace.length + headerBlock.length,
   };
-  return { kind: 'spooled', message: out === null ? { ...common, kind: 'memory', data: Buffer.concat(memory, written) } : { ...common, kind: 'file', path: file } };
+  return {
+    kind: 'spooled',
+    message:
+      out === null
+        ? { ...common, kind: 'memory', data: Buffer.concat(memory, written) }
+        : { ...common, kind: 'file', path: file },
+  };
 }
 
 const readyDirs = new Set<string>();
@@ -204,8 +214,18 @@ export async function cleanStaleSpools(root: string, ownDir: string, maxAgeMs: n
     const dir = `${root}/${host}`;
     if (dir === ownDir) continue;
     for (const n of await readdir(dir).catch(() => [] as string[])) {
-      const old = await stat(`${dir}/${n}`).then((st) => st.mtimeMs < cutoff, () => false);
-      if (old && (await unlink(`${dir}/${n}`).then(() => true, () => false))) removed++;
+      const old = await stat(`${dir}/${n}`).then(
+        (st) => st.mtimeMs < cutoff,
+        () => false,
+      );
+      if (
+        old &&
+        (await unlink(`${dir}/${n}`).then(
+          () => true,
+          () => false,
+        ))
+      )
+        removed++;
     }
   }
   return removed;

@@ -81,7 +81,11 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
   async function write(notice: NoticeState, auth?: SenderAuth): Promise<QuarantineEntry | null> {
     return store.updateNotice(id, notice, auth ? { auth } : undefined);
   }
-  function log(status: 'sent' | 'suppressed' | 'deferred' | 'failed', reason: string | undefined, extra: { attempts?: number; detail?: string } = {}): void {
+  function log(
+    status: 'sent' | 'suppressed' | 'deferred' | 'failed',
+    reason: string | undefined,
+    extra: { attempts?: number; detail?: string } = {},
+  ): void {
     events.emit({ event: 'notice', qid: id, to: to || '<>', status, ...(reason ? { reason } : {}), ...extra });
   }
   async function suppress(reason: string, auth?: SenderAuth): Promise<AttemptOutcome> {
@@ -97,7 +101,10 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
       return DONE;
     }
     // attempts stays as it is: nothing was sent, and the next pass judges the entry afresh
-    await write({ status: 'pending', reason: 'hourly-cap', attempts, to, nextAttemptAt: new Date(atMs).toISOString() }, auth);
+    await write(
+      { status: 'pending', reason: 'hourly-cap', attempts, to, nextAttemptAt: new Date(atMs).toISOString() },
+      auth,
+    );
     log('deferred', 'hourly-cap', { attempts });
     return { kind: 'retry-at', atMs };
   }
@@ -108,7 +115,11 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
   // the DSN quotes the original header block (never the body)
   const originalHeaders = await store.readHeaders(id);
   if (attempts === 0) {
-    const message = judgeMessage(policy, { mailFrom: entry.mailFrom, recipients: entry.recipients, headers: entry.headers });
+    const message = judgeMessage(policy, {
+      mailFrom: entry.mailFrom,
+      recipients: entry.recipients,
+      headers: entry.headers,
+    });
     if (message.kind === 'suppress') return suppress(message.reason);
     if (policy.requireSenderAuth !== 'none') {
       auth = entry.auth ?? (await authenticate(entry, policy.requireSenderAuth, ctx));
@@ -119,7 +130,8 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
     const verdictNowMs = ctx.now().getTime();
     const throttle = judgeThrottle(policy, ctx.throttle.view(to, entry.recipients, verdictNowMs), verdictNowMs);
     // SPEC §6: the hourly cap delays, it never silences: a flood must not cost real senders their notice
-    if (throttle.kind === 'suppress' && throttle.reason === 'hourly-cap') return waitForSlot(ctx.throttle.nextSlotMs(verdictNowMs), auth);
+    if (throttle.kind === 'suppress' && throttle.reason === 'hourly-cap')
+      return waitForSlot(ctx.throttle.nextSlotMs(verdictNowMs), auth);
     if (throttle.kind === 'suppress') return suppress(throttle.reason, auth);
     ctx.throttle.record(to, entry.recipients, verdictNowMs);
   } else if (!policy.enabled) {
@@ -177,7 +189,14 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
       return DONE;
     }
     const atMs = doneMs + retryDelayMs(attempt, ctx.retryBaseMs);
-    await write({ status: 'pending', reason: r.reason, attempts: attempt, to, nextAttemptAt: new Date(atMs).toISOString(), lastError: r.detail });
+    await write({
+      status: 'pending',
+      reason: r.reason,
+      attempts: attempt,
+      to,
+      nextAttemptAt: new Date(atMs).toISOString(),
+      lastError: r.detail,
+    });
     log('deferred', r.reason, { attempts: attempt, detail: r.detail });
     return { kind: 'retry-at', atMs };
   }

@@ -14,6 +14,10 @@ export function retryDelayMs(attempts: number, baseMs: number = DEFAULT_RETRY_BA
 }
 
 /** Gives up only once the window since the message arrived has fully passed, so retries last at least that long. */
-export function isRetryWindowOver(receivedAtMs: number, nowMs: number, windowMs: number = DEFAULT_RETRY_WINDOW_MS): boolean {
+export function isRetryWindowOver(
+  receivedAtMs: number,
+  nowMs: number,
+  windowMs: number = DEFAULT_RETRY_WINDOW_MS,
+): boolean {
   return nowMs - receivedAtMs >= windowMs;
 }

@@ -57,7 +57,7 @@ function shortenedNote(language: NoticeLanguage, kept: number): string {
 /** Where each header field of `block` starts; the blank line that ends the block is not a field. */
 export function headerFieldStarts(block: Buffer): number[] {
   const starts: number[] = [];
-  for (let pos = 0; pos < block.length; ) {
+  for (let pos = 0; pos < block.length;) {
     const nl = block.indexOf(0x0a, pos);
     const end = nl < 0 ? block.length : nl + 1;
     const first = block[pos];
@@ -113,10 +113,15 @@ export function noticeValues(input: Pick<ComposeInput, 'entry' | 'language' | 'h
  * The header block as a text part: ASCII goes in as a string, so the composer can keep it 7bit (or QP for
  * over-long lines); anything 8-bit is forced to quoted-printable, so no 8BITMIME peer is needed.
  */
-function headersPart(headers: Buffer): { content: string | Buffer; contentTransferEncoding: '7bit' | 'quoted-printable' } {
+function headersPart(headers: Buffer): {
+  content: string | Buffer;
+  contentTransferEncoding: '7bit' | 'quoted-printable';
+} {
   const isAscii = headers.every((byte) => byte !== 0 && byte < 0x80);
   // '7bit' on a string is a wish the composer checks: it falls back to QP/base64 for long lines
-  return isAscii ? { content: headers.toString('latin1'), contentTransferEncoding: '7bit' } : { content: headers, contentTransferEncoding: 'quoted-printable' };
+  return isAscii
+    ? { content: headers.toString('latin1'), contentTransferEncoding: '7bit' }
+    : { content: headers, contentTransferEncoding: 'quoted-printable' };
 }
 
 /**
@@ -129,7 +134,10 @@ export async function composeNotice(input: ComposeInput): Promise<ComposedNotice
   const whole = await composeWith(input, headers ? { block: headers } : null);
   if (!headers || whole.raw.length <= MAX_NOTICE_BYTES) return whole;
   const starts = headerFieldStarts(headers);
-  const cut = (kept: number): QuotedHeaders => ({ block: headers.subarray(0, starts[kept] ?? headers.length), shortened: { kept } });
+  const cut = (kept: number): QuotedHeaders => ({
+    block: headers.subarray(0, starts[kept] ?? headers.length),
+    shortened: { kept },
+  });
   let best = await composeWith(input, cut(0));
   // at most all but the last field: that one may be a part, when the store's read ended inside it
   let lo = 1;
@@ -174,7 +182,11 @@ async function composeWith(input: ComposeInput, quoted: QuotedHeaders | null): P
           attachments: [
             {
               contentType: 'message/delivery-status',
-              content: composeDeliveryStatus({ hostname, arrivalDate: new Date(entry.receivedAt), recipients: entry.recipients }),
+              content: composeDeliveryStatus({
+                hostname,
+                arrivalDate: new Date(entry.receivedAt),
+                recipients: entry.recipients,
+              }),
               filename: false,
               // attachment, not inline: parsers such as mailparser would otherwise fold it into the readable text
               contentDisposition: 'attachment',

@@ -11,7 +11,11 @@ export function userUnknownDiagnostic(address: string): string {
   return `smtp; 550 5.1.1 <${address}>: recipient address rejected: user unknown`;
 }
 
-export function composeDeliveryStatus(input: { readonly hostname: string; readonly arrivalDate: Date; readonly recipients: readonly string[] }): string {
+export function composeDeliveryStatus(input: {
+  readonly hostname: string;
+  readonly arrivalDate: Date;
+  readonly recipients: readonly string[];
+}): string {
   const perMessage = [`Reporting-MTA: dns; ${input.hostname}`, `Arrival-Date: ${rfc5322Date(input.arrivalDate)}`];
   const perRecipient = input.recipients.map((rcpt) => [
     // RFC 6533: an internationalised address is typed utf-8, not rfc822

@@ -22,7 +22,8 @@ export type SuppressionReason =
   | 'per-sender-interval'
   | 'hourly-cap';
 
-export type NoticeVerdict = { readonly kind: 'send' } | { readonly kind: 'suppress'; readonly reason: SuppressionReason };
+export type NoticeVerdict =
+  { readonly kind: 'send' } | { readonly kind: 'suppress'; readonly reason: SuppressionReason };
 
 export interface NoticeHeaders {
   readonly autoSubmitted?: string | null | undefined;
@@ -82,7 +83,13 @@ export function judgeSender(mailFrom: string): NoticeVerdict {
 
 /** A header value without RFC 5322 comments and parameters, lower-cased: `Auto-Generated; x=1 (c)` → `auto-generated`. */
 function token(value: string): string {
-  return value.replace(/\([^)]*\)/g, ' ').split(';')[0]?.trim().toLowerCase() ?? '';
+  return (
+    value
+      .replace(/\([^)]*\)/g, ' ')
+      .split(';')[0]
+      ?.trim()
+      .toLowerCase() ?? ''
+  );
 }
 
 const present = (v: string | null | undefined): v is string => typeof v === 'string';
@@ -93,7 +100,10 @@ const present = (v: string | null | undefined): v is string => typeof v === 'str
  * form is also a non-delivery report, so `NDR` counts too there. OOF covers only out-of-office replies.
  */
 export function suppressesAutoReply(value: string, format: 'dsn' | 'plain'): boolean {
-  const words = value.split(/[,\s]+/).map((w) => w.trim().toLowerCase()).filter(Boolean);
+  const words = value
+    .split(/[,\s]+/)
+    .map((w) => w.trim().toLowerCase())
+    .filter(Boolean);
   return words.some((w) => w === 'all' || w === 'autoreply' || (format === 'dsn' && w === 'ndr'));
 }
 
@@ -104,7 +114,8 @@ export function judgeHeaders(h: NoticeHeaders, format: 'dsn' | 'plain'): NoticeV
   if (present(h.precedence) && ['bulk', 'list', 'junk'].includes(token(h.precedence))) return suppress('precedence');
   if (present(h.listId)) return suppress('list-id');
   if (present(h.listUnsubscribe)) return suppress('list-unsubscribe');
-  if (present(h.xAutoResponseSuppress) && suppressesAutoReply(h.xAutoResponseSuppress, format)) return suppress('x-auto-response-suppress');
+  if (present(h.xAutoResponseSuppress) && suppressesAutoReply(h.xAutoResponseSuppress, format))
+    return suppress('x-auto-response-suppress');
   return SEND;
 }
 

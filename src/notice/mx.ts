@@ -21,7 +21,12 @@ export type MailHostLookup =
 const MAX_HOSTS = 10;
 
 function isMxRecord(v: unknown): v is { exchange: string; priority: number } {
-  return typeof v === 'object' && v !== null && typeof (v as { exchange?: unknown }).exchange === 'string' && typeof (v as { priority?: unknown }).priority === 'number';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as { exchange?: unknown }).exchange === 'string' &&
+    typeof (v as { priority?: unknown }).priority === 'number'
+  );
 }
 
 function stringsOf(v: unknown): string[] {
@@ -54,7 +59,10 @@ function embeddedIPv4(a: ipaddr.IPv6): ipaddr.IPv4 | null {
  */
 function hexIPv4Tail(ip: string): string {
   const hex = (hi: string, lo: string): string => ((Number(hi) << 8) | Number(lo)).toString(16);
-  return (ip.split('%')[0] ?? ip).replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a: string, b: string, c: string, d: string) => `${hex(a, b)}:${hex(c, d)}`);
+  return (ip.split('%')[0] ?? ip).replace(
+    /(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
+    (_m, a: string, b: string, c: string, d: string) => `${hex(a, b)}:${hex(c, d)}`,
+  );
 }
 
 /**
@@ -78,15 +86,27 @@ export function isUnroutableAddress(ip: string): boolean {
   }
 }
 
-async function addressesOf(host: string, resolve: DnsResolver): Promise<{ addresses: string[]; temporary: string | null }> {
+async function addressesOf(
+  host: string,
+  resolve: DnsResolver,
+): Promise<{ addresses: string[]; temporary: string | null }> {
   if (isIP(host)) return { addresses: [host], temporary: null };
   const [a, aaaa] = await Promise.allSettled([resolve(host, 'A'), resolve(host, 'AAAA')]);
-  const addresses = [...(a.status === 'fulfilled' ? stringsOf(a.value) : []), ...(aaaa.status === 'fulfilled' ? stringsOf(aaaa.value) : [])];
-  const failures = [a, aaaa].flatMap((r) => (r.status === 'rejected' && !isDnsNoData(r.reason) ? [dnsErrorCode(r.reason)] : []));
+  const addresses = [
+    ...(a.status === 'fulfilled' ? stringsOf(a.value) : []),
+    ...(aaaa.status === 'fulfilled' ? stringsOf(aaaa.value) : []),
+  ];
+  const failures = [a, aaaa].flatMap((r) =>
+    r.status === 'rejected' && !isDnsNoData(r.reason) ? [dnsErrorCode(r.reason)] : [],
+  );
   return { addresses, temporary: failures[0] ?? null };
 }
 
-export async function lookupMailHosts(domain: string, resolve: DnsResolver, opts: { readonly allowUnroutable?: boolean } = {}): Promise<MailHostLookup> {
+export async function lookupMailHosts(
+  domain: string,
+  resolve: DnsResolver,
+  opts: { readonly allowUnroutable?: boolean } = {},
+): Promise<MailHostLookup> {
   let records: { exchange: string; priority: number }[];
   try {
     records = (await resolve(domain, 'MX').then((v) => (Array.isArray(v) ? (v as unknown[]) : []))).filter(isMxRecord);
@@ -107,7 +127,9 @@ export async function lookupMailHosts(domain: string, resolve: DnsResolver, opts
     const r = await addressesOf(c.exchange, resolve);
     temporary ??= r.temporary;
     // IPv4 first: many small hosts have AAAA records but no working IPv6 route
-    const usable = r.addresses.filter((a) => opts.allowUnroutable === true || !isUnroutableAddress(a)).sort((p, q) => isIP(p) - isIP(q));
+    const usable = r.addresses
+      .filter((a) => opts.allowUnroutable === true || !isUnroutableAddress(a))
+      .sort((p, q) => isIP(p) - isIP(q));
     if (usable.length > 0) hosts.push({ name: c.exchange, priority: c.priority, addresses: usable });
   }
   if (hosts.length > 0) return { kind: 'hosts', hosts };

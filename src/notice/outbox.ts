@@ -45,11 +45,17 @@ export interface Outbox {
 
 const MAX_TIMER_MS = 60_000;
 
-export function buildNoticeTransport(config: Config, deps: Pick<OutboxDeps, 'direct'> & { readonly resolver: DnsResolver }): NoticeTransport {
+export function buildNoticeTransport(
+  config: Config,
+  deps: Pick<OutboxDeps, 'direct'> & { readonly resolver: DnsResolver },
+): NoticeTransport {
   const t = config.notices.transport;
   const hostname = config.server.hostname;
   if (t.type === 'smtp' && t.host) {
-    return createSmarthostTransport({ host: t.host, port: t.port, secure: t.secure, requireTLS: t.requireTLS, auth: t.auth }, { hostname });
+    return createSmarthostTransport(
+      { host: t.host, port: t.port, secure: t.secure, requireTLS: t.requireTLS, auth: t.auth },
+      { hostname },
+    );
   }
   return createDirectTransport({
     hostname,
@@ -77,7 +83,8 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     return {
       config,
       store: quarantine,
-      transport: deps.transport ?? buildNoticeTransport(config, { resolver, ...(deps.direct ? { direct: deps.direct } : {}) }),
+      transport:
+        deps.transport ?? buildNoticeTransport(config, { resolver, ...(deps.direct ? { direct: deps.direct } : {}) }),
       throttle,
       events: deps.events,
       resolver,
@@ -95,7 +102,12 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       })
       .catch((err: unknown) => {
         // a store that cannot be read now: leave the entry as it is on disk, look again later
-        deps.events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: err instanceof Error ? err.message : String(err) });
+        deps.events.emit({
+          event: 'error',
+          where: 'notice-outbox',
+          qid: id,
+          error: err instanceof Error ? err.message : String(err),
+        });
         if (!stopped) due.set(id, now().getTime() + (deps.retryBaseMs ?? DEFAULT_RETRY_BASE_MS));
       })
       .finally(() => {
@@ -151,13 +163,28 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     const { quarantine } = deps.runtime();
     if (!(await quarantine.claimNotice(id, NOTICE_CLAIM_STALE_MS).catch(() => false))) return false;
     const reason = 'interrupted-possibly-sent';
-    const written = await quarantine.updateNotice(id, { ...e.notice, status: 'failed', reason }).catch((err: unknown) => {
-      // still `sending` on disk, so still never sent again: the next sweep tries to close it once more
-      deps.events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: err instanceof Error ? err.message : String(err) });
-      return null;
-    });
+    const written = await quarantine
+      .updateNotice(id, { ...e.notice, status: 'failed', reason })
+      .catch((err: unknown) => {
+        // still `sending` on disk, so still never sent again: the next sweep tries to close it once more
+        deps.events.emit({
+          event: 'error',
+          where: 'notice-outbox',
+          qid: id,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        return null;
+      });
     await quarantine.releaseNotice(id).catch(() => undefined);
-    if (written) deps.events.emit({ event: 'notice', qid: id, to: e.mailFrom || '<>', status: 'failed', reason, attempts: e.notice.attempts });
+    if (written)
+      deps.events.emit({
+        event: 'notice',
+        qid: id,
+        to: e.mailFrom || '<>',
+        status: 'failed',
+        reason,
+        attempts: e.notice.attempts,
+      });
     return true;
   }
 
@@ -169,7 +196,8 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       const id = parseMessageId(e.id);
       if (!id) continue;
       if (e.notice.status === 'sending') {
-        if (await closeInterrupted(e, id)) throttle.record(e.mailFrom, e.recipients, Math.min(Date.parse(e.notice.nextAttemptAt ?? '') || nowMs, nowMs));
+        if (await closeInterrupted(e, id))
+          throttle.record(e.mailFrom, e.recipients, Math.min(Date.parse(e.notice.nextAttemptAt ?? '') || nowMs, nowMs));
       } else if (e.notice.status === 'sent' && e.notice.sentAt) {
         const sentMs = Date.parse(e.notice.sentAt);
         if (Number.isFinite(sentMs) && nowMs - sentMs < horizonMs) throttle.record(e.mailFrom, e.recipients, sentMs);

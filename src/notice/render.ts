@@ -17,7 +17,9 @@ const truthy = (v: string | boolean | undefined): boolean => v === true || (type
 
 export function renderTemplate(template: string, values: TemplateValues): string {
   // sections do not nest; unknown names render as empty so a typo shows as a gap, not as braces
-  const sectioned = template.replace(SECTION, (_m, kind: string, name: string, inner: string) => (truthy(values[name]) === (kind === '#') ? inner : ''));
+  const sectioned = template.replace(SECTION, (_m, kind: string, name: string, inner: string) =>
+    truthy(values[name]) === (kind === '#') ? inner : '',
+  );
   return sectioned.replace(VARIABLE, (_m, name: string) => {
     const v = values[name];
     return typeof v === 'string' ? v : '';

@@ -11,7 +11,9 @@ function decodeWord(charset: string, encoding: string, text: string): string | n
     encoding.toUpperCase() === 'B'
       ? Buffer.from(text, 'base64')
       : Buffer.from(
-          text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+          text
+            .replace(/_/g, ' ')
+            .replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
           'latin1',
         );
   try {
@@ -30,7 +32,10 @@ function decodeWord(charset: string, encoding: string, text: string): string | n
 export function decodeEncodedWords(value: string): string {
   // whitespace between two adjacent encoded words is not part of the text (RFC 2047 §6.2)
   const joined = value.replace(/(\?=)\s+(?==\?)/g, '$1');
-  return joined.replace(ENCODED_WORD, (word, charset: string, enc: string, text: string) => decodeWord(charset, enc, text) ?? word);
+  return joined.replace(
+    ENCODED_WORD,
+    (word, charset: string, enc: string, text: string) => decodeWord(charset, enc, text) ?? word,
+  );
 }
 
 // C0, DEL, C1, line/paragraph separators, bidi embeddings/overrides/isolates, BOM / zero-width no-break
@@ -50,7 +55,10 @@ export function sanitizeText(raw: string | null | undefined, maxChars: number = 
     .trim();
   const chars = [...clean];
   if (chars.length <= maxChars) return clean;
-  return `${chars.slice(0, maxChars - 1).join('').trimEnd()}…`;
+  return `${chars
+    .slice(0, maxChars - 1)
+    .join('')
+    .trimEnd()}…`;
 }
 
 export const sanitizeSubject = (raw: string | null | undefined): string => sanitizeText(raw, MAX_SUBJECT_CHARS);

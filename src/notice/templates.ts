@@ -21,7 +21,11 @@ async function readIfPresent(file: string): Promise<string | null> {
 }
 
 /** Never throws: a missing or unreadable override falls back to the shipped text. */
-export async function loadNoticeTemplate(language: NoticeLanguage, templatesDir?: string, shippedDir: string = SHIPPED_TEMPLATES_DIR): Promise<NoticeTemplate> {
+export async function loadNoticeTemplate(
+  language: NoticeLanguage,
+  templatesDir?: string,
+  shippedDir: string = SHIPPED_TEMPLATES_DIR,
+): Promise<NoticeTemplate> {
   const builtin = parseTemplateFile(BUILTIN_TEMPLATES[language]);
   const fallbackSubject = builtin.subject ?? '';
   for (const dir of [templatesDir, shippedDir]) {

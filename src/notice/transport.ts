@@ -48,15 +48,25 @@ interface SmtpError {
   readonly message?: string;
 }
 
-const oneLine = (s: string): string => s.replace(/[\r\n]+/g, ' ').trim().slice(0, 500);
+const oneLine = (s: string): string =>
+  s
+    .replace(/[\r\n]+/g, ' ')
+    .trim()
+    .slice(0, 500);
 
 export function classifySendError(err: unknown): NoticeSendResult {
   const e = (err ?? {}) as SmtpError;
   const detail = oneLine(e.response ?? e.message ?? e.code ?? 'unknown error');
-  if (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) return { kind: 'failed', reason: 'rejected', detail };
+  if (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600)
+    return { kind: 'failed', reason: 'rejected', detail };
   // an address nodemailer itself refuses will not become valid by waiting
-  if (e.code === 'EENVELOPE' && e.responseCode === undefined) return { kind: 'failed', reason: 'invalid-recipient', detail };
-  return { kind: 'deferred', reason: typeof e.responseCode === 'number' ? 'temporary-failure' : 'connection-failed', detail };
+  if (e.code === 'EENVELOPE' && e.responseCode === undefined)
+    return { kind: 'failed', reason: 'invalid-recipient', detail };
+  return {
+    kind: 'deferred',
+    reason: typeof e.responseCode === 'number' ? 'temporary-failure' : 'connection-failed',
+    detail,
+  };
 }
 
 type SmtpOptions = Parameters<typeof nodemailer.createTransport>[0];
@@ -70,7 +80,10 @@ async function sendOnce(options: SmtpOptions, notice: ComposedNotice): Promise<N
       raw: notice.raw,
       dsn: { notify: 'NEVER' },
     });
-    const response = typeof info === 'object' && info !== null && 'response' in info && typeof info.response === 'string' ? info.response : '';
+    const response =
+      typeof info === 'object' && info !== null && 'response' in info && typeof info.response === 'string'
+        ? info.response
+        : '';
     return { kind: 'sent', response: oneLine(response) };
   } catch (err) {
     return classifySendError(err);

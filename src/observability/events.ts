@@ -29,12 +29,26 @@ export type LogEvent =
       reason?: string;
       detail?: string;
     }
-  | { event: 'notice'; qid: string; to: string; status: 'sent' | 'suppressed' | 'deferred' | 'failed'; reason?: string; attempts?: number; detail?: string }
+  | {
+      event: 'notice';
+      qid: string;
+      to: string;
+      status: 'sent' | 'suppressed' | 'deferred' | 'failed';
+      reason?: string;
+      attempts?: number;
+      detail?: string;
+    }
   | { event: 'close'; sid: string }
   /** The quarantine reached quarantine.maxSize (`full: true`, quarantine RCPTs get 452 4.3.1) or has room again. */
   | { event: 'quota'; full: boolean; bytes: number; limit: number }
   /** A wall-clock bound (server.dataTimeout / sessionTimeout) answered 421 4.4.2 and closed the session. */
-  | { event: 'timeout'; sid: string; limit: 'data' | 'session'; code: string; reason: 'data-timeout' | 'session-timeout' }
+  | {
+      event: 'timeout';
+      sid: string;
+      limit: 'data' | 'session';
+      code: string;
+      reason: 'data-timeout' | 'session-timeout';
+    }
   | { event: 'reload'; ok: boolean; error?: string; what?: string; domain?: string; entries?: number }
   | { event: 'purge'; deleted: number }
   | { event: 'shutdown'; phase: 'draining' | 'done' | 'forced'; inFlight?: number }
@@ -51,7 +65,8 @@ export interface EventSink {
 function levelOf(e: LogEvent): 'info' | 'warn' | 'error' {
   if (e.event === 'error') return 'error';
   if (e.event === 'reload' && !e.ok) return 'error';
-  if (e.event === 'message' && (e.outcome === 'temporary' || e.outcome === 'permanent' || (e.refused?.length ?? 0) > 0)) return 'warn';
+  if (e.event === 'message' && (e.outcome === 'temporary' || e.outcome === 'permanent' || (e.refused?.length ?? 0) > 0))
+    return 'warn';
   return 'info';
 }
 

@@ -8,7 +8,10 @@ export interface HttpEndpoint {
   close(): Promise<void>;
 }
 
-export function createHttpEndpoint(opts: { readonly registry: Registry; readonly isReady: () => boolean }): HttpEndpoint {
+export function createHttpEndpoint(opts: {
+  readonly registry: Registry;
+  readonly isReady: () => boolean;
+}): HttpEndpoint {
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

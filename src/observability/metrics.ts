@@ -10,22 +10,59 @@ export interface Metrics {
 export function createMetrics(events: EventSink): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'catchall_guard_' });
-  const connections = new Counter({ name: 'catchall_guard_connections_total', help: 'SMTP connections, by whether they were refused', labelNames: ['result'], registers: [registry] });
-  const rcpt = new Counter({ name: 'catchall_guard_rcpt_total', help: 'RCPT decisions', labelNames: ['decision'], registers: [registry] });
-  const messages = new Counter({ name: 'catchall_guard_messages_total', help: 'Messages after DATA, by outcome', labelNames: ['outcome'], registers: [registry] });
-  const delivered = new Counter({ name: 'catchall_guard_recipients_delivered_total', help: 'Recipients a message was delivered to', registers: [registry] });
-  const quarantined = new Counter({ name: 'catchall_guard_messages_quarantined_total', help: 'Messages stored in the quarantine', registers: [registry] });
-  const notices = new Counter({ name: 'catchall_guard_notices_total', help: 'Notices, by status', labelNames: ['status'], registers: [registry] });
+  const connections = new Counter({
+    name: 'catchall_guard_connections_total',
+    help: 'SMTP connections, by whether they were refused',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const rcpt = new Counter({
+    name: 'catchall_guard_rcpt_total',
+    help: 'RCPT decisions',
+    labelNames: ['decision'],
+    registers: [registry],
+  });
+  const messages = new Counter({
+    name: 'catchall_guard_messages_total',
+    help: 'Messages after DATA, by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const delivered = new Counter({
+    name: 'catchall_guard_recipients_delivered_total',
+    help: 'Recipients a message was delivered to',
+    registers: [registry],
+  });
+  const quarantined = new Counter({
+    name: 'catchall_guard_messages_quarantined_total',
+    help: 'Messages stored in the quarantine',
+    registers: [registry],
+  });
+  const notices = new Counter({
+    name: 'catchall_guard_notices_total',
+    help: 'Notices, by status',
+    labelNames: ['status'],
+    registers: [registry],
+  });
   const duration = new Histogram({
     name: 'catchall_guard_transaction_duration_seconds',
     help: 'DATA transaction duration, from the start of DATA to the final reply',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
-  const quarantineFull = new Gauge({ name: 'catchall_guard_quarantine_full', help: '1 while the quarantine is at quarantine.maxSize (quarantine RCPTs get 452 4.3.1)', registers: [registry] });
-  const purged = new Counter({ name: 'catchall_guard_quarantine_purged_total', help: 'Quarantine entries deleted by retention', registers: [registry] });
+  const quarantineFull = new Gauge({
+    name: 'catchall_guard_quarantine_full',
+    help: '1 while the quarantine is at quarantine.maxSize (quarantine RCPTs get 452 4.3.1)',
+    registers: [registry],
+  });
+  const purged = new Counter({
+    name: 'catchall_guard_quarantine_purged_total',
+    help: 'Quarantine entries deleted by retention',
+    registers: [registry],
+  });
   // every label value that can occur is shown from the start, so rate() works before the first event
-  for (const d of ['accept', 'reject', 'quarantine', 'observe', 'relay-denied', 'invalid', 'limited', 'deferred']) rcpt.inc({ decision: d }, 0);
+  for (const d of ['accept', 'reject', 'quarantine', 'observe', 'relay-denied', 'invalid', 'limited', 'deferred'])
+    rcpt.inc({ decision: d }, 0);
   for (const s of ['sent', 'suppressed', 'deferred', 'failed']) notices.inc({ status: s }, 0);
 
   const unsubscribe = events.subscribe((e) => {

@@ -1,8 +1,10 @@
 // Whether a new connection may proceed to the banner (SPEC §3, §4). Pure: the counts are values.
 
-export type ConnectRefusal = 'shutting-down' | 'max-unknown-recipients-per-ip' | 'max-connections' | 'max-connections-per-ip';
+export type ConnectRefusal =
+  'shutting-down' | 'max-unknown-recipients-per-ip' | 'max-connections' | 'max-connections-per-ip';
 
-export type ConnectOutcome = { readonly kind: 'proceed' } | { readonly kind: 'refuse'; readonly reason: ConnectRefusal };
+export type ConnectOutcome =
+  { readonly kind: 'proceed' } | { readonly kind: 'refuse'; readonly reason: ConnectRefusal };
 
 export interface ConnectContext {
   readonly shuttingDown: boolean;
@@ -26,8 +28,10 @@ const refuse = (reason: ConnectRefusal): ConnectOutcome => ({ kind: 'refuse', re
 export function decideConnect(ctx: ConnectContext): ConnectOutcome {
   const { limits } = ctx;
   if (ctx.shuttingDown) return refuse('shutting-down');
-  if (limits.maxUnknownRecipientsPerIp > 0 && ctx.unknownForIp >= limits.maxUnknownRecipientsPerIp) return refuse('max-unknown-recipients-per-ip');
+  if (limits.maxUnknownRecipientsPerIp > 0 && ctx.unknownForIp >= limits.maxUnknownRecipientsPerIp)
+    return refuse('max-unknown-recipients-per-ip');
   if (limits.maxConnections > 0 && ctx.openTotal >= limits.maxConnections) return refuse('max-connections');
-  if (limits.maxConnectionsPerIp > 0 && ctx.openForIp >= limits.maxConnectionsPerIp) return refuse('max-connections-per-ip');
+  if (limits.maxConnectionsPerIp > 0 && ctx.openForIp >= limits.maxConnectionsPerIp)
+    return refuse('max-connections-per-ip');
   return PROCEED;
 }

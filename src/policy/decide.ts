@@ -12,7 +12,10 @@ export type Decision =
 
 export type RcptOutcome =
   | Decision
-  | { readonly kind: 'limited'; readonly limit: 'max-recipients' | 'max-unknown-recipients' | 'max-unknown-recipients-per-ip' }
+  | {
+      readonly kind: 'limited';
+      readonly limit: 'max-recipients' | 'max-unknown-recipients' | 'max-unknown-recipients-per-ip';
+    }
   | { readonly kind: 'deferred'; readonly reason: 'directory-unavailable' | 'shutting-down' | 'quarantine-full' };
 
 export type DecisionKind = Decision['kind'];
@@ -41,8 +44,16 @@ export interface RcptContext {
 }
 
 /** The limits of RcptContext from the `server` section of the config. */
-export function rcptLimits(server: { readonly maxRecipients: number; readonly maxUnknownRecipients: number; readonly maxUnknownRecipientsPerIp: number }): RcptContext['limits'] {
-  return { maxRecipients: server.maxRecipients, maxUnknownRecipients: server.maxUnknownRecipients, maxUnknownRecipientsPerIp: server.maxUnknownRecipientsPerIp };
+export function rcptLimits(server: {
+  readonly maxRecipients: number;
+  readonly maxUnknownRecipients: number;
+  readonly maxUnknownRecipientsPerIp: number;
+}): RcptContext['limits'] {
+  return {
+    maxRecipients: server.maxRecipients,
+    maxUnknownRecipients: server.maxUnknownRecipients,
+    maxUnknownRecipientsPerIp: server.maxUnknownRecipientsPerIp,
+  };
 }
 
 export function decideRecipient(ctx: RcptContext): RcptOutcome {
@@ -73,17 +84,23 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
   // SPEC §3: the harvest limits count every unknown-recipient answer but observe's, which exists to
   // watch traffic without changing what senders see
   if (answer.mode !== 'observe') {
-    if (limits.maxUnknownRecipients > 0 && counts.unknownInSession >= limits.maxUnknownRecipients) return { kind: 'limited', limit: 'max-unknown-recipients' };
-    if (limits.maxUnknownRecipientsPerIp > 0 && counts.unknownForIp >= limits.maxUnknownRecipientsPerIp) return { kind: 'limited', limit: 'max-unknown-recipients-per-ip' };
+    if (limits.maxUnknownRecipients > 0 && counts.unknownInSession >= limits.maxUnknownRecipients)
+      return { kind: 'limited', limit: 'max-unknown-recipients' };
+    if (limits.maxUnknownRecipientsPerIp > 0 && counts.unknownForIp >= limits.maxUnknownRecipientsPerIp)
+      return { kind: 'limited', limit: 'max-unknown-recipients-per-ip' };
   }
   switch (answer.mode) {
     case 'reject':
       return { kind: 'reject', recipient: address };
     case 'quarantine':
-      return ctx.quarantineFull === true ? { kind: 'deferred', reason: 'quarantine-full' } : { kind: 'quarantine', recipient: address };
+      return ctx.quarantineFull === true
+        ? { kind: 'deferred', reason: 'quarantine-full' }
+        : { kind: 'quarantine', recipient: address };
     case 'observe':
       // the schema guarantees an observe mailbox for observe mode; without one, refusing is the safe side
-      return answer.observeMailbox ? { kind: 'observe', recipient: address, deliverTo: answer.observeMailbox } : { kind: 'reject', recipient: address };
+      return answer.observeMailbox
+        ? { kind: 'observe', recipient: address, deliverTo: answer.observeMailbox }
+        : { kind: 'reject', recipient: address };
   }
 }
 

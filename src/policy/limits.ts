@@ -16,8 +16,13 @@ export function clientKey(ip: string): string {
   const [head = '', tail = ''] = ip.toLowerCase().split('::');
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  const groups = ip.includes('::')
+    ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 export interface ConnectionCounter {
@@ -56,7 +61,9 @@ export interface UnknownBudget {
  * A fixed one-hour window per IP, started by its first unknown recipient. Bounded memory: under a flood of
  * distinct addresses the least recently seen IPs are forgotten first, which only ever favours them.
  */
-export function createUnknownBudget(opts: { readonly maxIps?: number; readonly now?: () => number } = {}): UnknownBudget {
+export function createUnknownBudget(
+  opts: { readonly maxIps?: number; readonly now?: () => number } = {},
+): UnknownBudget {
   const now = opts.now ?? Date.now;
   const cache = new LRUCache<string, { count: number; resetAt: number }>({ max: opts.maxIps ?? 100_000 });
   const current = (ip: string): { count: number; resetAt: number } | undefined => {

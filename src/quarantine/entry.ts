@@ -38,11 +38,7 @@ export const entrySchema = z.object({
     })
     .partial()
     .default({}),
-  auth: z
-    .object({ spf: z.string(), dmarc: z.string() })
-    .passthrough()
-    .nullable()
-    .default(null),
+  auth: z.object({ spf: z.string(), dmarc: z.string() }).passthrough().nullable().default(null),
   notice: noticeSchema,
 });
 

@@ -47,7 +47,11 @@ export interface QuarantineStore {
   readHeaders(id: MessageId): Promise<Buffer | null>;
   /** Entries newest first. Unreadable metadata files (planted ones included) are skipped. */
   list(): Promise<QuarantineEntry[]>;
-  updateNotice(id: MessageId, notice: NoticeState, extra?: Partial<Pick<QuarantineEntry, 'auth'>>): Promise<QuarantineEntry | null>;
+  updateNotice(
+    id: MessageId,
+    notice: NoticeState,
+    extra?: Partial<Pick<QuarantineEntry, 'auth'>>,
+  ): Promise<QuarantineEntry | null>;
   remove(id: MessageId): Promise<boolean>;
   purgeExpired(now: Date): Promise<{ readonly deleted: number }>;
   purgeOlderThan(cutoff: Date): Promise<{ readonly deleted: number }>;
@@ -130,10 +134,11 @@ export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs
   const emlPath = (id: string): string => path.join(dir, `${id}.eml`);
   const jsonPath = (id: string): string => path.join(dir, `${id}.json`);
   let ready: Promise<void> | null = null;
-  const ensureDir = (): Promise<void> => (ready ??= fs.mkdirp(dir).catch((err: unknown) => {
-    ready = null;
-    throw err;
-  }));
+  const ensureDir = (): Promise<void> =>
+    (ready ??= fs.mkdirp(dir).catch((err: unknown) => {
+      ready = null;
+      throw err;
+    }));
 
   async function readEntry(id: MessageId): Promise<QuarantineEntry | null> {
     let text: string;
@@ -270,8 +275,14 @@ export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs
     },
     async remove(id) {
       // lstat: a planted symbolic link is an entry file to delete, whatever it points at
-      const exists = await lstat(jsonPath(id)).then(() => true, () => false);
-      const emlExists = await lstat(emlPath(id)).then(() => true, () => false);
+      const exists = await lstat(jsonPath(id)).then(
+        () => true,
+        () => false,
+      );
+      const emlExists = await lstat(emlPath(id)).then(
+        () => true,
+        () => false,
+      );
       if (!exists && !emlExists) return false;
       await removeFiles(id);
       return true;
@@ -309,7 +320,10 @@ export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
           const [age, owner] = await Promise.all([
-            stat(claimPath(id)).then((st) => Date.now() - st.mtimeMs, () => 0),
+            stat(claimPath(id)).then(
+              (st) => Date.now() - st.mtimeMs,
+              () => 0,
+            ),
             readFile(claimPath(id), 'utf8').catch(() => ''),
           ]);
           // one instance per host (SPEC §11): a claim of this host that is not ours is a dead predecessor's
@@ -334,15 +348,25 @@ export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs
       const jsons = new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)));
       // a crash between the two renames of a commit of ours leaves `<id>.eml` beside our `.<id>.<host>.json.tmp`
       const ownJsonTmp = `.${CLAIM_HOST}.json${TMP_SUFFIX}`;
-      const ownUnfinished = new Set(names.filter((n) => n.startsWith('.') && n.endsWith(ownJsonTmp)).map((n) => n.slice(1, -ownJsonTmp.length)));
+      const ownUnfinished = new Set(
+        names.filter((n) => n.startsWith('.') && n.endsWith(ownJsonTmp)).map((n) => n.slice(1, -ownJsonTmp.length)),
+      );
       let removed = 0;
       const cutoff = Date.now() - TEMP_GRACE_MS;
       for (const n of names) {
         const orphanEml = n.endsWith('.eml') && !jsons.has(n.slice(0, -4));
         if ((n.startsWith('.') && n.endsWith(TMP_SUFFIX)) || orphanEml) {
           // ours (this host) go at once; another instance may be committing this very entry: only old leftovers of others
-          const own = n.endsWith(`.${CLAIM_HOST}.eml${TMP_SUFFIX}`) || n.endsWith(ownJsonTmp) || (orphanEml && ownUnfinished.has(n.slice(0, -4)));
-          const mtime = own ? 0 : await stat(path.join(dir, n)).then((st) => st.mtimeMs, () => Date.now());
+          const own =
+            n.endsWith(`.${CLAIM_HOST}.eml${TMP_SUFFIX}`) ||
+            n.endsWith(ownJsonTmp) ||
+            (orphanEml && ownUnfinished.has(n.slice(0, -4)));
+          const mtime = own
+            ? 0
+            : await stat(path.join(dir, n)).then(
+                (st) => st.mtimeMs,
+                () => Date.now(),
+              );
           if (mtime > cutoff) continue;
           await fs.unlink(path.join(dir, n)).catch(() => undefined);
           removed++;

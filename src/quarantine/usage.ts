@@ -25,7 +25,10 @@ async function countDir(dir: string): Promise<number> {
   return total;
 }
 
-export function createQuarantineUsage(dir: string, opts: { readonly refreshMs?: number; readonly now?: () => number } = {}): QuarantineUsage {
+export function createQuarantineUsage(
+  dir: string,
+  opts: { readonly refreshMs?: number; readonly now?: () => number } = {},
+): QuarantineUsage {
   const refreshMs = opts.refreshMs ?? USAGE_REFRESH_MS;
   const now = opts.now ?? Date.now;
   let counted = 0;

@@ -54,7 +54,8 @@ export interface ReportOptions {
   readonly topDomains?: number;
 }
 
-const isDecision = (v: unknown): v is UnknownDecision => typeof v === 'string' && (UNKNOWN_DECISIONS as readonly string[]).includes(v);
+const isDecision = (v: unknown): v is UnknownDecision =>
+  typeof v === 'string' && (UNKNOWN_DECISIONS as readonly string[]).includes(v);
 
 function parseTime(v: unknown): number | null {
   if (typeof v === 'number' && Number.isFinite(v)) return v; // pino's default epoch milliseconds
@@ -69,8 +70,14 @@ function parseTime(v: unknown): number | null {
 export function toUnknownRcpt(record: unknown): UnknownRcpt | null {
   if (record === null || typeof record !== 'object' || Array.isArray(record)) return null;
   const r = record as Record<string, unknown>;
-  if (r['event'] !== 'rcpt' || !isDecision(r['decision']) || typeof r['rcpt'] !== 'string' || r['rcpt'] === '') return null;
-  return { rcpt: r['rcpt'].toLowerCase(), from: typeof r['from'] === 'string' ? r['from'] : '', decision: r['decision'], time: parseTime(r['time']) };
+  if (r['event'] !== 'rcpt' || !isDecision(r['decision']) || typeof r['rcpt'] !== 'string' || r['rcpt'] === '')
+    return null;
+  return {
+    rcpt: r['rcpt'].toLowerCase(),
+    from: typeof r['from'] === 'string' ? r['from'] : '',
+    decision: r['decision'],
+    time: parseTime(r['time']),
+  };
 }
 
 /** One line → a JSON object, also behind a prefix such as `docker logs --timestamps` adds; else null. */
@@ -166,14 +173,18 @@ export function createReportAggregator(opts: ReportOptions = {}): ReportAggregat
     },
     summary(summaryOpts = {}) {
       const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
-      const toCounts = (k: TopK, n: number): DomainCount[] => k.top(n).map(({ key, count }) => ({ domain: key, count }));
+      const toCounts = (k: TopK, n: number): DomainCount[] =>
+        k.top(n).map(({ key, count }) => ({ domain: key, count }));
       let approximate = overall.approximate;
-      for (const s of recipients.values()) if (typeof s.domains !== 'string' && s.domains.approximate) approximate = true;
+      for (const s of recipients.values())
+        if (typeof s.domains !== 'string' && s.domains.approximate) approximate = true;
       // rank the states and build summaries for the listed ones only: the human report lists 100 of 100,000s
       const ranked = [...recipients].sort(
-        ([ra, a], [rb, b]) => b.count - a.count || compareNumbers(b.last ?? -Infinity, a.last ?? -Infinity) || compareText(ra, rb),
+        ([ra, a], [rb, b]) =>
+          b.count - a.count || compareNumbers(b.last ?? -Infinity, a.last ?? -Infinity) || compareText(ra, rb),
       );
-      if (summaryOpts.maxRecipients !== undefined) ranked.length = Math.min(ranked.length, Math.max(0, summaryOpts.maxRecipients));
+      if (summaryOpts.maxRecipients !== undefined)
+        ranked.length = Math.min(ranked.length, Math.max(0, summaryOpts.maxRecipients));
       const list: RecipientSummary[] = [];
       for (const [rcpt, s] of ranked) {
         list.push({
@@ -183,10 +194,23 @@ export function createReportAggregator(opts: ReportOptions = {}): ReportAggregat
           lastSeen: iso(s.last),
           decisions: { ...s.decisions },
           lastDecision: s.lastDecision,
-          senderDomains: typeof s.domains === 'string' ? (perRecipient > 0 ? [{ domain: s.domains, count: s.count }] : []) : toCounts(s.domains, perRecipient),
+          senderDomains:
+            typeof s.domains === 'string'
+              ? perRecipient > 0
+                ? [{ domain: s.domains, count: s.count }]
+                : []
+              : toCounts(s.domains, perRecipient),
         });
       }
-      return { unknownRecipients: recipients.size, lines, skipped, events, recipients: list, senderDomains: toCounts(overall, topDomains), approximate };
+      return {
+        unknownRecipients: recipients.size,
+        lines,
+        skipped,
+        events,
+        recipients: list,
+        senderDomains: toCounts(overall, topDomains),
+        approximate,
+      };
     },
   };
   return aggregator;

@@ -39,7 +39,8 @@ function pad(text: string, width: number, right: boolean): string {
 export function fitWidths(columns: readonly Column[], natural: readonly number[], maxWidth: number): number[] {
   const widths = [...natural];
   const total = (): number => widths.reduce((a, b) => a + b, 0) + GAP.length * (widths.length - 1);
-  const floor = (i: number): number => Math.min(natural[i] ?? 0, columns[i]?.minWidth ?? Math.max(4, textWidth(columns[i]?.header ?? '')));
+  const floor = (i: number): number =>
+    Math.min(natural[i] ?? 0, columns[i]?.minWidth ?? Math.max(4, textWidth(columns[i]?.header ?? '')));
   while (total() > maxWidth) {
     let widest = -1;
     const tier = (i: number): number => columns[i]?.shrink ?? 0;
@@ -57,10 +58,16 @@ export function fitWidths(columns: readonly Column[], natural: readonly number[]
  * Header row, then one line per row; cells are made terminal-safe (cli/output.ts) and cut to their
  * column. No trailing spaces.
  */
-export function renderTable(columns: readonly Column[], rows: readonly (readonly string[])[], maxWidth: number = DEFAULT_TABLE_WIDTH): string {
+export function renderTable(
+  columns: readonly Column[],
+  rows: readonly (readonly string[])[],
+  maxWidth: number = DEFAULT_TABLE_WIDTH,
+): string {
   const cells = rows.map((r) => columns.map((_, i) => terminalText(r[i] ?? '')));
   // a loop, not Math.max(...cells): spreading 130,000 rows into arguments overflows the call stack
-  const natural = columns.map((c, i) => cells.reduce((w, r) => Math.max(w, textWidth(r[i] ?? '')), textWidth(c.header)));
+  const natural = columns.map((c, i) =>
+    cells.reduce((w, r) => Math.max(w, textWidth(r[i] ?? '')), textWidth(c.header)),
+  );
   const widths = fitWidths(columns, natural, maxWidth);
   const line = (r: readonly string[]): string =>
     columns

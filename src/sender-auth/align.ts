@@ -3,7 +3,11 @@
 // reusing its helper keeps our alignment and mailauth's DMARC verdict on the same suffix list.
 import { createRequire } from 'node:module';
 
-type GetAlignment = (fromDomain: string, domains: readonly string[], strict: boolean) => { readonly domain: string } | false;
+type GetAlignment = (
+  fromDomain: string,
+  domains: readonly string[],
+  strict: boolean,
+) => { readonly domain: string } | false;
 
 function loadGetAlignment(): GetAlignment | null {
   try {

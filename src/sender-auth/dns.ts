@@ -17,7 +17,10 @@ export function createSystemResolver(timeoutMs = DNS_TIMEOUT_MS): DnsResolver {
 export function withDnsTimeout(resolve: DnsResolver, timeoutMs = DNS_TIMEOUT_MS): DnsResolver {
   return (name, rrtype) =>
     new Promise((resolvePromise, reject) => {
-      const timer = setTimeout(() => reject(Object.assign(new Error(`DNS timeout for ${name} ${rrtype}`), { code: 'ETIMEOUT' })), timeoutMs);
+      const timer = setTimeout(
+        () => reject(Object.assign(new Error(`DNS timeout for ${name} ${rrtype}`), { code: 'ETIMEOUT' })),
+        timeoutMs,
+      );
       timer.unref();
       resolve(name, rrtype).then(
         (v) => {

@@ -64,7 +64,10 @@ async function checkSpf(input: SenderAuthInput, resolver: DNSResolver): Promise<
 
 // Under the test runner this module is loaded from its TypeScript source, which a worker thread cannot
 // run; it then uses the compiled worker that `npm run build` (and so `npm test`) puts in dist/.
-const DMARC_WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? '../../dist/sender-auth/dmarc-worker.js' : './dmarc-worker.js', import.meta.url);
+const DMARC_WORKER_URL = new URL(
+  import.meta.url.endsWith('.ts') ? '../../dist/sender-auth/dmarc-worker.js' : './dmarc-worker.js',
+  import.meta.url,
+);
 
 export interface VerifyHooks {
   /** Sees the worker of a dmarc check as it starts (tests watch it end). */
@@ -77,7 +80,13 @@ function isWorkerMessage(m: unknown): m is DmarcWorkerMessage {
 }
 
 /** Runs the job in a worker that is terminated when it answers, fails, or outlives `timeoutMs`. */
-function verifyInWorker(job: DmarcJob, sender: string, resolver: DnsResolver, timeoutMs: number, hooks: VerifyHooks): Promise<SenderAuth> {
+function verifyInWorker(
+  job: DmarcJob,
+  sender: string,
+  resolver: DnsResolver,
+  timeoutMs: number,
+  hooks: VerifyHooks,
+): Promise<SenderAuth> {
   return new Promise((resolve) => {
     // mailauth prints diagnostics (e.g. a body shorter than a signature's l=) with console.log; in our
     // stdout they would break the one-JSON-object-per-line log, with text the sender chose
@@ -112,7 +121,12 @@ function verifyInWorker(job: DmarcJob, sender: string, resolver: DnsResolver, ti
           (value) => answer({ id: m.id, ok: true, value }),
           (err: unknown) => {
             const code = (err as { code?: unknown } | null)?.code;
-            answer({ id: m.id, ok: false, code: typeof code === 'string' ? code : undefined, message: err instanceof Error ? err.message : String(err) });
+            answer({
+              id: m.id,
+              ok: false,
+              code: typeof code === 'string' ? code : undefined,
+              message: err instanceof Error ? err.message : String(err),
+            });
           },
         );
         return;
@@ -126,7 +140,12 @@ function verifyInWorker(job: DmarcJob, sender: string, resolver: DnsResolver, ti
   });
 }
 
-async function checkDmarc(input: SenderAuthInput, resolver: DnsResolver, deadlineMs: number, hooks: VerifyHooks): Promise<SenderAuth> {
+async function checkDmarc(
+  input: SenderAuthInput,
+  resolver: DnsResolver,
+  deadlineMs: number,
+  hooks: VerifyHooks,
+): Promise<SenderAuth> {
   const stream = input.openMessage();
   if (!stream) return TEMPERROR;
   const message = await readDkimInput(stream);
@@ -136,7 +155,12 @@ async function checkDmarc(input: SenderAuthInput, resolver: DnsResolver, deadlin
   return verifyInWorker(job, input.sender, resolver, left, hooks);
 }
 
-export async function verifySenderAuth(input: SenderAuthInput, resolve: DnsResolver, timeoutMs = AUTH_TIMEOUT_MS, hooks: VerifyHooks = {}): Promise<SenderAuth> {
+export async function verifySenderAuth(
+  input: SenderAuthInput,
+  resolve: DnsResolver,
+  timeoutMs = AUTH_TIMEOUT_MS,
+  hooks: VerifyHooks = {},
+): Promise<SenderAuth> {
   const resolver = withDnsTimeout(resolve);
   const check =
     input.mode === 'spf'

@@ -16,7 +16,8 @@ export const replies = {
   recipientOk: () => reply(250, '2.1.5', 'Accepted'),
   userUnknown: (addr: string) => reply(550, '5.1.1', `<${addr}>: recipient address rejected: user unknown`),
   relayDenied: (addr: string) => reply(554, '5.7.1', `<${addr}>: relay access denied`),
-  routingTrick: (addr: string) => reply(550, '5.7.1', `<${addr}>: source routing and percent hacks are not supported: relay access denied`),
+  routingTrick: (addr: string) =>
+    reply(550, '5.7.1', `<${addr}>: source routing and percent hacks are not supported: relay access denied`),
   malformedAddress: (why: string) => reply(501, '5.1.3', `bad recipient address syntax: ${why}`),
   tooManyRecipients: () => reply(452, '4.5.3', 'too many recipients in this transaction'),
   harvestLimit: () => reply(421, '4.7.0', 'too many unknown recipients, closing connection'),
@@ -27,7 +28,8 @@ export const replies = {
   messageTooLarge: (limit: number) => reply(552, '5.3.4', `message exceeds the size limit of ${limit} bytes`),
   directoryUnavailable: () => reply(451, '4.3.0', 'recipient directory unavailable, try again later'),
   storageFailure: (reason: string) => reply(451, '4.3.0', `local error in processing, try again later [${reason}]`),
-  upstreamUnavailable: (reason: string) => reply(451, '4.4.1', `mailbox server temporarily unavailable, try again later [${reason}]`),
+  upstreamUnavailable: (reason: string) =>
+    reply(451, '4.4.1', `mailbox server temporarily unavailable, try again later [${reason}]`),
   shuttingDown: () => reply(421, '4.3.2', 'server shutting down, try again later'),
   quarantineFull: () => reply(452, '4.3.1', 'insufficient system storage: quarantine full, try again later'),
   dataTimeout: () => reply(421, '4.4.2', 'message transfer took too long, closing connection'),
@@ -44,7 +46,9 @@ export function replyForRcpt(outcome: RcptOutcome): SmtpReply {
     case 'reject':
       return replies.userUnknown(outcome.recipient.normalized);
     case 'relay-denied':
-      return outcome.reason === 'not-served' || outcome.reason === 'literal' ? replies.relayDenied(outcome.raw) : replies.routingTrick(outcome.raw);
+      return outcome.reason === 'not-served' || outcome.reason === 'literal'
+        ? replies.relayDenied(outcome.raw)
+        : replies.routingTrick(outcome.raw);
     case 'invalid':
       return replies.malformedAddress(outcome.why);
     case 'limited':
@@ -91,7 +95,9 @@ export function replyForCommit(outcome: CommitOutcome): SmtpReply {
     case 'stored':
       return replies.queued(outcome.qid);
     case 'temporary':
-      return outcome.source === 'upstream' ? replies.upstreamUnavailable(outcome.reason) : replies.storageFailure(outcome.reason);
+      return outcome.source === 'upstream'
+        ? replies.upstreamUnavailable(outcome.reason)
+        : replies.storageFailure(outcome.reason);
     case 'permanent': {
       // the upstream's own refusal, passed on with its enhanced code so the sender's bounce says why
       const up = outcome.upstream;

@@ -5,7 +5,15 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMT
 import type { AddressInfo } from 'node:net';
 import { ReplyError, replyForFailure, type SmtpReply } from './replies.js';
 import { TLS_POLICY } from './tls-policy.js';
-import { closeIdleSessions, DEADLINE_EVENT, EARLY_TALKER_EVENT, registerServer, updateWireOptions, type DeadlineKind, type WireOptions } from './wire-compat.js';
+import {
+  closeIdleSessions,
+  DEADLINE_EVENT,
+  EARLY_TALKER_EVENT,
+  registerServer,
+  updateWireOptions,
+  type DeadlineKind,
+  type WireOptions,
+} from './wire-compat.js';
 
 export interface SessionInfo {
   readonly sid: string;
@@ -22,9 +30,17 @@ export type { DeadlineKind };
 export interface SmtpHooks {
   /** null: greet the client. */
   connect(s: SessionInfo): Promise<SmtpReply | null>;
-  mailFrom(s: SessionInfo, address: string, params: Readonly<Record<string, string | boolean>>): Promise<SmtpReply | null>;
+  mailFrom(
+    s: SessionInfo,
+    address: string,
+    params: Readonly<Record<string, string | boolean>>,
+  ): Promise<SmtpReply | null>;
   /** null: smtp-server answers `250 2.1.5 Accepted`. */
-  rcptTo(s: SessionInfo, address: string, params: Readonly<Record<string, string | boolean>>): Promise<SmtpReply | null>;
+  rcptTo(
+    s: SessionInfo,
+    address: string,
+    params: Readonly<Record<string, string | boolean>>,
+  ): Promise<SmtpReply | null>;
   /** Must consume the stream; returns the final reply. */
   data(s: SessionInfo, stream: SMTPServerDataStream, rcpts: readonly string[]): Promise<SmtpReply>;
   close(sid: string): void;
@@ -54,7 +70,9 @@ export interface SmtpListener {
   /** Stops listening; resolves when every session has ended (or the timeout ended them). */
   close(timeoutMs: number): Promise<void>;
   updateTls(tls: { readonly key: Buffer; readonly cert: Buffer }): void;
-  updateOptions(opts: Pick<SmtpServerOptions, 'greetDelayMs' | 'maxMessageSize' | 'dataTimeoutMs' | 'sessionTimeoutMs'>): void;
+  updateOptions(
+    opts: Pick<SmtpServerOptions, 'greetDelayMs' | 'maxMessageSize' | 'dataTimeoutMs' | 'sessionTimeoutMs'>,
+  ): void;
 }
 
 function sessionInfo(session: SMTPServerSession): SessionInfo {
@@ -105,10 +123,14 @@ export function createSmtpListener(opts: SmtpServerOptions, hooks: SmtpHooks): S
       answer(hooks.connect(sessionInfo(session)), cb, (err) => hooks.failed('connect', session.id, err));
     },
     onMailFrom(address, session, cb) {
-      answer(hooks.mailFrom(sessionInfo(session), address.address, params(address)), cb, (err) => hooks.failed('mail', session.id, err));
+      answer(hooks.mailFrom(sessionInfo(session), address.address, params(address)), cb, (err) =>
+        hooks.failed('mail', session.id, err),
+      );
     },
     onRcptTo(address, session, cb) {
-      answer(hooks.rcptTo(sessionInfo(session), address.address, params(address)), cb, (err) => hooks.failed('rcpt', session.id, err));
+      answer(hooks.rcptTo(sessionInfo(session), address.address, params(address)), cb, (err) =>
+        hooks.failed('rcpt', session.id, err),
+      );
     },
     onData(stream, session, cb) {
       const rcpts = session.envelope.rcptTo.map((r) => r.address);
@@ -133,7 +155,9 @@ export function createSmtpListener(opts: SmtpServerOptions, hooks: SmtpHooks): S
   registerServer(server, wire(opts));
   // socket errors (resets, TLS garbage) belong to one session and must never take the process down
   server.on('error', () => undefined);
-  server.on(EARLY_TALKER_EVENT, (e: { sid: string; remoteAddress: string }) => hooks.earlyTalker(e.sid, e.remoteAddress));
+  server.on(EARLY_TALKER_EVENT, (e: { sid: string; remoteAddress: string }) =>
+    hooks.earlyTalker(e.sid, e.remoteAddress),
+  );
   server.on(DEADLINE_EVENT, (e: { sid: string; limit: DeadlineKind }) => hooks.deadline(e.sid, e.limit));
 
   return {

@@ -34,7 +34,12 @@ let installed = false;
 function install(): void {
   if (installed) return;
   const proto = SMTPConnection.prototype;
-  if (typeof proto.send !== 'function' || typeof proto._setListeners !== 'function' || typeof proto.connectionReady !== 'function' || typeof proto.handler_DATA !== 'function') {
+  if (
+    typeof proto.send !== 'function' ||
+    typeof proto._setListeners !== 'function' ||
+    typeof proto.connectionReady !== 'function' ||
+    typeof proto.handler_DATA !== 'function'
+  ) {
     throw new Error('smtp-server internals changed: review src/smtp/wire-compat.ts');
   }
   installed = true;
@@ -43,7 +48,12 @@ function install(): void {
   // eslint-disable-next-line @typescript-eslint/unbound-method -- always called as original.call(connection)
   const originalInit = proto.init;
 
-  proto.send = function send(this: SMTPConnection, code: number, data?: string | string[] | null, context?: string | false): void {
+  proto.send = function send(
+    this: SMTPConnection,
+    code: number,
+    data?: string | string[] | null,
+    context?: string | false,
+  ): void {
     if (typeof data === 'string' && registered.has(this._server)) {
       if (code === 421 && data.endsWith('You talk too soon')) {
         // the session never started, so no onConnect ran: tell the adapter, so it is logged all the same
@@ -80,7 +90,8 @@ function install(): void {
     const stream = this._dataStream;
     if (!opts || !stream || opts.dataTimeoutMs <= 0) return;
     // only while the client still owes us message bytes: once the final dot is in, the time is ours
-    const stillReceiving = (): boolean => this._dataStream === stream && this._parser !== false && this._parser._dataMode;
+    const stillReceiving = (): boolean =>
+      this._dataStream === stream && this._parser !== false && this._parser._dataMode;
     setTimeout(() => {
       if (stillReceiving()) cutOff(this, 'data');
     }, opts.dataTimeoutMs).unref();

@@ -13,7 +13,12 @@ export type CommitOutcome =
       /** Refused permanently by the upstream although the others took it; logged, see README. */
       readonly refused: readonly string[];
     }
-  | { readonly kind: 'temporary'; readonly source: 'storage' | 'upstream'; readonly reason: string; readonly detail: string }
+  | {
+      readonly kind: 'temporary';
+      readonly source: 'storage' | 'upstream';
+      readonly reason: string;
+      readonly detail: string;
+    }
   | { readonly kind: 'permanent'; readonly upstream: UpstreamReply };
 
 export interface AcceptedTransaction {
@@ -41,11 +46,18 @@ export async function commitTransaction(
   }
   let refused: readonly string[] = [];
   if (tx.deliveries.length > 0) {
-    const outcome = await deps.delivery.deliver({ qid: tx.qid, mailFrom: tx.mailFrom, recipients: tx.deliveries, message });
+    const outcome = await deps.delivery.deliver({
+      qid: tx.qid,
+      mailFrom: tx.mailFrom,
+      recipients: tx.deliveries,
+      message,
+    });
     if (outcome.kind === 'delivered') refused = outcome.refused ?? [];
     else {
       await prepared?.abort();
-      return outcome.kind === 'permanent' ? outcome : { kind: 'temporary', source: outcome.source, reason: outcome.reason, detail: outcome.detail };
+      return outcome.kind === 'permanent'
+        ? outcome
+        : { kind: 'temporary', source: outcome.source, reason: outcome.reason, detail: outcome.detail };
     }
   }
   if (prepared) {

@@ -65,15 +65,50 @@ describe('loadConfig: errors name the key path', () => {
     ],
     ['unknown key', `server:\n  bogus: 1\n${MINIMAL}`, {}, { path: 'server.bogus', message: 'unknown key' }],
     ['unknown top-level key', `${MINIMAL}extra: true\n`, {}, { path: 'extra', message: 'unknown key' }],
-    ['unknown nested key', `server:\n  listen: { host: 127.0.0.1, prot: 25 }\n${MINIMAL}`, {}, { path: 'server.listen.prot', message: 'unknown key' }],
-    ['wrong type: string for a count', `server:\n  maxRecipients: many\n${MINIMAL}`, {}, { path: 'server.maxRecipients', message: 'expected number, got string' }],
-    ['wrong type: number for a list', 'domains:\n  - name: example.test\n    recipients: 5\n', {}, { path: 'domains[0].recipients', message: 'expected array, got number' }],
-    ['wrong type: scalar for a section', `server: 5\n${MINIMAL}`, {}, { path: 'server', message: 'expected object, got number' }],
-    ['wrong type: boolean', `quarantine:\n  storeBody: "yes please"\n${MINIMAL}`, {}, { path: 'quarantine.storeBody', message: 'expected boolean, got string' }],
+    [
+      'unknown nested key',
+      `server:\n  listen: { host: 127.0.0.1, prot: 25 }\n${MINIMAL}`,
+      {},
+      { path: 'server.listen.prot', message: 'unknown key' },
+    ],
+    [
+      'wrong type: string for a count',
+      `server:\n  maxRecipients: many\n${MINIMAL}`,
+      {},
+      { path: 'server.maxRecipients', message: 'expected number, got string' },
+    ],
+    [
+      'wrong type: number for a list',
+      'domains:\n  - name: example.test\n    recipients: 5\n',
+      {},
+      { path: 'domains[0].recipients', message: 'expected array, got number' },
+    ],
+    [
+      'wrong type: scalar for a section',
+      `server: 5\n${MINIMAL}`,
+      {},
+      { path: 'server', message: 'expected object, got number' },
+    ],
+    [
+      'wrong type: boolean',
+      `quarantine:\n  storeBody: "yes please"\n${MINIMAL}`,
+      {},
+      { path: 'quarantine.storeBody', message: 'expected boolean, got string' },
+    ],
     ['missing domains', 'server:\n  hostname: mx.example.test\n', {}, { path: 'domains', message: 'required' }],
     ['empty domains', 'domains: []\n', {}, { path: 'domains', message: 'at least one served domain is required' }],
-    ['missing domain name', 'domains:\n  - unknownRecipients: reject\n', {}, { path: 'domains[0].name', message: 'required' }],
-    ['duplicate domain', 'domains:\n  - name: example.test\n  - name: other.test\n  - name: Example.Test\n', {}, { path: 'domains[2].name', message: 'duplicate of domains[0].name' }],
+    [
+      'missing domain name',
+      'domains:\n  - unknownRecipients: reject\n',
+      {},
+      { path: 'domains[0].name', message: 'required' },
+    ],
+    [
+      'duplicate domain',
+      'domains:\n  - name: example.test\n  - name: other.test\n  - name: Example.Test\n',
+      {},
+      { path: 'domains[2].name', message: 'duplicate of domains[0].name' },
+    ],
     [
       'observe without observeMailbox',
       'domains:\n  - name: example.test\n    unknownRecipients: observe\n',
@@ -86,15 +121,30 @@ describe('loadConfig: errors name the key path', () => {
       {},
       { path: 'domains[0].observeMailbox', message: 'must be a mailbox of a served domain' },
     ],
-    ['delivery.type smtp without smtp section', `${MINIMAL}delivery:\n  type: smtp\n`, {}, { path: 'delivery.smtp', message: 'required when delivery.type is smtp' }],
+    [
+      'delivery.type smtp without smtp section',
+      `${MINIMAL}delivery:\n  type: smtp\n`,
+      {},
+      { path: 'delivery.smtp', message: 'required when delivery.type is smtp' },
+    ],
     [
       'notice transport smtp without host',
       `${MINIMAL}notices:\n  transport:\n    type: smtp\n`,
       {},
       { path: 'notices.transport.host', message: 'required when notices.transport.type is smtp' },
     ],
-    ['invalid domain name', 'domains:\n  - name: "not a domain"\n', {}, { path: 'domains[0].name', message: '"not a domain" is not a valid domain name' }],
-    ['single-label domain name', 'domains:\n  - name: localhost\n', {}, { path: 'domains[0].name', message: '"localhost" is not a valid domain name' }],
+    [
+      'invalid domain name',
+      'domains:\n  - name: "not a domain"\n',
+      {},
+      { path: 'domains[0].name', message: '"not a domain" is not a valid domain name' },
+    ],
+    [
+      'single-label domain name',
+      'domains:\n  - name: localhost\n',
+      {},
+      { path: 'domains[0].name', message: '"localhost" is not a valid domain name' },
+    ],
     [
       'two-character subaddress separator',
       'domains:\n  - name: example.test\n    subaddressSeparator: "++"\n',
@@ -107,8 +157,18 @@ describe('loadConfig: errors name the key path', () => {
       {},
       { path: 'domains[0].recipients[1]', message: 'expected a local-part without "@" or spaces' },
     ],
-    ['bad log level', `${MINIMAL}log:\n  level: loud\n`, {}, { path: 'log.level', message: 'expected one of fatal, error, warn, info, debug, trace, silent' }],
-    ['hostname with a space', `server:\n  hostname: "mx example"\n${MINIMAL}`, {}, { path: 'server.hostname', message: 'expected a host name such as mx.example.org' }],
+    [
+      'bad log level',
+      `${MINIMAL}log:\n  level: loud\n`,
+      {},
+      { path: 'log.level', message: 'expected one of fatal, error, warn, info, debug, trace, silent' },
+    ],
+    [
+      'hostname with a space',
+      `server:\n  hostname: "mx example"\n${MINIMAL}`,
+      {},
+      { path: 'server.hostname', message: 'expected a host name such as mx.example.org' },
+    ],
   ])('%s', (_label, yaml, files, expected) => {
     expect(issues(writeYaml(yaml, files))).toContainEqual(expected);
   });
@@ -116,8 +176,18 @@ describe('loadConfig: errors name the key path', () => {
   it.each<[string, string, string, RegExp]>([
     ['bad size "25XB"', `server:\n  maxMessageSize: 25XB\n${MINIMAL}`, 'server.maxMessageSize', /invalid size "25XB"/],
     ['negative size', `server:\n  maxMessageSize: -1\n${MINIMAL}`, 'server.maxMessageSize', /size/],
-    ['bad duration "3 fortnights"', `quarantine:\n  retention: 3 fortnights\n${MINIMAL}`, 'quarantine.retention', /invalid duration "3 fortnights"/],
-    ['bad duration in server', `server:\n  socketTimeout: soon\n${MINIMAL}`, 'server.socketTimeout', /invalid duration "soon"/],
+    [
+      'bad duration "3 fortnights"',
+      `quarantine:\n  retention: 3 fortnights\n${MINIMAL}`,
+      'quarantine.retention',
+      /invalid duration "3 fortnights"/,
+    ],
+    [
+      'bad duration in server',
+      `server:\n  socketTimeout: soon\n${MINIMAL}`,
+      'server.socketTimeout',
+      /invalid duration "soon"/,
+    ],
     ['size as a boolean', `server:\n  maxMessageSize: true\n${MINIMAL}`, 'server.maxMessageSize', /number or a string/],
     ['port out of range', `server:\n  listen: { port: 70000 }\n${MINIMAL}`, 'server.listen.port', /65535/],
     ['maxRecipients below 1', `server:\n  maxRecipients: 0\n${MINIMAL}`, 'server.maxRecipients', /1/],
@@ -130,23 +200,36 @@ describe('loadConfig: errors name the key path', () => {
   it('unreadable recipientsFile names domains[0].recipientsFile', () => {
     const configPath = writeYaml('domains:\n  - name: example.test\n    recipientsFile: missing.recipients\n');
     expect(issues(configPath)).toEqual([
-      { path: 'domains[0].recipientsFile', message: `cannot read ${path.join(path.dirname(configPath), 'missing.recipients')}: no such file` },
+      {
+        path: 'domains[0].recipientsFile',
+        message: `cannot read ${path.join(path.dirname(configPath), 'missing.recipients')}: no such file`,
+      },
     ]);
   });
 
   // a directory passes an R_OK check; it must still be refused, or the domain would answer 451 forever
   it('a recipientsFile that is a directory is reported', () => {
-    const configPath = writeYaml('domains:\n  - name: example.test\n    recipientsFile: recipients.d\n', { 'recipients.d/keep': '' });
+    const configPath = writeYaml('domains:\n  - name: example.test\n    recipientsFile: recipients.d\n', {
+      'recipients.d/keep': '',
+    });
     expect(issues(configPath).map((i) => i.path)).toContain('domains[0].recipientsFile');
   });
 
   it('tls key missing names server.tls.key (and only it)', () => {
     const configPath = writeYaml(`server:\n  tls: { key: tls.key, cert: tls.crt }\n${MINIMAL}`, { 'tls.crt': 'cert' });
-    expect(issues(configPath)).toEqual([{ path: 'server.tls.key', message: `cannot read ${path.join(path.dirname(configPath), 'tls.key')}: no such file` }]);
+    expect(issues(configPath)).toEqual([
+      {
+        path: 'server.tls.key',
+        message: `cannot read ${path.join(path.dirname(configPath), 'tls.key')}: no such file`,
+      },
+    ]);
   });
 
   it('tls with only a key is refused (STARTTLS needs both)', () => {
-    expect(issues(writeYaml(`server:\n  tls: { key: tls.key }\n${MINIMAL}`, { 'tls.key': 'k' }))).toContainEqual({ path: 'server.tls.cert', message: 'required' });
+    expect(issues(writeYaml(`server:\n  tls: { key: tls.key }\n${MINIMAL}`, { 'tls.key': 'k' }))).toContainEqual({
+      path: 'server.tls.cert',
+      message: 'required',
+    });
   });
 
   it('YAML syntax error → (yaml) issues with the parser message, no throw', () => {
@@ -173,13 +256,25 @@ describe('loadConfig: errors name the key path', () => {
   });
 
   it('reports every error, not only the first', () => {
-    const found = issues(writeYaml('server:\n  bogus: 1\n  maxMessageSize: 25XB\ndomains:\n  - name: example.test\n    unknownRecipients: bounce\n'));
-    expect(found.map((i) => i.path).sort()).toEqual(['domains[0].unknownRecipients', 'server.bogus', 'server.maxMessageSize']);
+    const found = issues(
+      writeYaml(
+        'server:\n  bogus: 1\n  maxMessageSize: 25XB\ndomains:\n  - name: example.test\n    unknownRecipients: bounce\n',
+      ),
+    );
+    expect(found.map((i) => i.path).sort()).toEqual([
+      'domains[0].unknownRecipients',
+      'server.bogus',
+      'server.maxMessageSize',
+    ]);
   });
 
   // SPEC §4: an IDN matches in its Unicode and xn-- forms, so they are one domain
   it('duplicate domain written in Unicode and xn-- form is reported', () => {
-    const found = issues(writeYaml('domains:\n  - name: bücher.test\n    recipients: [info]\n  - name: xn--bcher-kva.test\n    unknownRecipients: quarantine\n'));
+    const found = issues(
+      writeYaml(
+        'domains:\n  - name: bücher.test\n    recipients: [info]\n  - name: xn--bcher-kva.test\n    unknownRecipients: quarantine\n',
+      ),
+    );
     expect(found.map((i) => i.path)).toContain('domains[1].name');
   });
 
@@ -195,7 +290,12 @@ describe('loadConfig: environment overrides (SPEC §3)', () => {
   it('CATCHALL_GUARD_PORT, _HOST, _LOG_LEVEL and _DATA_DIR win over the file', () => {
     const dataDir = tempDir();
     const c = ok(writeYaml(FILE), {
-      env: { CATCHALL_GUARD_PORT: '2600', CATCHALL_GUARD_HOST: '127.0.0.2', CATCHALL_GUARD_LOG_LEVEL: 'debug', CATCHALL_GUARD_DATA_DIR: dataDir },
+      env: {
+        CATCHALL_GUARD_PORT: '2600',
+        CATCHALL_GUARD_HOST: '127.0.0.2',
+        CATCHALL_GUARD_LOG_LEVEL: 'debug',
+        CATCHALL_GUARD_DATA_DIR: dataDir,
+      },
     });
     expect(c.server.listen).toEqual({ host: '127.0.0.2', port: 2600 });
     expect(c.log.level).toBe('debug');
@@ -211,17 +311,22 @@ describe('loadConfig: environment overrides (SPEC §3)', () => {
   });
 
   it('overrides apply when the file has no server or log section', () => {
-    const c = ok(writeYaml(MINIMAL), { env: { CATCHALL_GUARD_PORT: '0', CATCHALL_GUARD_HOST: '::1', CATCHALL_GUARD_LOG_LEVEL: 'warn' } });
+    const c = ok(writeYaml(MINIMAL), {
+      env: { CATCHALL_GUARD_PORT: '0', CATCHALL_GUARD_HOST: '::1', CATCHALL_GUARD_LOG_LEVEL: 'warn' },
+    });
     expect(c.server.listen).toEqual({ host: '::1', port: 0 });
     expect(c.log.level).toBe('warn');
   });
 
-  it.each(['http', '', ' 25', '25 ', '-1', '65536', '99999', '2.5', '0x19'])('bad CATCHALL_GUARD_PORT %j → error naming CATCHALL_GUARD_PORT', (port) => {
-    const found = issues(writeYaml(FILE), { env: { CATCHALL_GUARD_PORT: port } });
-    expect(found).toHaveLength(1);
-    expect(found[0]?.path).toBe('CATCHALL_GUARD_PORT');
-    expect(found[0]?.message).toContain(`"${port}"`);
-  });
+  it.each(['http', '', ' 25', '25 ', '-1', '65536', '99999', '2.5', '0x19'])(
+    'bad CATCHALL_GUARD_PORT %j → error naming CATCHALL_GUARD_PORT',
+    (port) => {
+      const found = issues(writeYaml(FILE), { env: { CATCHALL_GUARD_PORT: port } });
+      expect(found).toHaveLength(1);
+      expect(found[0]?.path).toBe('CATCHALL_GUARD_PORT');
+      expect(found[0]?.message).toContain(`"${port}"`);
+    },
+  );
 
   it('a bad CATCHALL_GUARD_LOG_LEVEL is refused', () => {
     const found = issues(writeYaml(FILE), { env: { CATCHALL_GUARD_LOG_LEVEL: 'loud' } });
@@ -265,7 +370,9 @@ describe('loadConfig: relative paths (SPEC §3)', () => {
 
   it('quarantine.path and delivery.maildir.path are resolved under the data dir', () => {
     const dataDir = tempDir();
-    const c = ok(writeYaml(`${MINIMAL}quarantine:\n  path: q/store\ndelivery:\n  maildir: { path: boxes }\n`), { env: { CATCHALL_GUARD_DATA_DIR: dataDir } });
+    const c = ok(writeYaml(`${MINIMAL}quarantine:\n  path: q/store\ndelivery:\n  maildir: { path: boxes }\n`), {
+      env: { CATCHALL_GUARD_DATA_DIR: dataDir },
+    });
     expect(c.quarantine.path).toBe(path.join(dataDir, 'q/store'));
     expect(c.delivery.maildir.path).toBe(path.join(dataDir, 'boxes'));
   });
@@ -274,7 +381,10 @@ describe('loadConfig: relative paths (SPEC §3)', () => {
     const abs = tempDir();
     const list = path.join(abs, 'r.txt');
     writeFileSync(list, 'x\n');
-    const c = ok(writeYaml(`domains:\n  - name: example.test\n    recipientsFile: ${list}\nquarantine:\n  path: ${abs}/q\n`), { env: { CATCHALL_GUARD_DATA_DIR: tempDir() } });
+    const c = ok(
+      writeYaml(`domains:\n  - name: example.test\n    recipientsFile: ${list}\nquarantine:\n  path: ${abs}/q\n`),
+      { env: { CATCHALL_GUARD_DATA_DIR: tempDir() } },
+    );
     expect(c.domains[0]?.recipientsFile).toBe(list);
     expect(c.quarantine.path).toBe(path.join(abs, 'q'));
   });
@@ -287,7 +397,9 @@ describe('loadConfig: relative paths (SPEC §3)', () => {
 
   it('defaults, units, names and mailboxes come out normalized and frozen', () => {
     const c = ok(
-      writeYaml('server:\n  maxMessageSize: 1.5MB\n  greetDelay: 100ms\ndomains:\n  - name: Bücher.Test.\n    unknownRecipients: observe\n    observeMailbox: Info\n'),
+      writeYaml(
+        'server:\n  maxMessageSize: 1.5MB\n  greetDelay: 100ms\ndomains:\n  - name: Bücher.Test.\n    unknownRecipients: observe\n    observeMailbox: Info\n',
+      ),
     );
     expect(c.server.maxMessageSize).toBe(Math.round(1.5 * 1024 * 1024));
     expect(c.server.greetDelay).toBe(100);
@@ -306,9 +418,11 @@ describe.concurrent('CLI (built dist/main.js)', { timeout: 60_000 }, () => {
     await buildDist();
   }, 200_000);
 
-
   /** Runs the CLI asynchronously, so the worker stays responsive while several run at once. */
-  async function cli(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  async function cli(
+    args: string[],
+    env: Record<string, string> = {},
+  ): Promise<{ status: number | null; stdout: string; stderr: string }> {
     const r = await runCli(args, { env });
     return { status: r.code, stdout: r.stdout, stderr: r.stderr };
   }
@@ -317,7 +431,11 @@ describe.concurrent('CLI (built dist/main.js)', { timeout: 60_000 }, () => {
 
   describe('config validate', () => {
     it('prints ok and exits 0 for config/default.yaml', async () => {
-      expect(await cli(['config', 'validate', '--config', 'config/default.yaml'])).toEqual({ status: 0, stdout: 'ok\n', stderr: '' });
+      expect(await cli(['config', 'validate', '--config', 'config/default.yaml'])).toEqual({
+        status: 0,
+        stdout: 'ok\n',
+        stderr: '',
+      });
     });
 
     it('uses config/default.yaml when no --config is given', async () => {
@@ -335,7 +453,9 @@ describe.concurrent('CLI (built dist/main.js)', { timeout: 60_000 }, () => {
     });
 
     it('several errors: one line each', async () => {
-      const file = writeYaml('server:\n  bogus: 1\n  maxMessageSize: 25XB\ndomains:\n  - name: example.test\n    unknownRecipients: bounce\n');
+      const file = writeYaml(
+        'server:\n  bogus: 1\n  maxMessageSize: 25XB\ndomains:\n  - name: example.test\n    unknownRecipients: bounce\n',
+      );
       const r = await cli(['config', 'validate', '--config', file]);
       expect(r.status).toBe(2);
       const lines = r.stderr.trim().split('\n');
@@ -347,8 +467,16 @@ describe.concurrent('CLI (built dist/main.js)', { timeout: 60_000 }, () => {
 
     it.each<[string, string, string]>([
       ['YAML syntax error', 'domains:\n  - name: example.test\n   bad: [unclosed\n', '(yaml)'],
-      ['unreadable recipientsFile', 'domains:\n  - name: example.test\n    recipientsFile: missing.recipients\n', 'domains[0].recipientsFile: cannot read'],
-      ['duration with a bad unit', `quarantine:\n  retention: 3 fortnights\n${MINIMAL}`, 'quarantine.retention: invalid duration "3 fortnights"'],
+      [
+        'unreadable recipientsFile',
+        'domains:\n  - name: example.test\n    recipientsFile: missing.recipients\n',
+        'domains[0].recipientsFile: cannot read',
+      ],
+      [
+        'duration with a bad unit',
+        `quarantine:\n  retention: 3 fortnights\n${MINIMAL}`,
+        'quarantine.retention: invalid duration "3 fortnights"',
+      ],
     ])('%s: exit 2, named, no stack trace', async (_label, yaml, expected) => {
       const r = await cli(['config', 'validate', '--config', writeYaml(yaml)]);
       expect(r.status).toBe(2);
@@ -387,7 +515,11 @@ describe.concurrent('CLI (built dist/main.js)', { timeout: 60_000 }, () => {
       ['postmaster', 'accept', '250 2.1.5 Accepted'],
       ['zed@example.test', 'reject', '550 5.1.1 <zed@example.test>: recipient address rejected: user unknown'],
       ['someone@other.test', 'relay-denied', '554 5.7.1 <someone@other.test>: relay access denied'],
-      ['bob%other.test@example.test', 'relay-denied', '550 5.7.1 <bob%other.test@example.test>: source routing and percent hacks are not supported: relay access denied'],
+      [
+        'bob%other.test@example.test',
+        'relay-denied',
+        '550 5.7.1 <bob%other.test@example.test>: source routing and percent hacks are not supported: relay access denied',
+      ],
       ['no-at-sign', 'invalid', '501 5.1.3 bad recipient address syntax: no local-part or domain'],
     ])('%s → %s, %s', async (address, decision, reply) => {
       const r = await cli(['check', address, '--config', 'config/default.yaml']);
@@ -396,7 +528,10 @@ describe.concurrent('CLI (built dist/main.js)', { timeout: 60_000 }, () => {
 
     it('follows the configuration given (quarantine mode)', async () => {
       const file = writeYaml('domains:\n  - name: example.test\n    unknownRecipients: quarantine\n');
-      expect(await cli(['check', 'zed@example.test', '--config', file])).toMatchObject({ status: 0, stdout: 'decision: quarantine\nreply: 250 2.1.5 Accepted\n' });
+      expect(await cli(['check', 'zed@example.test', '--config', file])).toMatchObject({
+        status: 0,
+        stdout: 'decision: quarantine\nreply: 250 2.1.5 Accepted\n',
+      });
     });
 
     it('an invalid configuration: exit 2', async () => {
@@ -414,7 +549,9 @@ describe.concurrent('CLI (built dist/main.js)', { timeout: 60_000 }, () => {
     });
 
     it('two addresses: exit 2', async () => {
-      expect((await cli(['check', 'a@example.test', 'b@example.test', '--config', 'config/default.yaml'])).status).toBe(2);
+      expect((await cli(['check', 'a@example.test', 'b@example.test', '--config', 'config/default.yaml'])).status).toBe(
+        2,
+      );
     });
   });
 
@@ -438,8 +575,14 @@ describe.concurrent('CLI (built dist/main.js)', { timeout: 60_000 }, () => {
     });
 
     it('serve with port 0: logs `listening` with the real port as JSON, answers, exits 0 on SIGTERM', async () => {
-      const file = writeYaml(`server:\n  hostname: mx.cli.test\n  listen: { host: 127.0.0.1, port: 0 }\n  greetDelay: 0\n${MINIMAL}notices:\n  enabled: false\n`);
-      const child = spawn(process.execPath, [MAIN_JS, 'serve', '--config', file], { cwd: ROOT, env: { ...cleanEnv(), CATCHALL_GUARD_DATA_DIR: tempDir() }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const file = writeYaml(
+        `server:\n  hostname: mx.cli.test\n  listen: { host: 127.0.0.1, port: 0 }\n  greetDelay: 0\n${MINIMAL}notices:\n  enabled: false\n`,
+      );
+      const child = spawn(process.execPath, [MAIN_JS, 'serve', '--config', file], {
+        cwd: ROOT,
+        env: { ...cleanEnv(), CATCHALL_GUARD_DATA_DIR: tempDir() },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       try {
         const port = await new Promise<number>((resolve, reject) => {

@@ -1,7 +1,17 @@
 // `quarantine list|show|release|delete|purge` and `probe`, run as the built CLI against real entries
 // made by the real app (quarantine mode over SMTP) or planted through the store API.
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -16,7 +26,6 @@ import { buildDist } from '../helpers/build-dist.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 const cli = (args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> => runCli(args, { env });
 
-
 // ---- the built CLI ----
 
 const noStackTrace = (r: CliResult): void => {
@@ -30,10 +39,15 @@ let store: QuarantineStore;
 let qdir: string;
 const DOMAINS = [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice', 'bob'] }];
 
-const q = (...args: string[]): Promise<CliResult> => cli(['quarantine', ...args, '--config', t.configPath], { CATCHALL_GUARD_DATA_DIR: t.dataDir });
+const q = (...args: string[]): Promise<CliResult> =>
+  cli(['quarantine', ...args, '--config', t.configPath], { CATCHALL_GUARD_DATA_DIR: t.dataDir });
 
 async function quarantineOverSmtp(opts: { to?: string[]; subject?: string; from?: string } = {}): Promise<string> {
-  const r = await sendVerbatim(t.port, { from: opts.from ?? 'orders@shop.example', to: opts.to ?? ['jane.doe@example.test'], raw: simpleMessage({ subject: opts.subject ?? 'Your order' }) });
+  const r = await sendVerbatim(t.port, {
+    from: opts.from ?? 'orders@shop.example',
+    to: opts.to ?? ['jane.doe@example.test'],
+    raw: simpleMessage({ subject: opts.subject ?? 'Your order' }),
+  });
   expect(r.code).toBe(250);
   const qid = /queued as (\S+)/.exec(r.response)?.[1];
   if (!qid) throw new Error(`no queue id in ${r.response}`);
@@ -42,7 +56,14 @@ async function quarantineOverSmtp(opts: { to?: string[]; subject?: string; from?
 }
 
 /** An entry through the store API, with the dates a test needs. */
-async function plant(opts: { receivedAt: Date; expiresAt: Date; bodyStored?: boolean; subject?: string; mailFrom?: string; recipients?: string[] }): Promise<string> {
+async function plant(opts: {
+  receivedAt: Date;
+  expiresAt: Date;
+  bodyStored?: boolean;
+  subject?: string;
+  mailFrom?: string;
+  recipients?: string[];
+}): Promise<string> {
   const id = newMessageId(opts.receivedAt);
   const raw = `Received: from client.test\r\n${simpleMessage({ subject: opts.subject ?? 'planted' })}`;
   const spool = path.join(t.dir, `spool-${id}`);
@@ -65,7 +86,17 @@ async function plant(opts: { receivedAt: Date; expiresAt: Date; bodyStored?: boo
     auth: null,
     notice: { status: 'suppressed', reason: 'test', attempts: 0 },
   };
-  const prepared = await store.prepare(entry, { kind: 'file', path: spool, size: raw.length, headerBlock: Buffer.alloc(0), headerEnd: raw.indexOf('\r\n\r\n') + 4 }, entry.bodyStored);
+  const prepared = await store.prepare(
+    entry,
+    {
+      kind: 'file',
+      path: spool,
+      size: raw.length,
+      headerBlock: Buffer.alloc(0),
+      headerEnd: raw.indexOf('\r\n\r\n') + 4,
+    },
+    entry.bodyStored,
+  );
   await prepared.commit();
   rmSync(spool);
   return id;
@@ -88,7 +119,10 @@ describe('quarantine list', () => {
   it('lists entries newest first as a table within 100 columns, long fields cut with …', async () => {
     const longSubject = `Invoice ${'x'.repeat(150)}`;
     const first = await quarantineOverSmtp({ subject: 'first one' });
-    const second = await quarantineOverSmtp({ subject: longSubject, to: ['jane.doe@example.test', 'john.smith.with.a.long.name@example.test', 'someone.else@example.test'] });
+    const second = await quarantineOverSmtp({
+      subject: longSubject,
+      to: ['jane.doe@example.test', 'john.smith.with.a.long.name@example.test', 'someone.else@example.test'],
+    });
     // an escape sequence in an encoded subject must not reach the terminal
     const third = await quarantineOverSmtp({ subject: '=?UTF-8?B?G1szMW1yZWQbWzBt?=' });
 
@@ -114,7 +148,12 @@ describe('quarantine list', () => {
     const arr = JSON.parse(r.stdout) as QuarantineEntry[];
     expect(Array.isArray(arr)).toBe(true);
     expect(arr.map((e) => e.id)).toEqual((await store.list()).map((e) => e.id));
-    expect(arr.map((e) => e.id)).toEqual(arr.map((e) => e.id).sort().reverse());
+    expect(arr.map((e) => e.id)).toEqual(
+      arr
+        .map((e) => e.id)
+        .sort()
+        .reverse(),
+    );
     expect(arr[0]).toMatchObject({ mailFrom: 'orders@shop.example', notice: { status: 'suppressed' } });
   });
 
@@ -184,7 +223,13 @@ describe('quarantine release', () => {
 
   it('refuses a missing, malformed, unknown or foreign ADDRESS with exit 2 and keeps the entry', async () => {
     const id = await quarantineOverSmtp();
-    for (const args of [[], ['--to', 'not-an-address'], ['--to', 'nobody@example.test'], ['--to', 'alice@elsewhere.test'], ['--to', 'a%b@example.test']]) {
+    for (const args of [
+      [],
+      ['--to', 'not-an-address'],
+      ['--to', 'nobody@example.test'],
+      ['--to', 'alice@elsewhere.test'],
+      ['--to', 'a%b@example.test'],
+    ]) {
       const r = await q('release', id, ...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/--to/);
@@ -215,7 +260,12 @@ describe('quarantine release', () => {
 
     beforeAll(async () => {
       sink = await startSink('tempfail');
-      upstreamConfig = writeConfig(baseConfig({ domains: DOMAINS, delivery: { type: 'smtp', smtp: { host: '127.0.0.1', port: sink.port, timeout: '10s' } } }));
+      upstreamConfig = writeConfig(
+        baseConfig({
+          domains: DOMAINS,
+          delivery: { type: 'smtp', smtp: { host: '127.0.0.1', port: sink.port, timeout: '10s' } },
+        }),
+      );
     });
     afterAll(async () => {
       await sink.close();
@@ -282,7 +332,10 @@ describe('quarantine delete', () => {
 describe('quarantine purge', () => {
   it('without --older-than deletes the expired entries only and prints the count', async () => {
     const now = Date.now();
-    const expired = [await plant({ receivedAt: new Date(now - 20 * DAY), expiresAt: new Date(now - 6 * DAY) }), await plant({ receivedAt: new Date(now - 15 * DAY), expiresAt: new Date(now - DAY) })];
+    const expired = [
+      await plant({ receivedAt: new Date(now - 20 * DAY), expiresAt: new Date(now - 6 * DAY) }),
+      await plant({ receivedAt: new Date(now - 15 * DAY), expiresAt: new Date(now - DAY) }),
+    ];
     const fresh = await plant({ receivedAt: new Date(now - 2 * DAY), expiresAt: new Date(now + 12 * DAY) });
     const r = await q('purge');
     expect(r).toMatchObject({ code: 0, stdout: 'purged 2 entries\n' });
@@ -318,7 +371,8 @@ describe('files planted in the quarantine directory are never read through (issu
   const SECRET = 'root:SECRET-HASH-THAT-MUST-NOT-LEAK:19000:0:99999:7:::\n';
   const aliceNew = (): string => path.join(t.dataDir, 'mail', 'example.test', 'alice', 'new');
   const deliveredToAlice = (): string[] => (existsSync(aliceNew()) ? readdirSync(aliceNew()) : []);
-  const fresh = (): Promise<string> => plant({ receivedAt: new Date(), expiresAt: new Date(Date.now() + DAY), subject: 'planted-target' });
+  const fresh = (): Promise<string> =>
+    plant({ receivedAt: new Date(), expiresAt: new Date(Date.now() + DAY), subject: 'planted-target' });
 
   beforeAll(() => {
     outside = mkdtempSync(path.join(tmpdir(), 'cg-planted-'));
@@ -335,7 +389,9 @@ describe('files planted in the quarantine directory are never read through (issu
     symlinkSync(secret, path.join(qdir, `${id}.eml`));
     const r = await q('show', id, '--raw');
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`catchall-guard: entry ${id}: ${id}.eml is a symbolic link, not a regular file; refusing to read it (nothing printed)\n`);
+    expect(r.stderr).toBe(
+      `catchall-guard: entry ${id}: ${id}.eml is a symbolic link, not a regular file; refusing to read it (nothing printed)\n`,
+    );
     expect(r.stdout).toBe('');
     noStackTrace(r);
   });
@@ -365,10 +421,17 @@ describe('files planted in the quarantine directory are never read through (issu
     rmSync(json);
     symlinkSync(elsewhere, json);
     const before = deliveredToAlice();
-    for (const args of [['show', id], ['show', id, '--json'], ['show', id, '--raw'], ['release', id, '--to', 'alice@example.test']]) {
+    for (const args of [
+      ['show', id],
+      ['show', id, '--json'],
+      ['show', id, '--raw'],
+      ['release', id, '--to', 'alice@example.test'],
+    ]) {
       const r = await q(...args);
       expect(r.code, args.join(' ')).toBe(1);
-      expect(r.stderr, args.join(' ')).toContain(`entry ${id}: ${id}.json is a symbolic link, not a regular file; refusing to read it`);
+      expect(r.stderr, args.join(' ')).toContain(
+        `entry ${id}: ${id}.json is a symbolic link, not a regular file; refusing to read it`,
+      );
       expect(r.stdout).toBe('');
       noStackTrace(r);
     }
@@ -397,7 +460,13 @@ describe('bidi and control characters in addresses reach the terminal escaped (i
   const recipients = ['\u202eenaj@example.test', '\u009b2Jx@example.test'];
   let id: string;
   beforeAll(async () => {
-    id = await plant({ receivedAt: new Date(), expiresAt: new Date(Date.now() + DAY), subject: 'bidi', mailFrom: sender, recipients });
+    id = await plant({
+      receivedAt: new Date(),
+      expiresAt: new Date(Date.now() + DAY),
+      subject: 'bidi',
+      mailFrom: sender,
+      recipients,
+    });
   });
   const raw = /[\u0080-\u009f\u202a-\u202e\u2066-\u2069\u200e\u200f]/;
 
@@ -420,7 +489,10 @@ describe('bidi and control characters in addresses reach the terminal escaped (i
   });
 
   it('--json: \\u202e and \\u009b escapes, the same strings once parsed', async () => {
-    for (const args of [['list', '--json'], ['show', id, '--json']]) {
+    for (const args of [
+      ['list', '--json'],
+      ['show', id, '--json'],
+    ]) {
       const r = await q(...args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).not.toMatch(raw);
@@ -434,39 +506,54 @@ describe('bidi and control characters in addresses reach the terminal escaped (i
 });
 
 describe('ids are checked before they touch the file system', () => {
-  it.each(['../x', 'a/b', '..', '.', 'x.json', '../quarantine/../x', '%2e%2e', 'x y', '', `a${'b'.repeat(64)}`])('refuses %j with exit 2 and touches nothing', async (bad) => {
-    // a complete, valid entry outside the quarantine directory, where `../x` would point
-    const outside = path.join(t.dataDir, 'x');
-    mkdirSync(t.dataDir, { recursive: true });
-    const planted = JSON.stringify({ ...(await store.list())[0], id: 'x' });
-    writeFileSync(`${outside}.json`, planted);
-    writeFileSync(`${outside}.eml`, 'Subject: outside\r\n\r\nkeep me\r\n');
-    const entriesBefore = readdirSync(qdir).sort();
-    const aliceNew = path.join(t.dataDir, 'mail', 'example.test', 'alice', 'new');
-    const delivered = (): number => (existsSync(aliceNew) ? readdirSync(aliceNew).length : 0);
-    const deliveredBefore = delivered();
-    const commands = [['show', bad], ['delete', bad], ...(bad === '../x' ? [['show', bad, '--raw'], ['release', bad, '--to', 'alice@example.test']] : [])];
-    const results = await Promise.all(commands.map((args) => q(...args)));
-    results.forEach((r, i) => {
-      expect(r.code, commands[i]?.join(' ')).toBe(2);
-      expect(r.stderr).toMatch(/invalid id|takes one ID/);
-      expect(r.stdout).toBe('');
-      noStackTrace(r);
-    });
-    expect(readFileSync(`${outside}.json`, 'utf8')).toBe(planted);
-    expect(readFileSync(`${outside}.eml`, 'utf8')).toBe('Subject: outside\r\n\r\nkeep me\r\n');
-    expect(readdirSync(qdir).sort()).toEqual(entriesBefore);
-    expect(delivered()).toBe(deliveredBefore);
-  });
+  it.each(['../x', 'a/b', '..', '.', 'x.json', '../quarantine/../x', '%2e%2e', 'x y', '', `a${'b'.repeat(64)}`])(
+    'refuses %j with exit 2 and touches nothing',
+    async (bad) => {
+      // a complete, valid entry outside the quarantine directory, where `../x` would point
+      const outside = path.join(t.dataDir, 'x');
+      mkdirSync(t.dataDir, { recursive: true });
+      const planted = JSON.stringify({ ...(await store.list())[0], id: 'x' });
+      writeFileSync(`${outside}.json`, planted);
+      writeFileSync(`${outside}.eml`, 'Subject: outside\r\n\r\nkeep me\r\n');
+      const entriesBefore = readdirSync(qdir).sort();
+      const aliceNew = path.join(t.dataDir, 'mail', 'example.test', 'alice', 'new');
+      const delivered = (): number => (existsSync(aliceNew) ? readdirSync(aliceNew).length : 0);
+      const deliveredBefore = delivered();
+      const commands = [
+        ['show', bad],
+        ['delete', bad],
+        ...(bad === '../x'
+          ? [
+              ['show', bad, '--raw'],
+              ['release', bad, '--to', 'alice@example.test'],
+            ]
+          : []),
+      ];
+      const results = await Promise.all(commands.map((args) => q(...args)));
+      results.forEach((r, i) => {
+        expect(r.code, commands[i]?.join(' ')).toBe(2);
+        expect(r.stderr).toMatch(/invalid id|takes one ID/);
+        expect(r.stdout).toBe('');
+        noStackTrace(r);
+      });
+      expect(readFileSync(`${outside}.json`, 'utf8')).toBe(planted);
+      expect(readFileSync(`${outside}.eml`, 'utf8')).toBe('Subject: outside\r\n\r\nkeep me\r\n');
+      expect(readdirSync(qdir).sort()).toEqual(entriesBefore);
+      expect(delivered()).toBe(deliveredBefore);
+    },
+  );
 });
 
 describe('quarantine usage', () => {
-  it.each([[[]], [['frobnicate']], [['list', 'extra']], [['show']], [['show', 'a', 'b']], [['purge', '2d']]])('%j → exit 2 with the usage', async (args) => {
-    const r = await q(...args);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('usage: catchall-guard quarantine');
-    noStackTrace(r);
-  });
+  it.each([[[]], [['frobnicate']], [['list', 'extra']], [['show']], [['show', 'a', 'b']], [['purge', '2d']]])(
+    '%j → exit 2 with the usage',
+    async (args) => {
+      const r = await q(...args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('usage: catchall-guard quarantine');
+      noStackTrace(r);
+    },
+  );
 
   it('an invalid configuration → exit 2 naming the key', async () => {
     const bad = writeConfig({ ...baseConfig({ domains: DOMAINS }), quarantine: { retention: 'forever' } });
@@ -479,7 +566,8 @@ describe('quarantine usage', () => {
 });
 
 describe('probe', () => {
-  const probe = (port: number): Promise<CliResult> => cli(['probe', '--config', t.configPath], { CATCHALL_GUARD_PORT: String(port), CATCHALL_GUARD_DATA_DIR: t.dataDir });
+  const probe = (port: number): Promise<CliResult> =>
+    cli(['probe', '--config', t.configPath], { CATCHALL_GUARD_PORT: String(port), CATCHALL_GUARD_DATA_DIR: t.dataDir });
 
   it('exit 0 against the running app (220 greeting, then QUIT)', async () => {
     const r = await probe(t.port);

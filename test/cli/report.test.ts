@@ -7,7 +7,13 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventSink } from '../../src/observability/events.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { createReportAggregator, parseLogLine, senderDomain, toUnknownRcpt, type ReportSummary } from '../../src/report/aggregate.js';
+import {
+  createReportAggregator,
+  parseLogLine,
+  senderDomain,
+  toUnknownRcpt,
+  type ReportSummary,
+} from '../../src/report/aggregate.js';
 import { formatReport } from '../../src/report/format.js';
 import { renderTable } from '../../src/report/table.js';
 import { createTopK } from '../../src/report/top-k.js';
@@ -15,18 +21,35 @@ import { buildDist } from '../helpers/build-dist.js';
 import { runCli } from '../helpers/cli.js';
 const cli = (args: readonly string[], input?: Buffer) => runCli(args, input ? { input } : {});
 
-
-
 // ---- a recorded log: what `serve` writes (pino, ISO time, level label), plus noise ----
 let n = 0;
-function rcptLine(time: string, rcpt: string, from: string, decision: string, code = decision === 'reject' ? 550 : 250): string {
+function rcptLine(
+  time: string,
+  rcpt: string,
+  from: string,
+  decision: string,
+  code = decision === 'reject' ? 550 : 250,
+): string {
   n++;
   return JSON.stringify({ level: 'info', time, event: 'rcpt', sid: `s${n}`, from, rcpt, decision, code });
 }
 
 const LOG_LINES = [
-  JSON.stringify({ level: 'info', time: '2026-11-20T08:00:00.000Z', event: 'listening', host: '0.0.0.0', port: 2525, proto: 'smtp' }),
-  JSON.stringify({ level: 'info', time: '2026-11-20T09:59:59.000Z', event: 'connect', sid: 's0', remoteAddress: '192.0.2.1' }),
+  JSON.stringify({
+    level: 'info',
+    time: '2026-11-20T08:00:00.000Z',
+    event: 'listening',
+    host: '0.0.0.0',
+    port: 2525,
+    proto: 'smtp',
+  }),
+  JSON.stringify({
+    level: 'info',
+    time: '2026-11-20T09:59:59.000Z',
+    event: 'connect',
+    sid: 's0',
+    remoteAddress: '192.0.2.1',
+  }),
   rcptLine('2026-11-20T10:00:00.000Z', 'jane.doe@example.test', 'orders@shop.example', 'reject'),
   rcptLine('2026-11-20T10:00:01.000Z', 'alice@example.test', 'orders@shop.example', 'accept'),
   rcptLine('2026-11-21T12:30:00.000Z', 'jane.doe@example.test', 'noreply@Shop.Example', 'reject'),
@@ -39,7 +62,19 @@ const LOG_LINES = [
   rcptLine('2026-11-22T10:00:00.000Z', 'someone@elsewhere.test', 'spam@spam.example', 'relay-denied', 554),
   rcptLine('2026-11-22T10:00:01.000Z', 'x@example.test', 'spam@spam.example', 'limited', 421),
   rcptLine('2026-11-22T10:00:02.000Z', 'info@example.test', 'support@repair.example', 'quarantine'),
-  JSON.stringify({ level: 'info', time: '2026-11-23T18:00:01.000Z', event: 'message', sid: 's9', qid: 'q1', from: 'orders@shop.example', delivered: [], quarantined: ['info@example.test'], size: 120, messageId: null, durationMs: 3 }),
+  JSON.stringify({
+    level: 'info',
+    time: '2026-11-23T18:00:01.000Z',
+    event: 'message',
+    sid: 's9',
+    qid: 'q1',
+    from: 'orders@shop.example',
+    delivered: [],
+    quarantined: ['info@example.test'],
+    size: 120,
+    messageId: null,
+    durationMs: 3,
+  }),
   `2026-11-23T19:00:00.000000000Z ${rcptLine('2026-11-23T19:00:00.000Z', 'old.account@example.test', 'news@list.example', 'reject')}`,
 ];
 const LOG_TEXT = `${LOG_LINES.join('\n')}\n`;
@@ -64,7 +99,12 @@ function expectSummary(s: ReportSummary): void {
       { domain: 'bank.example', count: 1 },
     ],
   });
-  expect(s.recipients[1]).toMatchObject({ firstSeen: '2026-11-21T09:00:00.000Z', lastSeen: '2026-11-22T10:00:02.000Z', decisions: { quarantine: 2 }, lastDecision: 'quarantine' });
+  expect(s.recipients[1]).toMatchObject({
+    firstSeen: '2026-11-21T09:00:00.000Z',
+    lastSeen: '2026-11-22T10:00:02.000Z',
+    decisions: { quarantine: 2 },
+    lastDecision: 'quarantine',
+  });
   expect(s.recipients[1]?.senderDomains).toEqual([
     { domain: '<>', count: 1 },
     { domain: 'repair.example', count: 1 },
@@ -85,7 +125,15 @@ describe('report aggregation (pure)', () => {
   });
 
   it('reads pino epoch-millisecond times too, and lines prefixed by a timestamp', () => {
-    expect(toUnknownRcpt({ event: 'rcpt', rcpt: 'A@Example.test', from: 'x@y.test', decision: 'reject', time: 1_763_700_000_000 })).toEqual({ rcpt: 'a@example.test', from: 'x@y.test', decision: 'reject', time: 1_763_700_000_000 });
+    expect(
+      toUnknownRcpt({
+        event: 'rcpt',
+        rcpt: 'A@Example.test',
+        from: 'x@y.test',
+        decision: 'reject',
+        time: 1_763_700_000_000,
+      }),
+    ).toEqual({ rcpt: 'a@example.test', from: 'x@y.test', decision: 'reject', time: 1_763_700_000_000 });
     expect(toUnknownRcpt({ event: 'rcpt', rcpt: 'a@example.test', decision: 'accept' })).toBeNull();
     expect(toUnknownRcpt({ event: 'message', rcpt: 'a@example.test', decision: 'reject' })).toBeNull();
     expect(parseLogLine('2026-11-23T19:00:00Z {"event":"rcpt"}')).toEqual({ event: 'rcpt' });
@@ -123,7 +171,12 @@ describe('report aggregation (pure)', () => {
     expect(k.approximate).toBe(true);
     expect(top.reduce((sum, e) => sum + e.count, 0)).toBe(20_040);
     for (const e of top) expect(e.count).toBeGreaterThanOrEqual(truth.get(e.key) ?? 0);
-    expect(top.slice(0, 5).map((e) => e.key).sort()).toEqual(['heavy0', 'heavy1', 'heavy2', 'heavy3', 'heavy4']);
+    expect(
+      top
+        .slice(0, 5)
+        .map((e) => e.key)
+        .sort(),
+    ).toEqual(['heavy0', 'heavy1', 'heavy2', 'heavy3', 'heavy4']);
   });
 
   it('summary({ maxRecipients }) lists the most frequent only and still counts them all; the table says how many more', () => {
@@ -132,7 +185,11 @@ describe('report aggregation (pure)', () => {
     const top = a.summary({ maxRecipients: 1 });
     expect(top.unknownRecipients).toBe(3);
     expect(top.recipients.map((r) => r.rcpt)).toEqual(['jane.doe@example.test']);
-    expect(a.summary().recipients.map((r) => r.rcpt)).toEqual(['jane.doe@example.test', 'info@example.test', 'old.account@example.test']);
+    expect(a.summary().recipients.map((r) => r.rcpt)).toEqual([
+      'jane.doe@example.test',
+      'info@example.test',
+      'old.account@example.test',
+    ]);
     const text = formatReport(a.summary(), 2);
     expect(text.split('\n')[0]).toMatch(/^3 unknown recipients in 7 RCPT events/);
     expect(text).toMatch(/^info@example\.test .*\n… and 1 more \(--json lists them all\)$/m);
@@ -141,18 +198,34 @@ describe('report aggregation (pure)', () => {
 
   it('prints long addresses whole (SPEC §8): the other columns give way, cut with …', () => {
     const a = createReportAggregator();
-    const address = (i: number): string => `a.very.long.local.part.that.someone.made.up.${i}@a-rather-long-subdomain.example.test`;
-    for (let i = 0; i < 5; i++) a.addLine(rcptLine(`2026-11-2${i}T10:00:00.000Z`, address(i), `x@sender-domain-with-a-long-name-${i}.example`, 'observe'));
+    const address = (i: number): string =>
+      `a.very.long.local.part.that.someone.made.up.${i}@a-rather-long-subdomain.example.test`;
+    for (let i = 0; i < 5; i++)
+      a.addLine(
+        rcptLine(`2026-11-2${i}T10:00:00.000Z`, address(i), `x@sender-domain-with-a-long-name-${i}.example`, 'observe'),
+      );
     const text = formatReport(a.summary());
     expect(text).toMatch(/^RECIPIENT\s+COUNT\s+FIRST SEEN\s+LAST SEEN\s+MODE\s+TOP SENDER DOMAINS$/m);
-    for (let i = 0; i < 5; i++) expect(text).toMatch(new RegExp(`^${address(i).replace(/\./g, '\\.')}\\s+1\\s+2026-11-2${i}\\s+2026-11-2${i}\\s+observe\\s+sender-domain-\\S*…$`, 'm'));
+    for (let i = 0; i < 5; i++)
+      expect(text).toMatch(
+        new RegExp(
+          `^${address(i).replace(/\./g, '\\.')}\\s+1\\s+2026-11-2${i}\\s+2026-11-2${i}\\s+observe\\s+sender-domain-\\S*…$`,
+          'm',
+        ),
+      );
     // the table is as narrow as it can be without cutting an address
     const rows = text.split('\n').filter((l) => l.startsWith('a.very'));
     for (const row of rows) expect([...row].length).toBe(address(0).length + 2 + 5 + 2 + 10 + 2 + 10 + 2 + 7 + 2 + 18);
   });
 
   it('renderTable shows control characters as <U+XXXX>, a line break as a space, and right-aligns numbers', () => {
-    const out = renderTable([{ header: 'NAME' }, { header: 'N', alignRight: true }], [['a\u001b[31mb\r\nc', '7'], ['bb', '12']]);
+    const out = renderTable(
+      [{ header: 'NAME' }, { header: 'N', alignRight: true }],
+      [
+        ['a\u001b[31mb\r\nc', '7'],
+        ['bb', '12'],
+      ],
+    );
     expect(out).toBe(`NAME${' '.repeat(15)}N\na<U+001B>[31mb c   7\nbb${' '.repeat(16)}12`);
   });
 });
@@ -198,10 +271,16 @@ describe('report (CLI)', () => {
     const r = await cli(['report', '--log', path.join(dir, 'guard.log')]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toBe(`3 unknown recipients in 7 RCPT events (${LOG_LINES.filter((l) => l !== '').length} log lines read, 2 not JSON and skipped; dates UTC)`);
+    expect(lines[0]).toBe(
+      `3 unknown recipients in 7 RCPT events (${LOG_LINES.filter((l) => l !== '').length} log lines read, 2 not JSON and skipped; dates UTC)`,
+    );
     for (const l of lines) expect([...l].length).toBeLessThanOrEqual(100);
-    expect(r.stdout).toMatch(/^jane\.doe@example\.test\s+4\s+2026-11-20\s+2026-11-23\s+reject\s+shop\.example 3, bank\.example 1$/m);
-    expect(r.stdout).toMatch(/^info@example\.test\s+2\s+2026-11-21\s+2026-11-22\s+quarantine\s+<> 1, repair\.example 1$/m);
+    expect(r.stdout).toMatch(
+      /^jane\.doe@example\.test\s+4\s+2026-11-20\s+2026-11-23\s+reject\s+shop\.example 3, bank\.example 1$/m,
+    );
+    expect(r.stdout).toMatch(
+      /^info@example\.test\s+2\s+2026-11-21\s+2026-11-22\s+quarantine\s+<> 1, repair\.example 1$/m,
+    );
     expect(r.stdout).toMatch(/^top sender domains:\nSENDER DOMAIN\s+RCPT\nshop\.example\s+3$/m);
   });
 
@@ -214,9 +293,30 @@ describe('report (CLI)', () => {
     const file = path.join(dir, 'real.log');
     const log = createLogger('info', pino.destination({ dest: file, sync: true }));
     const events = createEventSink(log);
-    events.emit({ event: 'rcpt', sid: 'a', from: 'orders@shop.example', rcpt: 'jane.doe@example.test', decision: 'reject', code: 550 });
-    events.emit({ event: 'rcpt', sid: 'a', from: 'orders@shop.example', rcpt: 'alice@example.test', decision: 'accept', code: 250 });
-    events.emit({ event: 'rcpt', sid: 'b', from: 'x@bank.example', rcpt: 'jane.doe@example.test', decision: 'observe', code: 250 });
+    events.emit({
+      event: 'rcpt',
+      sid: 'a',
+      from: 'orders@shop.example',
+      rcpt: 'jane.doe@example.test',
+      decision: 'reject',
+      code: 550,
+    });
+    events.emit({
+      event: 'rcpt',
+      sid: 'a',
+      from: 'orders@shop.example',
+      rcpt: 'alice@example.test',
+      decision: 'accept',
+      code: 250,
+    });
+    events.emit({
+      event: 'rcpt',
+      sid: 'b',
+      from: 'x@bank.example',
+      rcpt: 'jane.doe@example.test',
+      decision: 'observe',
+      code: 250,
+    });
     log.flush();
     const r = await cli(['report', '--log', file, '--json']);
     const s = JSON.parse(r.stdout) as ReportSummary;
@@ -238,19 +338,34 @@ describe('report (CLI)', () => {
   it('a dictionary attack in observe mode (150,000 distinct unknown addresses) no longer fails with "Maximum call stack size exceeded": the total first, the table capped with "… and N more"', async () => {
     const file = path.join(dir, 'dictionary.log');
     const out = createWriteStream(file);
-    const write = (text: string): Promise<void> => new Promise((resolve, reject) => out.write(text, (err) => (err ? reject(err) : resolve())));
+    const write = (text: string): Promise<void> =>
+      new Promise((resolve, reject) => out.write(text, (err) => (err ? reject(err) : resolve())));
     const DISTINCT = 150_000;
     const start = Date.parse('2026-11-01T00:00:00.000Z');
     let batch: string[] = [];
     for (let i = 0; i < DISTINCT; i++) {
-      batch.push(JSON.stringify({ level: 'info', time: new Date(start + i * 1000).toISOString(), event: 'rcpt', sid: `d${i}`, from: `bot${i % 97}@spam${i % 3001}.example`, rcpt: `guess${i}@example.test`, decision: 'observe', code: 250 }));
+      batch.push(
+        JSON.stringify({
+          level: 'info',
+          time: new Date(start + i * 1000).toISOString(),
+          event: 'rcpt',
+          sid: `d${i}`,
+          from: `bot${i % 97}@spam${i % 3001}.example`,
+          rcpt: `guess${i}@example.test`,
+          decision: 'observe',
+          code: 250,
+        }),
+      );
       if (batch.length === 10_000) {
         await write(`${batch.join('\n')}\n`);
         batch = [];
       }
     }
     // one address the owner really uses, seen more often than any guess: it tops the table
-    for (let i = 0; i < 5; i++) batch.push(rcptLine(`2026-11-0${i + 1}T12:00:00.000Z`, 'jane.doe@example.test', 'orders@shop.example', 'observe'));
+    for (let i = 0; i < 5; i++)
+      batch.push(
+        rcptLine(`2026-11-0${i + 1}T12:00:00.000Z`, 'jane.doe@example.test', 'orders@shop.example', 'observe'),
+      );
     await write(`${batch.join('\n')}\n`);
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     const total = DISTINCT + 1;
@@ -259,7 +374,9 @@ describe('report (CLI)', () => {
     expect(human.stderr).toBe('');
     expect(human.code).toBe(0);
     const lines = human.stdout.trimEnd().split('\n');
-    expect(lines[0]).toBe(`${total} unknown recipients in ${DISTINCT + 5} RCPT events (${DISTINCT + 5} log lines read; dates UTC)`);
+    expect(lines[0]).toBe(
+      `${total} unknown recipients in ${DISTINCT + 5} RCPT events (${DISTINCT + 5} log lines read; dates UTC)`,
+    );
     expect(lines[3]).toMatch(/^jane\.doe@example\.test\s+5\s+2026-11-01\s+2026-11-05\s+observe\s+shop\.example 5$/);
     expect(human.stdout).toContain(`\n… and ${total - 100} more (--json lists them all)\n`);
     expect(lines.length).toBeLessThan(130);

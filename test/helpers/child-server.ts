@@ -20,7 +20,11 @@ export interface ChildServer {
  * `opts.stdoutFile`: the child logs into a file (as into a log driver that never blocks) instead of a
  * pipe this busy test process may drain late; lines are read back from the file.
  */
-export async function spawnServer(configPath: string, env: Record<string, string> = {}, opts: { stdoutFile?: string } = {}): Promise<ChildServer> {
+export async function spawnServer(
+  configPath: string,
+  env: Record<string, string> = {},
+  opts: { stdoutFile?: string } = {},
+): Promise<ChildServer> {
   const outFd = opts.stdoutFile ? openSync(opts.stdoutFile, 'w') : null;
   const proc = spawn(process.execPath, [MAIN, 'serve', '--config', configPath], {
     env: { ...process.env, ...env },
@@ -82,8 +86,13 @@ export async function spawnServer(configPath: string, env: Record<string, string
   }
   proc.stderr?.setEncoding('utf8');
   proc.stderr?.on('data', (d: string) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  const waitForLine = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> => {
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const waitForLine = (
+    pred: (l: Record<string, unknown>) => boolean,
+    timeoutMs = 15_000,
+  ): Promise<Record<string, unknown>> => {
     const found = lines.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {

@@ -15,9 +15,16 @@ export function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 /** Asynchronous, so a test worker stays responsive while several run at once. */
-export function runCli(args: readonly string[], opts: { env?: Record<string, string>; input?: Buffer } = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  opts: { env?: Record<string, string>; input?: Buffer } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN_JS, ...args], { cwd: ROOT, env: { ...cleanEnv(), ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN_JS, ...args], {
+      cwd: ROOT,
+      env: { ...cleanEnv(), ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));

@@ -44,7 +44,12 @@ export function modeOf(file: string): number {
 }
 
 /** Polls `probe` until it returns a value that is not undefined, or throws after `timeoutMs`. */
-export async function pollUntil<T>(probe: () => T | undefined, what: string, timeoutMs = 5000, intervalMs = 25): Promise<T> {
+export async function pollUntil<T>(
+  probe: () => T | undefined,
+  what: string,
+  timeoutMs = 5000,
+  intervalMs = 25,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = probe();

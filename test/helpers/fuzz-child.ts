@@ -46,7 +46,11 @@ const REPLY_LINE = /^[2-5]\d\d[ -]/;
  * One session: connect, (maybe) wait for the banner, write the chunks with tiny pauses, then wait
  * until the server has been quiet for `idleMs` or closed; destroy. Never longer than `capMs`.
  */
-export function runFuzzSession(port: number, chunks: readonly Buffer[], opts: { waitGreeting: boolean; idleMs?: number; capMs?: number }): Promise<FuzzOutcome> {
+export function runFuzzSession(
+  port: number,
+  chunks: readonly Buffer[],
+  opts: { waitGreeting: boolean; idleMs?: number; capMs?: number },
+): Promise<FuzzOutcome> {
   const idleMs = opts.idleMs ?? 40;
   const capMs = opts.capMs ?? 2000;
   return new Promise((resolve) => {

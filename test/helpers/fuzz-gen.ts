@@ -53,9 +53,27 @@ const RECIPIENTS = [
   'x'.repeat(70) + '@example.test',
 ];
 
-const SENDERS = ['sender@client.test', '', 'MAILER-DAEMON@client.test', 'jörg@client.test', 'bad address', 's@' + 'd'.repeat(300)];
+const SENDERS = [
+  'sender@client.test',
+  '',
+  'MAILER-DAEMON@client.test',
+  'jörg@client.test',
+  'bad address',
+  's@' + 'd'.repeat(300),
+];
 
-const MAIL_PARAMS = ['', ' SIZE=1000', ' BODY=8BITMIME', ' SMTPUTF8', ' SIZE=99999999999', ' BODY=BINARYMIME', ' SIZE=', ' FOO=bar', ' SIZE=10 SIZE=20', ' RET=FULL'];
+const MAIL_PARAMS = [
+  '',
+  ' SIZE=1000',
+  ' BODY=8BITMIME',
+  ' SMTPUTF8',
+  ' SIZE=99999999999',
+  ' BODY=BINARYMIME',
+  ' SIZE=',
+  ' FOO=bar',
+  ' SIZE=10 SIZE=20',
+  ' RET=FULL',
+];
 
 const STRAY_COMMANDS = [
   'NOOP',
@@ -172,7 +190,11 @@ function mutate(rng: Rng, input: Buffer, recipe: string[]): Buffer {
         for (let i = 0; i < n; i++) {
           const nl = buf.indexOf('\n', at());
           const pos = nl < 0 ? buf.length : nl + 1;
-          buf = Buffer.concat([buf.subarray(0, pos), Buffer.from(`${pick(rng, STRAY_COMMANDS)}\r\n`, 'utf8'), buf.subarray(pos)]);
+          buf = Buffer.concat([
+            buf.subarray(0, pos),
+            Buffer.from(`${pick(rng, STRAY_COMMANDS)}\r\n`, 'utf8'),
+            buf.subarray(pos),
+          ]);
         }
         recipe.push(`interleave(${n})`);
         break;
@@ -188,7 +210,10 @@ function mutate(rng: Rng, input: Buffer, recipe: string[]): Buffer {
         // CRLF → LF everywhere, or at random places
         const all = rng() < 0.3;
         const s = buf.toString('latin1');
-        buf = Buffer.from(all ? s.replace(/\r\n/g, '\n') : s.replace(/\r\n/g, (x) => (rng() < 0.3 ? '\n' : x)), 'latin1');
+        buf = Buffer.from(
+          all ? s.replace(/\r\n/g, '\n') : s.replace(/\r\n/g, (x) => (rng() < 0.3 ? '\n' : x)),
+          'latin1',
+        );
         recipe.push(all ? 'lf-all' : 'lf-some');
         break;
       }
@@ -197,7 +222,11 @@ function mutate(rng: Rng, input: Buffer, recipe: string[]): Buffer {
         const n = int(rng, 1, 10);
         for (let i = 0; i < n; i++) {
           const pos = at();
-          buf = Buffer.concat([buf.subarray(0, pos), Buffer.from(pick(rng, ['\r', '\n', '\r\r\n', '\n.\n', '\r\n.\r\n', '\0'])), buf.subarray(pos)]);
+          buf = Buffer.concat([
+            buf.subarray(0, pos),
+            Buffer.from(pick(rng, ['\r', '\n', '\r\r\n', '\n.\n', '\r\n.\r\n', '\0'])),
+            buf.subarray(pos),
+          ]);
         }
         recipe.push(`crlf-noise(${n})`);
         break;
@@ -206,7 +235,11 @@ function mutate(rng: Rng, input: Buffer, recipe: string[]): Buffer {
         // a very long line somewhere
         const n = pick(rng, [513, 999, 1001, 16_383, 16_385, 30_000]);
         const pos = at();
-        buf = Buffer.concat([buf.subarray(0, pos), Buffer.alloc(n, pick(rng, [0x41, 0x20, 0x2e, 0x3c])), buf.subarray(pos)]);
+        buf = Buffer.concat([
+          buf.subarray(0, pos),
+          Buffer.alloc(n, pick(rng, [0x41, 0x20, 0x2e, 0x3c])),
+          buf.subarray(pos),
+        ]);
         recipe.push(`long-line(${n})`);
         break;
       }
@@ -248,7 +281,11 @@ export function generateSession(rng: Rng, marker: string): FuzzSession {
     recipe.push('garbage-only');
   } else if (kind < 0.25) {
     // random printable command-like lines
-    const lines = Array.from({ length: int(rng, 1, 40) }, () => `${pick(rng, STRAY_COMMANDS)}${rng() < 0.3 ? ` ${randomBytes(rng, int(rng, 1, 40)).toString('latin1')}` : ''}`);
+    const lines = Array.from(
+      { length: int(rng, 1, 40) },
+      () =>
+        `${pick(rng, STRAY_COMMANDS)}${rng() < 0.3 ? ` ${randomBytes(rng, int(rng, 1, 40)).toString('latin1')}` : ''}`,
+    );
     buf = Buffer.from(`${lines.join(rng() < 0.5 ? '\r\n' : '\n')}\r\n`, 'latin1');
     recipe.push('stray-commands');
   } else if (kind < 0.27) {

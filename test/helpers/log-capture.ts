@@ -9,7 +9,11 @@ export interface CapturedEvents {
   /** Raw JSON lines written by the logger, to check what reaches the log. */
   readonly lines: string[];
   of<K extends LogEvent['event']>(kind: K): Extract<LogEvent, { event: K }>[];
-  waitFor<K extends LogEvent['event']>(kind: K, pred?: (e: Extract<LogEvent, { event: K }>) => boolean, timeoutMs?: number): Promise<Extract<LogEvent, { event: K }>>;
+  waitFor<K extends LogEvent['event']>(
+    kind: K,
+    pred?: (e: Extract<LogEvent, { event: K }>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Extract<LogEvent, { event: K }>>;
 }
 
 export function captureEvents(): CapturedEvents {

@@ -23,7 +23,10 @@ export class RawSmtp {
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
   }
 
-  static async connect(port: number, opts: { waitGreeting?: boolean } = {}): Promise<{ client: RawSmtp; greeting: Reply | null }> {
+  static async connect(
+    port: number,
+    opts: { waitGreeting?: boolean } = {},
+  ): Promise<{ client: RawSmtp; greeting: Reply | null }> {
     const socket = net.connect({ host: '127.0.0.1', port });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
@@ -109,8 +112,20 @@ export interface SendResult {
 }
 
 /** One message over one connection with nodemailer; never throws for an SMTP answer. */
-export async function sendMessage(port: number, opts: { from: string; to: string[]; raw: string | Buffer | NodeJS.ReadableStream }): Promise<SendResult> {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, name: 'client.test', connectionTimeout: 10_000, socketTimeout: 60_000, logger: false });
+export async function sendMessage(
+  port: number,
+  opts: { from: string; to: string[]; raw: string | Buffer | NodeJS.ReadableStream },
+): Promise<SendResult> {
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    ignoreTLS: true,
+    name: 'client.test',
+    connectionTimeout: 10_000,
+    socketTimeout: 60_000,
+    logger: false,
+  });
   try {
     const info = await transport.sendMail({ envelope: { from: opts.from, to: opts.to }, raw: opts.raw as string });
     return { ok: true, code: Number(String(info.response).slice(0, 3)), response: String(info.response) };
@@ -122,8 +137,12 @@ export async function sendMessage(port: number, opts: { from: string; to: string
   }
 }
 
-export function simpleMessage(opts: { subject?: string; messageId?: string; body?: string; headers?: Record<string, string> } = {}): string {
-  const extra = Object.entries(opts.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+export function simpleMessage(
+  opts: { subject?: string; messageId?: string; body?: string; headers?: Record<string, string> } = {},
+): string {
+  const extra = Object.entries(opts.headers ?? {})
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   return (
     `From: Sender <sender@client.test>\r\nTo: someone@example.test\r\nSubject: ${opts.subject ?? 'Test'}\r\n` +
     `Message-ID: ${opts.messageId ?? `<${Math.random().toString(36).slice(2)}@client.test>`}\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n${extra}\r\n` +
@@ -135,7 +154,10 @@ export function simpleMessage(opts: { subject?: string; messageId?: string; body
  * One message with the envelope written verbatim (`MAIL FROM:<…>` exactly as given): nodemailer would
  * parse `root,x@attacker.test` as an address list on the client side, hiding what the server does with it.
  */
-export async function sendVerbatim(port: number, opts: { from: string; to: string[]; raw: string }): Promise<SendResult> {
+export async function sendVerbatim(
+  port: number,
+  opts: { from: string; to: string[]; raw: string },
+): Promise<SendResult> {
   const { client } = await RawSmtp.connect(port);
   try {
     const steps = ['EHLO client.test', `MAIL FROM:<${opts.from}>`, ...opts.to.map((r) => `RCPT TO:<${r}>`), 'DATA'];

@@ -23,8 +23,16 @@ export type RawConfig = Record<string, unknown>;
 
 export function baseConfig(overrides: RawConfig = {}): RawConfig {
   return {
-    server: { hostname: 'mx.test.invalid', listen: { host: '127.0.0.1', port: 0 }, greetDelay: 0, socketTimeout: '10s', ...(overrides['server'] as object | undefined) },
-    domains: overrides['domains'] ?? [{ name: 'example.test', unknownRecipients: 'reject', recipients: ['alice', 'bob', 'shop-*'] }],
+    server: {
+      hostname: 'mx.test.invalid',
+      listen: { host: '127.0.0.1', port: 0 },
+      greetDelay: 0,
+      socketTimeout: '10s',
+      ...(overrides['server'] as object | undefined),
+    },
+    domains: overrides['domains'] ?? [
+      { name: 'example.test', unknownRecipients: 'reject', recipients: ['alice', 'bob', 'shop-*'] },
+    ],
     delivery: overrides['delivery'] ?? { type: 'maildir', maildir: { path: 'mail' } },
     quarantine: overrides['quarantine'] ?? { path: 'quarantine', retention: '14d' },
     notices: overrides['notices'] ?? { enabled: false },
@@ -32,7 +40,10 @@ export function baseConfig(overrides: RawConfig = {}): RawConfig {
   };
 }
 
-export function writeConfig(raw: RawConfig, files: Record<string, string> = {}): { dir: string; configPath: string; dataDir: string } {
+export function writeConfig(
+  raw: RawConfig,
+  files: Record<string, string> = {},
+): { dir: string; configPath: string; dataDir: string } {
   const dir = mkdtempSync(path.join(tmpdir(), 'cg-test-'));
   const configPath = path.join(dir, 'config.yaml');
   writeFileSync(configPath, stringify(raw));
@@ -46,7 +57,10 @@ export function loadTestConfig(configPath: string, dataDir: string): Config {
   return r.config;
 }
 
-export async function startApp(overrides: RawConfig = {}, opts: { files?: Record<string, string>; deps?: Partial<AppDeps> } = {}): Promise<TestApp> {
+export async function startApp(
+  overrides: RawConfig = {},
+  opts: { files?: Record<string, string>; deps?: Partial<AppDeps> } = {},
+): Promise<TestApp> {
   const { dir, configPath, dataDir } = writeConfig(baseConfig(overrides), opts.files);
   const config = loadTestConfig(configPath, dataDir);
   const events = captureEvents();

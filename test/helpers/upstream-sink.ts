@@ -20,12 +20,16 @@ export interface UpstreamSink {
   close(): Promise<void>;
 }
 
-const err = (code: number, text: string): Error & { responseCode: number } => Object.assign(new Error(text), { responseCode: code });
+const err = (code: number, text: string): Error & { responseCode: number } =>
+  Object.assign(new Error(text), { responseCode: code });
 
 export async function startSink(mode: SinkMode = 'accept'): Promise<UpstreamSink> {
   const messages: SinkMessage[] = [];
   const waiters: Array<() => void> = [];
-  const sink: Partial<UpstreamSink> & { mode: SinkMode; rcptReplies: Map<string, { code: number; text: string }> } = { mode, rcptReplies: new Map() };
+  const sink: Partial<UpstreamSink> & { mode: SinkMode; rcptReplies: Map<string, { code: number; text: string }> } = {
+    mode,
+    rcptReplies: new Map(),
+  };
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
@@ -47,7 +51,11 @@ export async function startSink(mode: SinkMode = 'accept'): Promise<UpstreamSink
           case 'hang':
             return; // never answers: the client's timeout must fire
           case 'accept':
-            messages.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks) });
+            messages.push({
+              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+              to: session.envelope.rcptTo.map((r) => r.address),
+              raw: Buffer.concat(chunks),
+            });
             for (const w of waiters.splice(0)) w();
             return cb(null, 'OK upstream queued');
         }

@@ -27,7 +27,11 @@ export interface RunningApp {
 
 /** A config on disk: domain example.test quarantines unknown recipients; notices as given. */
 export function noticeSite(notices: RawConfig, overrides: RawConfig = {}): NoticeSite {
-  const raw = baseConfig({ domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }], notices, ...overrides });
+  const raw = baseConfig({
+    domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }],
+    notices,
+    ...overrides,
+  });
   const { dir, configPath, dataDir } = writeConfig(raw);
   const config = loadTestConfig(configPath, dataDir);
   return {
@@ -50,7 +54,13 @@ export async function runApp(site: NoticeSite, deps: Partial<Omit<AppDeps, 'even
 }
 
 export function smarthost(port: number, extra: RawConfig = {}): RawConfig {
-  return { enabled: true, requireSenderAuth: 'none', format: 'dsn', transport: { type: 'smtp', host: '127.0.0.1', port }, ...extra };
+  return {
+    enabled: true,
+    requireSenderAuth: 'none',
+    format: 'dsn',
+    transport: { type: 'smtp', host: '127.0.0.1', port },
+    ...extra,
+  };
 }
 
 const dnsError = (code: string): Error => Object.assign(new Error(`${code} (fake)`), { code });
@@ -62,14 +72,20 @@ export function fakeDns(zone: Record<string, unknown>): DnsResolver & { readonly
     queries.push(`${name} ${rrtype}`);
     const v = zone[`${name} ${rrtype}`];
     if (typeof v === 'string' && /^E[A-Z]+$/.test(v)) throw dnsError(v);
-    if (v === undefined) throw dnsError(Object.keys(zone).some((k) => k.startsWith(`${name} `)) ? 'ENODATA' : 'ENOTFOUND');
+    if (v === undefined)
+      throw dnsError(Object.keys(zone).some((k) => k.startsWith(`${name} `)) ? 'ENODATA' : 'ENOTFOUND');
     return v;
   };
   return Object.assign(resolve, { queries });
 }
 
-export function markedMessage(marker: string, opts: { subject?: string; messageId?: string; headers?: Record<string, string>; from?: string } = {}): string {
-  const extra = Object.entries(opts.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+export function markedMessage(
+  marker: string,
+  opts: { subject?: string; messageId?: string; headers?: Record<string, string>; from?: string } = {},
+): string {
+  const extra = Object.entries(opts.headers ?? {})
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   return (
     `From: Jane Sender <${opts.from ?? 'jane@client.test'}>\r\nTo: typo@example.test\r\nSubject: ${opts.subject ?? 'Repair order 4711'}\r\n` +
     `Message-ID: ${opts.messageId ?? `<${marker}@client.test>`}\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n${extra}\r\n` +

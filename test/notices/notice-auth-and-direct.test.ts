@@ -58,7 +58,10 @@ describe('requireSenderAuth: spf (the client is 127.0.0.1)', () => {
     const t = await runApp(site, { noticeResolver: async () => Promise.reject(new Error('resolver on fire')) });
     cleanup.push(() => t.stop());
     const qid = await quarantine(t, 'jane@pass.test');
-    expect(await t.events.waitFor('notice', (x) => x.qid === qid)).toMatchObject({ status: 'suppressed', reason: 'sender-auth-failed' });
+    expect(await t.events.waitFor('notice', (x) => x.qid === qid)).toMatchObject({
+      status: 'suppressed',
+      reason: 'sender-auth-failed',
+    });
     expect(site.entry(qid).auth).toMatchObject({ spf: 'temperror' });
   });
 
@@ -89,27 +92,41 @@ describe('requireSenderAuth: dmarc', () => {
     cleanup.push(() => site.remove());
     const t = await runApp(site, { noticeResolver: dns });
     cleanup.push(() => t.stop());
-    const good = await quarantine(t, 'orders@shop.test', markedMessage(uniqueMarker(), { from: 'news@mail.shop.test' }));
+    const good = await quarantine(
+      t,
+      'orders@shop.test',
+      markedMessage(uniqueMarker(), { from: 'news@mail.shop.test' }),
+    );
     expect(await t.events.waitFor('notice', (x) => x.qid === good)).toMatchObject({ status: 'sent' });
     expect(site.entry(good).auth).toEqual({ spf: 'pass', dmarc: 'pass', aligned: true });
 
     const forged = await quarantine(t, 'orders@shop.test', markedMessage(uniqueMarker(), { from: 'ceo@bank.test' }));
-    expect(await t.events.waitFor('notice', (x) => x.qid === forged)).toMatchObject({ status: 'suppressed', reason: 'sender-auth-failed' });
+    expect(await t.events.waitFor('notice', (x) => x.qid === forged)).toMatchObject({
+      status: 'suppressed',
+      reason: 'sender-auth-failed',
+    });
     expect(site.entry(forged).auth).toEqual({ spf: 'pass', dmarc: 'fail', aligned: false });
     expect(s.messages).toHaveLength(1);
   });
 });
 
 describe('transport: direct', () => {
-  async function direct(s: UpstreamSink, zone: Record<string, unknown>): Promise<{ t: RunningApp; site: ReturnType<typeof noticeSite> }> {
+  async function direct(
+    s: UpstreamSink,
+    zone: Record<string, unknown>,
+  ): Promise<{ t: RunningApp; site: ReturnType<typeof noticeSite> }> {
     const site = noticeSite({ enabled: true, requireSenderAuth: 'none', transport: { type: 'direct' } });
     cleanup.push(() => site.remove());
-    const t = await runApp(site, { noticeResolver: fakeDns(zone), noticeDirect: { port: s.port, allowUnroutable: true }, noticeRetryBaseMs: 50 });
+    const t = await runApp(site, {
+      noticeResolver: fakeDns(zone),
+      noticeDirect: { port: s.port, allowUnroutable: true },
+      noticeRetryBaseMs: 50,
+    });
     cleanup.push(() => t.stop());
     return { t, site };
   }
 
-  it('resolves the sender domain\'s MX and delivers there with MAIL FROM:<>', async () => {
+  it("resolves the sender domain's MX and delivers there with MAIL FROM:<>", async () => {
     const s = await sink();
     const { t } = await direct(s, {
       'client.test MX': [
@@ -127,7 +144,7 @@ describe('transport: direct', () => {
     expect((await simpleParser(s.messages[0]?.raw ?? '')).headers.get('auto-submitted')).toBe('auto-replied');
   });
 
-  it('no MX → the domain\'s own address (implicit MX)', async () => {
+  it("no MX → the domain's own address (implicit MX)", async () => {
     const s = await sink();
     const { t } = await direct(s, { 'client.test A': ['127.0.0.1'] });
     const qid = await quarantine(t, 'jane@client.test');
@@ -139,24 +156,39 @@ describe('transport: direct', () => {
     const s = await sink();
     const { t, site } = await direct(s, { 'client.test MX': [{ exchange: '.', priority: 0 }] });
     const qid = await quarantine(t, 'jane@client.test');
-    expect(await t.events.waitFor('notice', (x) => x.qid === qid)).toMatchObject({ status: 'failed', reason: 'null-mx' });
+    expect(await t.events.waitFor('notice', (x) => x.qid === qid)).toMatchObject({
+      status: 'failed',
+      reason: 'null-mx',
+    });
     const gone = await quarantine(t, 'jane@gone.test');
-    expect(await t.events.waitFor('notice', (x) => x.qid === gone)).toMatchObject({ status: 'failed', reason: 'no-such-domain' });
+    expect(await t.events.waitFor('notice', (x) => x.qid === gone)).toMatchObject({
+      status: 'failed',
+      reason: 'no-such-domain',
+    });
     expect(site.entry(gone).notice).toMatchObject({ status: 'failed', reason: 'no-such-domain', attempts: 1 });
     expect(s.messages).toEqual([]);
   });
 
   it('the MX answers 550 → failed rejected', async () => {
     const s = await sink('reject');
-    const { t } = await direct(s, { 'client.test MX': [{ exchange: 'mx.client.test', priority: 10 }], 'mx.client.test A': ['127.0.0.1'] });
+    const { t } = await direct(s, {
+      'client.test MX': [{ exchange: 'mx.client.test', priority: 10 }],
+      'mx.client.test A': ['127.0.0.1'],
+    });
     const qid = await quarantine(t, 'jane@client.test');
-    expect(await t.events.waitFor('notice', (x) => x.qid === qid)).toMatchObject({ status: 'failed', reason: 'rejected' });
+    expect(await t.events.waitFor('notice', (x) => x.qid === qid)).toMatchObject({
+      status: 'failed',
+      reason: 'rejected',
+    });
   });
 
   it('a DNS outage while looking up the MX → deferred', async () => {
     const s = await sink();
     const { t } = await direct(s, { 'client.test MX': 'ESERVFAIL' });
     const qid = await quarantine(t, 'jane@client.test');
-    expect(await t.events.waitFor('notice', (x) => x.qid === qid)).toMatchObject({ status: 'deferred', reason: 'dns-temporary' });
+    expect(await t.events.waitFor('notice', (x) => x.qid === qid)).toMatchObject({
+      status: 'deferred',
+      reason: 'dns-temporary',
+    });
   });
 });

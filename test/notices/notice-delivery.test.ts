@@ -7,14 +7,24 @@ import type { AddressInfo } from 'node:net';
 import { queuedId } from '../helpers/files.js';
 import { sendVerbatim } from '../helpers/smtp-client.js';
 import { startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
-import { markedMessage, noticeSite, runApp, smarthost, uniqueMarker, type NoticeSite, type RunningApp } from './notice-app.js';
+import {
+  markedMessage,
+  noticeSite,
+  runApp,
+  smarthost,
+  uniqueMarker,
+  type NoticeSite,
+  type RunningApp,
+} from './notice-app.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-async function setup(notices: (sinkPort: number) => Record<string, unknown>): Promise<{ sink: UpstreamSink; site: NoticeSite; t: RunningApp }> {
+async function setup(
+  notices: (sinkPort: number) => Record<string, unknown>,
+): Promise<{ sink: UpstreamSink; site: NoticeSite; t: RunningApp }> {
   const sink = await startSink('accept');
   cleanup.push(() => sink.close());
   const site = noticeSite(notices(sink.port));
@@ -25,7 +35,11 @@ async function setup(notices: (sinkPort: number) => Record<string, unknown>): Pr
 }
 
 async function quarantine(t: RunningApp, opts: { from?: string; to?: string[]; raw: string }): Promise<string> {
-  const r = await sendVerbatim(t.port, { from: opts.from ?? 'jane@client.test', to: opts.to ?? ['typo@example.test'], raw: opts.raw });
+  const r = await sendVerbatim(t.port, {
+    from: opts.from ?? 'jane@client.test',
+    to: opts.to ?? ['typo@example.test'],
+    raw: opts.raw,
+  });
   expect(r.code).toBe(250);
   return queuedId(r.response);
 }
@@ -47,18 +61,23 @@ describe('a notice for a quarantined message', () => {
   it('arrives with MAIL FROM:<>, the SPEC §6 headers, the original headers, and without the body', async () => {
     const { sink, site, t } = await setup((p) => smarthost(p));
     const marker = uniqueMarker();
-    const qid = await quarantine(t, { raw: markedMessage(marker, { subject: 'Repair order 4711', messageId: '<order-4711@client.test>' }) });
+    const qid = await quarantine(t, {
+      raw: markedMessage(marker, { subject: 'Repair order 4711', messageId: '<order-4711@client.test>' }),
+    });
 
     const [m] = await sink.waitForMessages(1);
     expect(m?.from).toBe('');
     expect(m?.to).toEqual(['jane@client.test']);
     const raw = m?.raw ?? Buffer.alloc(0);
     // the body's marker is nowhere in the notice, in no encoding: the body was never read
-    for (const enc of ['latin1', 'base64'] as const) expect(raw.toString('latin1')).not.toContain(Buffer.from(marker).toString(enc));
+    for (const enc of ['latin1', 'base64'] as const)
+      expect(raw.toString('latin1')).not.toContain(Buffer.from(marker).toString(enc));
     expect(raw.toString('latin1')).not.toContain('Secret Lane');
 
     const mail = await simpleParser(raw);
-    expect((mail.headers.get('content-type') as { value: string; params: Record<string, string> }).params['report-type']).toBe('delivery-status');
+    expect(
+      (mail.headers.get('content-type') as { value: string; params: Record<string, string> }).params['report-type'],
+    ).toBe('delivery-status');
     expect(mail.headers.get('auto-submitted')).toBe('auto-replied');
     expect(mail.inReplyTo).toBe('<order-4711@client.test>');
     expect(mail.references).toBe('<order-4711@client.test>');
@@ -67,11 +86,14 @@ describe('a notice for a quarantined message', () => {
     expect(mail.messageId).toBe(`<notice-${qid}@mx.test.invalid>`);
     expect(mail.subject).toBe('Undeliverable: Repair order 4711');
     expect(mail.text).toContain('typo@example.test');
-    const headersPart = mail.attachments.find((a) => a.contentType === 'text/rfc822-headers')?.content.toString('utf8') ?? '';
+    const headersPart =
+      mail.attachments.find((a) => a.contentType === 'text/rfc822-headers')?.content.toString('utf8') ?? '';
     expect(headersPart).toContain('Subject: Repair order 4711');
     expect(headersPart).toContain(`with ESMTP id ${qid}`);
     expect(headersPart).not.toContain('Dear customer');
-    expect(mail.attachments.find((a) => a.contentType === 'message/delivery-status')?.content.toString()).toContain('Final-Recipient: rfc822; typo@example.test');
+    expect(mail.attachments.find((a) => a.contentType === 'message/delivery-status')?.content.toString()).toContain(
+      'Final-Recipient: rfc822; typo@example.test',
+    );
 
     const e = await t.events.waitFor('notice', (x) => x.qid === qid && x.status === 'sent');
     expect(e).toMatchObject({ to: 'jane@client.test', attempts: 1 });
@@ -82,7 +104,10 @@ describe('a notice for a quarantined message', () => {
 
   it('one notice for a mixed transaction lists every unknown address; the known recipient is delivered', async () => {
     const { sink, t } = await setup((p) => smarthost(p, { format: 'plain' }));
-    await quarantine(t, { to: ['alice@example.test', 'typo1@example.test', 'typo2@example.test'], raw: markedMessage(uniqueMarker()) });
+    await quarantine(t, {
+      to: ['alice@example.test', 'typo1@example.test', 'typo2@example.test'],
+      raw: markedMessage(uniqueMarker()),
+    });
     const [m] = await sink.waitForMessages(1);
     const mail = await simpleParser(m?.raw ?? '');
     expect(mail.text).toContain('    typo1@example.test\n    typo2@example.test');
@@ -131,7 +156,10 @@ describe('a notice for a quarantined message', () => {
         stream.resume();
         stream.on('end', () => {
           const rcpt = session.envelope.rcptTo[0] as unknown as { dsn?: { notify?: string[] } };
-          seen.push({ mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '(false)', notify: rcpt.dsn?.notify ?? [] });
+          seen.push({
+            mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '(false)',
+            notify: rcpt.dsn?.notify ?? [],
+          });
           cb();
         });
       },
@@ -160,7 +188,12 @@ describe('no notice (SPEC §6), recorded with its reason', () => {
     ['X-Auto-Response-Suppress', 'jane@client.test', { 'X-Auto-Response-Suppress': 'All' }, 'x-auto-response-suppress'],
     ['sender read as an address list (root,admin,x@)', 'root,admin,x@attacker.test', {}, 'invalid-sender'],
     ['sender read as a group (a:b@)', 'a:b@attacker.test', {}, 'invalid-sender'],
-    ['sender read as 80 addresses', `${Array.from({ length: 80 }, (_, i) => `u${i}`).join(',')}@attacker.test`.slice(-252), {}, 'invalid-sender'],
+    [
+      'sender read as 80 addresses',
+      `${Array.from({ length: 80 }, (_, i) => `u${i}`).join(',')}@attacker.test`.slice(-252),
+      {},
+      'invalid-sender',
+    ],
   ])('%s → suppressed %s', async (_name, from, headers, reason) => {
     const { sink, site, t } = await setup((p) => smarthost(p));
     const qid = await quarantine(t, { from, raw: markedMessage(uniqueMarker(), { headers }) });
@@ -175,7 +208,10 @@ describe('no notice (SPEC §6), recorded with its reason', () => {
     const first = await quarantine(t, { raw: markedMessage(uniqueMarker()) });
     await t.events.waitFor('notice', (x) => x.qid === first && x.status === 'sent');
     const second = await quarantine(t, { raw: markedMessage(uniqueMarker()) });
-    expect(await t.events.waitFor('notice', (x) => x.qid === second)).toMatchObject({ status: 'suppressed', reason: 'per-sender-interval' });
+    expect(await t.events.waitFor('notice', (x) => x.qid === second)).toMatchObject({
+      status: 'suppressed',
+      reason: 'per-sender-interval',
+    });
     expect(site.entry(second).notice).toMatchObject({ status: 'suppressed', reason: 'per-sender-interval' });
     // another unknown address, or another sender, is news: it gets its notice
     const third = await quarantine(t, { to: ['other@example.test'], raw: markedMessage(uniqueMarker()) });
@@ -197,8 +233,17 @@ describe('no notice (SPEC §6), recorded with its reason', () => {
     await t.events.waitFor('notice', (x) => x.qid === first && x.status === 'sent');
     clock += 60_000;
     const second = await quarantine(t, { from: 'john@client.test', raw: markedMessage(uniqueMarker()) });
-    expect(await t.events.waitFor('notice', (x) => x.qid === second)).toMatchObject({ status: 'deferred', reason: 'hourly-cap', attempts: 0 });
-    expect(site.entry(second).notice).toMatchObject({ status: 'pending', reason: 'hourly-cap', attempts: 0, nextAttemptAt: '2026-11-23T11:00:00.000Z' });
+    expect(await t.events.waitFor('notice', (x) => x.qid === second)).toMatchObject({
+      status: 'deferred',
+      reason: 'hourly-cap',
+      attempts: 0,
+    });
+    expect(site.entry(second).notice).toMatchObject({
+      status: 'pending',
+      reason: 'hourly-cap',
+      attempts: 0,
+      nextAttemptAt: '2026-11-23T11:00:00.000Z',
+    });
     expect(sink.messages).toHaveLength(1);
     await t.stop();
 
@@ -206,7 +251,9 @@ describe('no notice (SPEC §6), recorded with its reason', () => {
     clock = Date.parse('2026-11-23T11:00:01Z');
     const again = await runApp(site, { now });
     cleanup.push(() => again.stop());
-    expect(await again.events.waitFor('notice', (x) => x.qid === second && x.status === 'sent')).toMatchObject({ attempts: 1 });
+    expect(await again.events.waitFor('notice', (x) => x.qid === second && x.status === 'sent')).toMatchObject({
+      attempts: 1,
+    });
     const [, m] = await sink.waitForMessages(2);
     expect(m?.to).toEqual(['john@client.test']);
   });
@@ -223,7 +270,10 @@ describe('no notice (SPEC §6), recorded with its reason', () => {
     const b = await runApp(site);
     cleanup.push(() => b.stop());
     const second = await quarantine(b, { raw: markedMessage(uniqueMarker()) });
-    expect(await b.events.waitFor('notice', (x) => x.qid === second)).toMatchObject({ status: 'suppressed', reason: 'per-sender-interval' });
+    expect(await b.events.waitFor('notice', (x) => x.qid === second)).toMatchObject({
+      status: 'suppressed',
+      reason: 'per-sender-interval',
+    });
     expect(sink.messages).toHaveLength(1);
   });
 });

@@ -14,7 +14,11 @@ afterEach(async () => {
 });
 
 async function quarantine(t: RunningApp): Promise<string> {
-  const r = await sendMessage(t.port, { from: 'jane@client.test', to: ['typo@example.test'], raw: markedMessage(uniqueMarker()) });
+  const r = await sendMessage(t.port, {
+    from: 'jane@client.test',
+    to: ['typo@example.test'],
+    raw: markedMessage(uniqueMarker()),
+  });
   expect(r.code).toBe(250);
   return queuedId(r.response);
 }
@@ -39,7 +43,9 @@ describe('retries', () => {
     expect(entry.notice).toMatchObject({ status: 'pending', attempts: 1 });
     expect(Date.parse(entry.notice.nextAttemptAt ?? '')).toBeGreaterThan(Date.parse(entry.receivedAt));
 
-    expect(await t.events.waitFor('notice', (e) => e.qid === qid && e.status === 'sent')).toMatchObject({ attempts: 2 });
+    expect(await t.events.waitFor('notice', (e) => e.qid === qid && e.status === 'sent')).toMatchObject({
+      attempts: 2,
+    });
     expect(sink.messages).toHaveLength(1);
     expect(sink.messages[0]?.from).toBe('');
     expect(site.entry(qid).notice).toMatchObject({ status: 'sent', attempts: 2 });
@@ -60,7 +66,9 @@ describe('retries', () => {
     sink.mode = 'accept';
     const second = await runApp(site, { noticeRetryBaseMs: 400 });
     cleanup.push(() => second.stop());
-    expect(await second.events.waitFor('notice', (e) => e.qid === qid && e.status === 'sent')).toMatchObject({ attempts: 2 });
+    expect(await second.events.waitFor('notice', (e) => e.qid === qid && e.status === 'sent')).toMatchObject({
+      attempts: 2,
+    });
     await pause(1000); // time for a duplicate to show up, if there were one
     expect(sink.messages).toHaveLength(1);
     expect(second.events.of('notice').filter((e) => e.qid === qid)).toHaveLength(1);
@@ -79,13 +87,27 @@ describe('retries', () => {
     // what a crash between "sending" and the peer's answer leaves on disk
     const json = path.join(site.dataDir, 'quarantine', `${qid}.json`);
     const crashed = site.entry(qid);
-    writeFileSync(json, JSON.stringify({ ...crashed, notice: { ...crashed.notice, status: 'sending', attempts: 2, nextAttemptAt: new Date().toISOString() } }));
+    writeFileSync(
+      json,
+      JSON.stringify({
+        ...crashed,
+        notice: { ...crashed.notice, status: 'sending', attempts: 2, nextAttemptAt: new Date().toISOString() },
+      }),
+    );
 
     sink.mode = 'accept'; // a resend would now succeed: it must not happen
     const second = await runApp(site, { noticeRetryBaseMs: 50 });
     cleanup.push(() => second.stop());
-    expect(await second.events.waitFor('notice', (e) => e.qid === qid)).toMatchObject({ status: 'failed', reason: 'interrupted-possibly-sent', attempts: 2 });
-    expect(site.entry(qid).notice).toMatchObject({ status: 'failed', reason: 'interrupted-possibly-sent', attempts: 2 });
+    expect(await second.events.waitFor('notice', (e) => e.qid === qid)).toMatchObject({
+      status: 'failed',
+      reason: 'interrupted-possibly-sent',
+      attempts: 2,
+    });
+    expect(site.entry(qid).notice).toMatchObject({
+      status: 'failed',
+      reason: 'interrupted-possibly-sent',
+      attempts: 2,
+    });
     await pause(500);
     expect(second.events.of('notice').filter((e) => e.qid === qid)).toHaveLength(1);
     expect(sink.messages).toEqual([]);

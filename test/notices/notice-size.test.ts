@@ -23,11 +23,19 @@ describe('notice size end to end (issue #9, item 6)', () => {
     cleanup.push(() => t.stop());
 
     const marker = uniqueMarker();
-    let header = 'From: Jane <jane@client.test>\r\nTo: typo@example.test\r\nSubject: Grüße\r\nMessage-ID: <big-header@client.test>\r\n';
+    let header =
+      'From: Jane <jane@client.test>\r\nTo: typo@example.test\r\nSubject: Grüße\r\nMessage-ID: <big-header@client.test>\r\n';
     for (let i = 0; Buffer.byteLength(header) < 360_000; i++) {
-      header += i % 4 === 0 ? `X-Folded-${i}: Größenänderung für ${i}\r\n\tund Ümlaute äöü ${i}\r\n` : `X-Note-${i}: Bestätigung der Rückgabe, Straße ${i}, Grüße aus Köln\r\n`;
+      header +=
+        i % 4 === 0
+          ? `X-Folded-${i}: Größenänderung für ${i}\r\n\tund Ümlaute äöü ${i}\r\n`
+          : `X-Note-${i}: Bestätigung der Rückgabe, Straße ${i}, Grüße aus Köln\r\n`;
     }
-    const r = await sendVerbatim(t.port, { from: 'jane@client.test', to: ['typo@example.test'], raw: `${header}\r\nDear customer ${marker}\r\n` });
+    const r = await sendVerbatim(t.port, {
+      from: 'jane@client.test',
+      to: ['typo@example.test'],
+      raw: `${header}\r\nDear customer ${marker}\r\n`,
+    });
     expect(r.code).toBe(250);
     const qid = queuedId(r.response);
 
@@ -36,7 +44,9 @@ describe('notice size end to end (issue #9, item 6)', () => {
     expect(raw.length).toBeLessThanOrEqual(MAX_NOTICE_BYTES);
     expect(raw.toString('latin1')).not.toContain(marker);
     const mail = await simpleParser(raw);
-    expect(mail.text).toMatch(/The header lines attached below were shortened to keep this report within 256 KiB: they are the first \d+ header fields of the message\./);
+    expect(mail.text).toMatch(
+      /The header lines attached below were shortened to keep this report within 256 KiB: they are the first \d+ header fields of the message\./,
+    );
     const quoted = mail.attachments.find((a) => a.contentType === 'text/rfc822-headers')?.content ?? Buffer.alloc(0);
     // our own trace field first, then the sender's header block up to the end of a field
     expect(quoted.toString('latin1')).toMatch(/^Received: /);

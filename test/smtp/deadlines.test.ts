@@ -54,7 +54,11 @@ describe('wall-clock deadlines (socketTimeout 2s, dataTimeout 3s, sessionTimeout
     const e = await t.events.waitFor('timeout', (x) => x.limit === 'data');
     expect(e).toMatchObject({ limit: 'data', code: '421 4.4.2' });
     expect(await t.events.waitFor('message', (m) => m.sid === e.sid)).toMatchObject({ outcome: 'aborted', code: 0 });
-    await pollUntil(() => (listFilesRecursive(path.join(t.dataDir, 'spool')).length === 0 ? true : undefined), 'empty spool', 5000);
+    await pollUntil(
+      () => (listFilesRecursive(path.join(t.dataDir, 'spool')).length === 0 ? true : undefined),
+      'empty spool',
+      5000,
+    );
     expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toEqual([]);
   });
 
@@ -73,7 +77,10 @@ describe('wall-clock deadlines (socketTimeout 2s, dataTimeout 3s, sessionTimeout
       stop();
       client.close();
     }
-    expect(await t.events.waitFor('timeout', (x) => x.limit === 'session')).toMatchObject({ limit: 'session', code: '421 4.4.2' });
+    expect(await t.events.waitFor('timeout', (x) => x.limit === 'session')).toMatchObject({
+      limit: 'session',
+      code: '421 4.4.2',
+    });
   });
 
   it('no overall deadline per session: NOOPs every 500 ms between transactions get 421 4.4.2 at sessionTimeout', async () => {

@@ -13,8 +13,10 @@ type MessageEvent = Extract<LogEvent, { event: 'message' }>;
 
 const HOSTNAME = 'mx.test.invalid';
 const MAILDIR_NAME = /^(\d+)\.M(\d+)P(\d+)Q(\d+)R([0-9a-f]{8})\.([^/]+),S=(\d+)$/;
-const RFC5322_DATE = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \\d{4} \\d\\d:\\d\\d:\\d\\d \\+0000';
-const TEMPFAIL = (reason: string): string => `451 4.4.1 mailbox server temporarily unavailable, try again later [${reason}]`;
+const RFC5322_DATE =
+  '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \\d{4} \\d\\d:\\d\\d:\\d\\d \\+0000';
+const TEMPFAIL = (reason: string): string =>
+  `451 4.4.1 mailbox server temporarily unavailable, try again later [${reason}]`;
 
 /** Our trace header as it must open every stored/relayed message. `forRcpt` only for one recipient. */
 function receivedPattern(qid: string, forRcpt: string | null): RegExp {
@@ -46,7 +48,9 @@ async function sink(mode: UpstreamSink['mode'] = 'accept'): Promise<UpstreamSink
   return s;
 }
 
-const upstream = (port: number, timeout = '5s'): RawConfig => ({ delivery: { type: 'smtp', smtp: { host: '127.0.0.1', port, timeout } } });
+const upstream = (port: number, timeout = '5s'): RawConfig => ({
+  delivery: { type: 'smtp', smtp: { host: '127.0.0.1', port, timeout } },
+});
 
 /** The `message` event of one transaction, with the sid cross-checked against its `rcpt` events. */
 async function messageEvent(t: TestApp, qid: string): Promise<MessageEvent> {
@@ -109,10 +113,17 @@ describe('Maildir delivery', () => {
     expect(text.endsWith(raw)).toBe(true);
     expect(text.length - raw.length).toBe(text.indexOf('From: Sender'));
 
-    for (const sub of ['tmp', 'cur']) expect(listDir(path.join(t.dataDir, 'mail', 'example.test', 'alice', sub))).toEqual([]);
+    for (const sub of ['tmp', 'cur'])
+      expect(listDir(path.join(t.dataDir, 'mail', 'example.test', 'alice', sub))).toEqual([]);
     const dirs = listDirsRecursive(path.join(t.dataDir, 'mail'));
     expect(dirs.map((d) => path.relative(t.dataDir, d))).toEqual(
-      ['mail/example.test', 'mail/example.test/alice', 'mail/example.test/alice/cur', 'mail/example.test/alice/new', 'mail/example.test/alice/tmp'].map((p) => p.split('/').join(path.sep)),
+      [
+        'mail/example.test',
+        'mail/example.test/alice',
+        'mail/example.test/alice/cur',
+        'mail/example.test/alice/new',
+        'mail/example.test/alice/tmp',
+      ].map((p) => p.split('/').join(path.sep)),
     );
     for (const d of [path.join(t.dataDir, 'mail'), ...dirs]) expect(modeOf(d), d).toBe(0o700);
     // the spool copy is gone, nothing was quarantined
@@ -134,21 +145,38 @@ describe('Maildir delivery', () => {
     expect(e.observed).toBeUndefined();
   });
 
-  it('subaddress alice+tag lands in alice\'s Maildir, Received names the envelope address', async () => {
+  it("subaddress alice+tag lands in alice's Maildir, Received names the envelope address", async () => {
     const t = await app();
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice+tag@example.test'], raw: simpleMessage({ messageId: '<sub@client.test>' }) });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice+tag@example.test'],
+      raw: simpleMessage({ messageId: '<sub@client.test>' }),
+    });
     const qid = queuedId(r.response);
     const files = listDir(maildirNew(t, 'alice'));
     expect(files).toHaveLength(1);
-    expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toEqual([path.join('example.test', 'alice', 'new', files[0] ?? '')]);
-    expect(readFileSync(path.join(maildirNew(t, 'alice'), files[0] ?? ''), 'latin1')).toMatch(receivedPattern(qid, 'alice+tag@example.test'));
+    expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toEqual([
+      path.join('example.test', 'alice', 'new', files[0] ?? ''),
+    ]);
+    expect(readFileSync(path.join(maildirNew(t, 'alice'), files[0] ?? ''), 'latin1')).toMatch(
+      receivedPattern(qid, 'alice+tag@example.test'),
+    );
     const e = await messageEvent(t, qid);
-    expect(e).toMatchObject({ delivered: ['alice+tag@example.test'], quarantined: [], messageId: '<sub@client.test>', from: 'sender@client.test' });
+    expect(e).toMatchObject({
+      delivered: ['alice+tag@example.test'],
+      quarantined: [],
+      messageId: '<sub@client.test>',
+      from: 'sender@client.test',
+    });
   });
 
   it('upper-case ALICE@EXAMPLE.TEST lands in the lower-case alice Maildir', async () => {
     const t = await app();
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['ALICE@EXAMPLE.TEST'], raw: simpleMessage() });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['ALICE@EXAMPLE.TEST'],
+      raw: simpleMessage(),
+    });
     const qid = queuedId(r.response);
     expect(listDir(maildirNew(t, 'alice'))).toHaveLength(1);
     expect(listDir(path.join(t.dataDir, 'mail', 'example.test'))).toEqual(['alice']);
@@ -157,7 +185,11 @@ describe('Maildir delivery', () => {
 
   it('two recipients of the same mailbox (alice, alice+tag) → one copy; no "for" clause with two recipients', async () => {
     const t = await app();
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test', 'alice+tag@example.test'], raw: simpleMessage() });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice@example.test', 'alice+tag@example.test'],
+      raw: simpleMessage(),
+    });
     const qid = queuedId(r.response);
     const files = listDir(maildirNew(t, 'alice'));
     expect(files).toHaveLength(1);
@@ -171,7 +203,11 @@ describe('Maildir delivery', () => {
 
   it('two mailboxes (alice, bob) → one copy each, same content', async () => {
     const t = await app();
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test', 'bob@example.test'], raw: simpleMessage({ body: 'for both' }) });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice@example.test', 'bob@example.test'],
+      raw: simpleMessage({ body: 'for both' }),
+    });
     const qid = queuedId(r.response);
     const a = listDir(maildirNew(t, 'alice'));
     const b = listDir(maildirNew(t, 'bob'));
@@ -182,7 +218,8 @@ describe('Maildir delivery', () => {
     const tb = readFileSync(path.join(maildirNew(t, 'bob'), b[0] ?? ''));
     expect(ta.equals(tb)).toBe(true);
     expect(ta.toString('latin1')).toMatch(receivedPattern(qid, null));
-    for (const f of [path.join(maildirNew(t, 'alice'), a[0] ?? ''), path.join(maildirNew(t, 'bob'), b[0] ?? '')]) expect(modeOf(f)).toBe(0o600);
+    for (const f of [path.join(maildirNew(t, 'alice'), a[0] ?? ''), path.join(maildirNew(t, 'bob'), b[0] ?? '')])
+      expect(modeOf(f)).toBe(0o600);
     expect([...(await messageEvent(t, qid)).delivered].sort()).toEqual(['alice@example.test', 'bob@example.test']);
   });
 
@@ -212,7 +249,11 @@ describe('upstream delivery (delivery.type smtp)', () => {
     const s = await sink('accept');
     const t = await app(upstream(s.port));
     const raw = simpleMessage({ subject: 'up', messageId: '<up-250@client.test>', body: 'Relayed body.' });
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test', 'bob+x@example.test'], raw });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice@example.test', 'bob+x@example.test'],
+      raw,
+    });
     expect(r.response).toMatch(/^250 2\.0\.0 Ok: queued as [A-Za-z0-9_-]+$/);
     const qid = queuedId(r.response);
     const [got] = await s.waitForMessages(1);
@@ -224,14 +265,26 @@ describe('upstream delivery (delivery.type smtp)', () => {
     expect(text.endsWith(raw)).toBe(true);
     nothingKeptLocally(t);
     const e = await messageEvent(t, qid);
-    expect(e).toMatchObject({ qid, from: 'sender@client.test', quarantined: [], messageId: '<up-250@client.test>', code: 250, outcome: 'stored', size: text.length });
+    expect(e).toMatchObject({
+      qid,
+      from: 'sender@client.test',
+      quarantined: [],
+      messageId: '<up-250@client.test>',
+      code: 250,
+      outcome: 'stored',
+      size: text.length,
+    });
     expect([...e.delivered].sort()).toEqual(['alice@example.test', 'bob+x@example.test']);
   });
 
   it('one recipient: the Received header names it; subaddress is relayed as the envelope address', async () => {
     const s = await sink('accept');
     const t = await app(upstream(s.port));
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['Alice+Orders@Example.Test'], raw: simpleMessage() });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['Alice+Orders@Example.Test'],
+      raw: simpleMessage(),
+    });
     const qid = queuedId(r.response);
     const [got] = await s.waitForMessages(1);
     expect(got?.to).toEqual(['alice+orders@example.test']);
@@ -241,7 +294,11 @@ describe('upstream delivery (delivery.type smtp)', () => {
   it('sender read as an address list: MAIL FROM:<root,x@attacker.test> reaches the upstream as one quoted sender, one RCPT', async () => {
     const s = await sink('accept');
     const t = await app(upstream(s.port));
-    const r = await sendVerbatim(t.port, { from: 'root,x@attacker.test', to: ['alice@example.test'], raw: simpleMessage() });
+    const r = await sendVerbatim(t.port, {
+      from: 'root,x@attacker.test',
+      to: ['alice@example.test'],
+      raw: simpleMessage(),
+    });
     expect(r.code).toBe(250);
     const [got] = await s.waitForMessages(1);
     expect(got?.from).toBe('"root,x"@attacker.test');
@@ -268,41 +325,70 @@ describe('upstream delivery (delivery.type smtp)', () => {
     expect(got?.from).toBe('');
     expect(got?.to).toEqual(['alice@example.test']);
     expect(got?.raw.toString('latin1')).toMatch(receivedPattern(qid, 'alice@example.test'));
-    expect(await messageEvent(t, qid)).toMatchObject({ from: '', delivered: ['alice@example.test'], outcome: 'stored' });
+    expect(await messageEvent(t, qid)).toMatchObject({
+      from: '',
+      delivered: ['alice@example.test'],
+      outcome: 'stored',
+    });
   });
 
   it('upstream answers 451 after DATA → our 451 4.4.1, nothing kept anywhere', async () => {
     const s = await sink('tempfail');
     const t = await app(upstream(s.port));
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test'], raw: simpleMessage({ messageId: '<up-451@client.test>' }) });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice@example.test'],
+      raw: simpleMessage({ messageId: '<up-451@client.test>' }),
+    });
     expect(r.ok).toBe(false);
     expect(r.code).toBe(451);
     expect(r.response).toBe(TEMPFAIL('upstream-tempfail'));
     expect(s.messages).toEqual([]);
     nothingKeptLocally(t);
     const e = await onlyMessageEvent(t);
-    expect(e).toMatchObject({ from: 'sender@client.test', delivered: [], quarantined: [], messageId: '<up-451@client.test>', code: 451, outcome: 'temporary' });
+    expect(e).toMatchObject({
+      from: 'sender@client.test',
+      delivered: [],
+      quarantined: [],
+      messageId: '<up-451@client.test>',
+      code: 451,
+      outcome: 'temporary',
+    });
     expect(e.size).toBeGreaterThan(0);
   });
 
   it('upstream answers 550 5.7.1 after DATA → our 550 carrying 5.7.1, nothing kept', async () => {
     const s = await sink('reject');
     const t = await app(upstream(s.port));
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test'], raw: simpleMessage({ messageId: '<up-550@client.test>' }) });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice@example.test'],
+      raw: simpleMessage({ messageId: '<up-550@client.test>' }),
+    });
     expect(r.ok).toBe(false);
     expect(r.code).toBe(550);
     expect(r.response).toBe('550 5.7.1 mailbox server refused the message: message refused by policy');
     expect(s.messages).toEqual([]);
     nothingKeptLocally(t);
     const e = await onlyMessageEvent(t);
-    expect(e).toMatchObject({ delivered: [], quarantined: [], messageId: '<up-550@client.test>', code: 550, outcome: 'permanent' });
+    expect(e).toMatchObject({
+      delivered: [],
+      quarantined: [],
+      messageId: '<up-550@client.test>',
+      code: 550,
+      outcome: 'permanent',
+    });
   });
 
   it('upstream refuses every recipient at RCPT with 550 5.1.1 → our 550 5.1.1', async () => {
     const s = await sink('accept');
     s.rcptReplies.set('alice@example.test', { code: 550, text: '5.1.1 no such mailbox here' });
     const t = await app(upstream(s.port));
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test'], raw: simpleMessage() });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice@example.test'],
+      raw: simpleMessage(),
+    });
     expect(r.code).toBe(550);
     expect(r.response).toBe('550 5.1.1 mailbox server refused the message: no such mailbox here');
     expect(s.messages).toEqual([]);
@@ -313,17 +399,30 @@ describe('upstream delivery (delivery.type smtp)', () => {
   it('no upstream listening (closed port) → 451 4.4.1, nothing kept', async () => {
     const port = await closedPort();
     const t = await app(upstream(port));
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test'], raw: simpleMessage() });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice@example.test'],
+      raw: simpleMessage(),
+    });
     expect(r.code).toBe(451);
     expect(r.response).toBe(TEMPFAIL('upstream-unreachable'));
     nothingKeptLocally(t);
-    expect(await onlyMessageEvent(t)).toMatchObject({ delivered: [], quarantined: [], code: 451, outcome: 'temporary' });
+    expect(await onlyMessageEvent(t)).toMatchObject({
+      delivered: [],
+      quarantined: [],
+      code: 451,
+      outcome: 'temporary',
+    });
   });
 
   it('upstream hangs after DATA → timeout → 451 4.4.1, nothing kept', async () => {
     const s = await sink('hang');
     const t = await app(upstream(s.port, '1s'));
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test'], raw: simpleMessage() });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice@example.test'],
+      raw: simpleMessage(),
+    });
     expect(r.code).toBe(451);
     expect(r.response).toBe(TEMPFAIL('upstream-timeout'));
     expect(s.messages).toEqual([]);
@@ -335,11 +434,21 @@ describe('upstream delivery (delivery.type smtp)', () => {
     const s = await sink('accept');
     s.rcptReplies.set('bob@example.test', { code: 450, text: '4.2.1 mailbox busy' });
     const t = await app(upstream(s.port));
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test', 'bob@example.test'], raw: simpleMessage({ messageId: '<partial@client.test>' }) });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice@example.test', 'bob@example.test'],
+      raw: simpleMessage({ messageId: '<partial@client.test>' }),
+    });
     expect(r.code).toBe(451);
     expect(r.response).toBe(TEMPFAIL('upstream-tempfail'));
     nothingKeptLocally(t);
-    expect(await onlyMessageEvent(t)).toMatchObject({ delivered: [], quarantined: [], code: 451, outcome: 'temporary', messageId: '<partial@client.test>' });
+    expect(await onlyMessageEvent(t)).toMatchObject({
+      delivered: [],
+      quarantined: [],
+      code: 451,
+      outcome: 'temporary',
+      messageId: '<partial@client.test>',
+    });
   });
 
   // A permanent refusal of one recipient while the upstream takes the others: 250 (the others have it),
@@ -348,7 +457,11 @@ describe('upstream delivery (delivery.type smtp)', () => {
     const s = await sink('accept');
     s.rcptReplies.set('bob@example.test', { code: 550, text: '5.1.1 no such mailbox here' });
     const t = await app(upstream(s.port));
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test', 'bob@example.test'], raw: simpleMessage() });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice@example.test', 'bob@example.test'],
+      raw: simpleMessage(),
+    });
     expect(r.code).toBe(250);
     const e = await t.events.waitFor('message', (m) => m.outcome === 'stored');
     expect(e.delivered).toEqual(['alice@example.test']);

@@ -29,7 +29,10 @@ async function assertServes(port: number): Promise<void> {
 /** Resolves true when the socket closed within `ms`. */
 async function closedWithin(client: RawSmtp, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const r = await Promise.race([client.closed.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  const r = await Promise.race([
+    client.closed.then(() => true),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
   clearTimeout(timer);
   return r;
 }
@@ -134,9 +137,13 @@ describe('hostile input (default timing)', () => {
         expect((await client.cmd('EHLO cli\0ent.test')).line).toBe('501 5.5.4 Error: Bad hostname syntax');
         expect((await client.cmd('NO\0OP')).line).toBe('500 5.5.2 Error: command not recognized');
         expect((await client.cmd('EHLO client.test')).code).toBe(250);
-        expect((await client.cmd('MAIL FROM:<a\0b@client.test>')).line).toBe('501 5.1.7 Error: Bad sender address syntax');
+        expect((await client.cmd('MAIL FROM:<a\0b@client.test>')).line).toBe(
+          '501 5.1.7 Error: Bad sender address syntax',
+        );
         expect((await client.cmd('MAIL FROM:<s@client.test>')).line).toBe('250 2.1.0 Accepted');
-        expect((await client.cmd('RCPT TO:<ali\0ce@example.test>')).line).toBe('501 5.1.3 Error: Bad recipient address syntax');
+        expect((await client.cmd('RCPT TO:<ali\0ce@example.test>')).line).toBe(
+          '501 5.1.3 Error: Bad recipient address syntax',
+        );
         expect((await client.cmd('RCPT TO:<alice@example.test>')).line).toBe('250 2.1.5 Accepted');
         expect(await closedWithin(client, 100)).toBe(false);
       } finally {
@@ -173,7 +180,9 @@ describe('hostile input (default timing)', () => {
         expect((await client.read()).line).toBe('250 2.1.5 Accepted');
         expect((await client.read()).code).toBe(354);
         // a bare-LF "end of data" followed by a smuggled command: both are message content
-        client.write(`Subject: bare lf\n\n${MARK}-lf line one\n.\nMAIL FROM:<smuggled@evil.test>\nRCPT TO:<bob@example.test>\n`);
+        client.write(
+          `Subject: bare lf\n\n${MARK}-lf line one\n.\nMAIL FROM:<smuggled@evil.test>\nRCPT TO:<bob@example.test>\n`,
+        );
         expect(await silentFor(client, 600)).toBe(true);
         client.write('last line\r\n.\r\n');
         expect((await client.read()).line).toMatch(OK_QUEUED);
@@ -186,7 +195,9 @@ describe('hostile input (default timing)', () => {
       expect(files).toHaveLength(1);
       const stored = readFileSync(files[0]!, 'latin1');
       // stored byte for byte: bare LFs are not rewritten to CRLF, the lone dot is not unstuffed
-      expect(stored).toContain(`Subject: bare lf\n\n${MARK}-lf line one\n.\nMAIL FROM:<smuggled@evil.test>\nRCPT TO:<bob@example.test>\nlast line\r\n`);
+      expect(stored).toContain(
+        `Subject: bare lf\n\n${MARK}-lf line one\n.\nMAIL FROM:<smuggled@evil.test>\nRCPT TO:<bob@example.test>\nlast line\r\n`,
+      );
       expect(t.events.of('rcpt').some((e) => e.from === 'smuggled@evil.test')).toBe(false);
     });
   });
@@ -286,7 +297,9 @@ describe('hostile input (default timing)', () => {
         client.write(Buffer.from('RCPT TO:<\xff\xfe@example.test>\r\n', 'latin1'));
         const r = await client.read();
         // the reply echoes the address, with U+FFFD as UTF-8 bytes (EF BF BD) – non-ASCII in a reply
-        expect(r.line).toBe('550 5.1.1 <\xef\xbf\xbd\xef\xbf\xbd@example.test>: recipient address rejected: user unknown');
+        expect(r.line).toBe(
+          '550 5.1.1 <\xef\xbf\xbd\xef\xbf\xbd@example.test>: recipient address rejected: user unknown',
+        );
         client.write(Buffer.from('RCPT TO:<alice@ex\xffample.test>\r\n', 'latin1'));
         expect((await client.read()).line).toBe('501 5.1.3 bad recipient address syntax: invalid domain');
         client.write(Buffer.from('RCPT TO:<al\xc3ice@example.test>\r\n', 'latin1'));
@@ -334,9 +347,15 @@ describe('hostile input (default timing)', () => {
         client.write(utf8('RCPT TO:<JÖRG@example.test>\r\n'));
         expect((await client.read()).line).toBe('250 2.1.5 Accepted');
         client.write(utf8('RCPT TO:<jürgen@example.test>\r\n'));
-        expect((await client.read()).line).toBe(utf8('550 5.1.1 <jürgen@example.test>: recipient address rejected: user unknown').toString('latin1'));
+        expect((await client.read()).line).toBe(
+          utf8('550 5.1.1 <jürgen@example.test>: recipient address rejected: user unknown').toString('latin1'),
+        );
         expect((await client.cmd('DATA')).code).toBe(354);
-        client.write(utf8(`From: Jörg <jörg@client.test>\r\nSubject: Grüße\r\nMessage-ID: <smtputf8@client.test>\r\n\r\n${MARK}-utf8 Grüße\r\n.\r\n`));
+        client.write(
+          utf8(
+            `From: Jörg <jörg@client.test>\r\nSubject: Grüße\r\nMessage-ID: <smtputf8@client.test>\r\n\r\n${MARK}-utf8 Grüße\r\n.\r\n`,
+          ),
+        );
         expect((await client.read()).line).toMatch(OK_QUEUED);
       } finally {
         client.close();
@@ -371,7 +390,9 @@ describe('hostile input (default timing)', () => {
       const { client } = await RawSmtp.connect(t.port);
       try {
         await client.begin();
-        expect((await client.cmd(`RCPT TO:<${'a'.repeat(65)}@example.test>`)).line).toBe('501 5.1.3 bad recipient address syntax: local-part over 64 octets');
+        expect((await client.cmd(`RCPT TO:<${'a'.repeat(65)}@example.test>`)).line).toBe(
+          '501 5.1.3 bad recipient address syntax: local-part over 64 octets',
+        );
         // 33 two-octet characters = 66 octets but 33 UTF-16 units: the limit is counted in octets
         client.write(Buffer.from(`RCPT TO:<${'ö'.repeat(33)}@example.test>\r\n`, 'utf8'));
         expect((await client.read()).line).toBe('501 5.1.3 bad recipient address syntax: local-part over 64 octets');
@@ -387,9 +408,13 @@ describe('hostile input (default timing)', () => {
         expect((await client.cmd('EHLO client.test')).code).toBe(250);
         const longDomain = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.example.test`;
         expect(Buffer.byteLength(longDomain)).toBeGreaterThan(255);
-        expect((await client.cmd(`MAIL FROM:<s@${longDomain}>`)).line).toBe('501 5.1.7 Error: Bad sender address syntax');
+        expect((await client.cmd(`MAIL FROM:<s@${longDomain}>`)).line).toBe(
+          '501 5.1.7 Error: Bad sender address syntax',
+        );
         expect((await client.cmd('MAIL FROM:<s@client.test>')).code).toBe(250);
-        expect((await client.cmd(`RCPT TO:<alice@${longDomain}>`)).line).toBe('501 5.1.3 Error: Bad recipient address syntax');
+        expect((await client.cmd(`RCPT TO:<alice@${longDomain}>`)).line).toBe(
+          '501 5.1.3 Error: Bad recipient address syntax',
+        );
       } finally {
         client.close();
       }
@@ -404,7 +429,9 @@ describe('hostile input (default timing)', () => {
         await client.begin();
         expect((await client.cmd('RCPT TO:<alice@example.test>')).code).toBe(250);
         expect((await client.cmd('DATA')).code).toBe(354);
-        client.write('From: <sender@client.test>\r\nSubject: headers only\r\nMessage-ID: <headers-only@client.test>\r\n.\r\n');
+        client.write(
+          'From: <sender@client.test>\r\nSubject: headers only\r\nMessage-ID: <headers-only@client.test>\r\n.\r\n',
+        );
         expect((await client.read()).line).toMatch(OK_QUEUED);
       } finally {
         client.close();
@@ -487,7 +514,9 @@ describe('a message that never ends (socketTimeout 2s)', () => {
       await client.begin();
       expect((await client.cmd('RCPT TO:<alice@example.test>')).code).toBe(250);
       expect((await client.cmd('DATA')).code).toBe(354);
-      client.write(`Subject: never ends\r\nMessage-ID: <never@client.test>\r\n\r\n${MARK}-never ${'y'.repeat(64 * 1024)}\r\nand then silence`);
+      client.write(
+        `Subject: never ends\r\nMessage-ID: <never@client.test>\r\n\r\n${MARK}-never ${'y'.repeat(64 * 1024)}\r\nand then silence`,
+      );
       const started = Date.now();
       const r = await client.read(8000);
       expect(r.line).toBe('421 4.4.2 Timeout - closing connection');
@@ -539,7 +568,9 @@ describe('an early talker (greetDelay 300ms)', () => {
   it('a whole pipelined transaction sent before the banner stores nothing', async () => {
     const { client } = await RawSmtp.connect(t.port, { waitGreeting: false });
     try {
-      client.write(`EHLO early.client.test\r\nMAIL FROM:<s@client.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\nSubject: x\r\n\r\n${MARK}-early\r\n.\r\nQUIT\r\n`);
+      client.write(
+        `EHLO early.client.test\r\nMAIL FROM:<s@client.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\nSubject: x\r\n\r\n${MARK}-early\r\n.\r\nQUIT\r\n`,
+      );
       expect((await client.read(5000)).line).toBe('554 5.5.1 protocol error: you talked before the greeting');
       expect(await silentFor(client, 300)).toBe(true);
       expect(await closedWithin(client, 8000)).toBe(true);

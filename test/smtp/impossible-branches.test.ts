@@ -13,7 +13,14 @@ afterEach(async () => {
   t = null;
 });
 
-const info = (sid: string): SessionInfo => ({ sid, remoteAddress: '127.0.0.1', clientHostname: '[127.0.0.1]', helo: 'client.test', secure: false, protocol: 'ESMTP' });
+const info = (sid: string): SessionInfo => ({
+  sid,
+  remoteAddress: '127.0.0.1',
+  clientHostname: '[127.0.0.1]',
+  helo: 'client.test',
+  secure: false,
+  protocol: 'ESMTP',
+});
 
 describe('impossible branches refuse', () => {
   it('rcptTo with no transaction (no MAIL FROM) → 451 4.3.0 [no-transaction], logged, not a 250', async () => {
@@ -21,26 +28,45 @@ describe('impossible branches refuse', () => {
     const gw = t.app.gateway;
     expect(await gw.connect(info('s1'))).toBeNull();
     const r = await gw.rcptTo(info('s1'), 'alice@example.test', {});
-    expect(r).toEqual({ code: 451, enhanced: '4.3.0', text: 'local error in processing, try again later [no-transaction]' });
-    expect(await t.events.waitFor('error', (e) => e.sid === 's1')).toMatchObject({ where: 'rcpt', reason: 'no-transaction' });
+    expect(r).toEqual({
+      code: 451,
+      enhanced: '4.3.0',
+      text: 'local error in processing, try again later [no-transaction]',
+    });
+    expect(await t.events.waitFor('error', (e) => e.sid === 's1')).toMatchObject({
+      where: 'rcpt',
+      reason: 'no-transaction',
+    });
     // and a session that never connected
     expect((await gw.rcptTo(info('nobody'), 'alice@example.test', {}))?.code).toBe(451);
     expect((await gw.mailFrom(info('nobody'), 's@client.test', {}))?.code).toBe(451);
   });
 
   it('data with an envelope recipient the transaction never accepted → 451 [recipient-mismatch], the message is read but stored nowhere', async () => {
-    t = await startApp({ domains: [{ name: 'example.test', unknownRecipients: 'reject', recipients: ['alice', 'bob'] }] });
+    t = await startApp({
+      domains: [{ name: 'example.test', unknownRecipients: 'reject', recipients: ['alice', 'bob'] }],
+    });
     const gw = t.app.gateway;
     expect(await gw.connect(info('s2'))).toBeNull();
     expect(await gw.mailFrom(info('s2'), 's@client.test', {})).toBeNull();
     expect(await gw.rcptTo(info('s2'), 'alice@example.test', {})).toBeNull();
     const stream = Readable.from([Buffer.from('Subject: x\r\n\r\nbody\r\n')]);
     // a plain Readable stands in for smtp-server's DATA stream: the gateway only reads it
-    const r = await gw.data(info('s2'), stream as unknown as Parameters<typeof gw.data>[1], ['alice@example.test', 'bob@example.test']);
-    expect(r).toEqual({ code: 451, enhanced: '4.3.0', text: 'local error in processing, try again later [recipient-mismatch]' });
+    const r = await gw.data(info('s2'), stream as unknown as Parameters<typeof gw.data>[1], [
+      'alice@example.test',
+      'bob@example.test',
+    ]);
+    expect(r).toEqual({
+      code: 451,
+      enhanced: '4.3.0',
+      text: 'local error in processing, try again later [recipient-mismatch]',
+    });
     expect(stream.readableEnded).toBe(true);
     expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toEqual([]);
     expect(listFilesRecursive(path.join(t.dataDir, 'quarantine'))).toEqual([]);
-    expect(await t.events.waitFor('error', (e) => e.sid === 's2')).toMatchObject({ where: 'data', reason: 'recipient-mismatch' });
+    expect(await t.events.waitFor('error', (e) => e.sid === 's2')).toMatchObject({
+      where: 'data',
+      reason: 'recipient-mismatch',
+    });
   });
 });

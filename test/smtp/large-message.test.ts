@@ -106,11 +106,14 @@ class ChildApp {
     });
   }
 
-  async memory(kind: 'baseline' | 'report'): Promise<Required<Pick<LogLine, 'current' | 'peak' | 'baseline' | 'samples'>>> {
+  async memory(
+    kind: 'baseline' | 'report',
+  ): Promise<Required<Pick<LogLine, 'current' | 'peak' | 'baseline' | 'samples'>>> {
     const before = this.lines.length;
     this.child.stdin.write(`${kind}\n`);
     const l = await this.waitFor((x) => x.event === 'memory' && x.kind === kind && this.lines.indexOf(x) >= before);
-    if (!l.current || !l.peak || !l.baseline || l.samples === undefined) throw new Error(`bad memory line ${JSON.stringify(l)}`);
+    if (!l.current || !l.peak || !l.baseline || l.samples === undefined)
+      throw new Error(`bad memory line ${JSON.stringify(l)}`);
     return { current: l.current, peak: l.peak, baseline: l.baseline, samples: l.samples };
   }
 
@@ -133,17 +136,29 @@ describe('a 20 MB message through the compiled app in a child process', () => {
 
   beforeAll(async () => {
     await buildDist();
-    const written = writeConfig(baseConfig({ server: { maxMessageSize: '32MB', listen: { host: '127.0.0.1', port: 0 } } }));
+    const written = writeConfig(
+      baseConfig({ server: { maxMessageSize: '32MB', listen: { host: '127.0.0.1', port: 0 } } }),
+    );
     dir = written.dir;
     dataDir = written.dataDir;
-    const proc = spawn(process.execPath, ['--expose-gc', path.join(ROOT, 'test/fixtures/memory-app.mjs'), written.configPath], {
-      cwd: ROOT,
-      env: { ...process.env, CATCHALL_GUARD_DATA_DIR: dataDir, CATCHALL_GUARD_PORT: '0', CATCHALL_GUARD_HOST: '127.0.0.1' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const proc = spawn(
+      process.execPath,
+      ['--expose-gc', path.join(ROOT, 'test/fixtures/memory-app.mjs'), written.configPath],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          CATCHALL_GUARD_DATA_DIR: dataDir,
+          CATCHALL_GUARD_PORT: '0',
+          CATCHALL_GUARD_HOST: '127.0.0.1',
+        },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     child = new ChildApp(proc);
     const listening = await child.waitFor((l) => l.event === 'listening');
-    if (typeof listening.port !== 'number' || listening.port === 0) throw new Error(`bad listening line ${JSON.stringify(listening)}`);
+    if (typeof listening.port !== 'number' || listening.port === 0)
+      throw new Error(`bad listening line ${JSON.stringify(listening)}`);
     port = listening.port;
   }, 240_000);
 
@@ -179,7 +194,9 @@ describe('a 20 MB message through the compiled app in a child process', () => {
     // after a full GC nothing of the message may be left: buffers seen above were garbage in waiting
     const after = (await child.memory('baseline')).baseline;
     const retained = after.heapUsed + after.arrayBuffers - (base.baseline.heapUsed + base.baseline.arrayBuffers);
-    console.log(`after gc: heapUsed ${mb(after.heapUsed)}, arrayBuffers ${mb(after.arrayBuffers)}, retained heapUsed+arrayBuffers ${mb(retained)}`);
+    console.log(
+      `after gc: heapUsed ${mb(after.heapUsed)}, arrayBuffers ${mb(after.arrayBuffers)}, retained heapUsed+arrayBuffers ${mb(retained)}`,
+    );
     expect(retained).toBeLessThan(16 * MB);
 
     // on disk: the whole message plus our trace header, in alice's Maildir
@@ -259,11 +276,16 @@ describe('a message over maxMessageSize (1MB)', () => {
     expect(readFileSync(stored[0] ?? '', 'latin1')).toContain('Subject: small');
     expect(filesIn(path.join(maildir(), 'tmp'))).toEqual([]);
     expect(filesIn(path.join(t.dataDir, 'spool'))).toEqual([]);
-    expect(filesIn(path.join(t.dataDir, 'quarantine')).filter((f) => !f.includes(`${path.sep}tmp${path.sep}`))).toEqual([]);
+    expect(filesIn(path.join(t.dataDir, 'quarantine')).filter((f) => !f.includes(`${path.sep}tmp${path.sep}`))).toEqual(
+      [],
+    );
   });
 
   it('a message over the limit to a quarantined recipient leaves no quarantine entry either', async () => {
-    const q = await startApp({ server: { maxMessageSize: '1MB' }, domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }] });
+    const q = await startApp({
+      server: { maxMessageSize: '1MB' },
+      domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }],
+    });
     try {
       const { client } = await RawSmtp.connect(q.port);
       await client.begin();
@@ -293,7 +315,11 @@ describe('a message over maxMessageSize (1MB)', () => {
   });
 
   it('a message just under the limit is accepted', async () => {
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test'], raw: `Subject: fits\r\n\r\n${body(MB - 4096)}` });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice@example.test'],
+      raw: `Subject: fits\r\n\r\n${body(MB - 4096)}`,
+    });
     expect(r.code, r.response).toBe(250);
   });
 });

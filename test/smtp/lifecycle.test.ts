@@ -32,7 +32,9 @@ describe('HTTP endpoints', () => {
     await client.begin();
     expect((await client.cmd('RCPT TO:<nobody@example.test>')).code).toBe(550);
     client.close();
-    expect((await sendMessage(t.port, { from: 's@client.test', to: ['alice@example.test'], raw: simpleMessage() })).code).toBe(250);
+    expect(
+      (await sendMessage(t.port, { from: 's@client.test', to: ['alice@example.test'], raw: simpleMessage() })).code,
+    ).toBe(250);
     const after = await (await fetch(url('/metrics'))).text();
     expect(after).toContain('catchall_guard_rcpt_total{decision="reject"} 1');
     expect(after).toContain('catchall_guard_rcpt_total{decision="accept"} 1');
@@ -123,15 +125,26 @@ describe('signals (child process)', () => {
     };
     try {
       expect(await rcpt('dave@example.test')).toMatch(/^550 5\.1\.1/);
-      writeFileSync(configPath, stringify({ ...raw, domains: [{ name: 'example.test', unknownRecipients: 'reject', recipients: ['alice', 'dave'] }] }));
+      writeFileSync(
+        configPath,
+        stringify({
+          ...raw,
+          domains: [{ name: 'example.test', unknownRecipients: 'reject', recipients: ['alice', 'dave'] }],
+        }),
+      );
       s.proc.kill('SIGHUP');
       await s.waitForLine((l) => l['event'] === 'reload' && l['ok'] === true && l['what'] === 'config');
       expect(await rcpt('dave@example.test')).toBe('250 2.1.5 Accepted');
 
-      writeFileSync(configPath, stringify({ ...raw, domains: [{ name: 'example.test', unknownRecipients: 'bounce' }] }));
+      writeFileSync(
+        configPath,
+        stringify({ ...raw, domains: [{ name: 'example.test', unknownRecipients: 'bounce' }] }),
+      );
       s.proc.kill('SIGHUP');
       const bad = await s.waitForLine((l) => l['event'] === 'reload' && l['ok'] === false);
-      expect(String(bad['error'])).toContain('domains[0].unknownRecipients: expected one of reject, quarantine, observe');
+      expect(String(bad['error'])).toContain(
+        'domains[0].unknownRecipients: expected one of reject, quarantine, observe',
+      );
       expect(await rcpt('dave@example.test')).toBe('250 2.1.5 Accepted');
       s.proc.kill('SIGTERM');
       expect((await s.exited).code).toBe(0);

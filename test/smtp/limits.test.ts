@@ -53,13 +53,17 @@ describe('recipient limits', () => {
     for (const n of [1, 2, 3]) expect((await client.cmd(`RCPT TO:<nobody${n}@example.test>`)).code).toBe(550);
     // known recipients do not count
     expect((await client.cmd('RCPT TO:<alice@example.test>')).code).toBe(250);
-    expect((await client.cmd('RCPT TO:<nobody4@example.test>')).line).toBe('421 4.7.0 too many unknown recipients, closing connection');
+    expect((await client.cmd('RCPT TO:<nobody4@example.test>')).line).toBe(
+      '421 4.7.0 too many unknown recipients, closing connection',
+    );
     await client.closed;
     await app.events.waitFor('rcpt', (e) => e.decision === 'limited' && e.code === 421);
   });
 
   it('quarantine-mode unknown recipients count against the session limit too', async () => {
-    const app = await start({ maxUnknownRecipients: 2 }, [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }]);
+    const app = await start({ maxUnknownRecipients: 2 }, [
+      { name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] },
+    ]);
     const { client } = await RawSmtp.connect(app.port);
     await client.begin();
     expect((await client.cmd('RCPT TO:<x1@example.test>')).code).toBe(250);
@@ -77,7 +81,9 @@ describe('recipient limits', () => {
     const second = await RawSmtp.connect(app.port);
     await second.client.begin();
     for (const n of [4, 5]) expect((await second.client.cmd(`RCPT TO:<h${n}@example.test>`)).code).toBe(550);
-    expect((await second.client.cmd('RCPT TO:<h6@example.test>')).line).toBe('421 4.7.0 too many unknown recipients from your address, try again later');
+    expect((await second.client.cmd('RCPT TO:<h6@example.test>')).line).toBe(
+      '421 4.7.0 too many unknown recipients from your address, try again later',
+    );
     await second.client.closed;
     const third = await RawSmtp.connect(app.port);
     expect(third.greeting?.line).toBe('421 4.7.0 too many unknown recipients from your address, try again later');

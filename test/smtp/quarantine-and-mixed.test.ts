@@ -26,10 +26,16 @@ async function app(overrides: RawConfig): Promise<TestApp> {
 
 /** Notices on, but aimed at a port nothing listens on, so no notice can leave this test. */
 async function noticesOn(): Promise<RawConfig> {
-  return { enabled: true, requireSenderAuth: 'none', transport: { type: 'smtp', host: '127.0.0.1', port: await closedPort() } };
+  return {
+    enabled: true,
+    requireSenderAuth: 'none',
+    transport: { type: 'smtp', host: '127.0.0.1', port: await closedPort() },
+  };
 }
 
-const quarantineDomain = (recipients: string[] = ['alice', 'bob']): RawConfig[] => [{ name: 'example.test', unknownRecipients: 'quarantine', recipients }];
+const quarantineDomain = (recipients: string[] = ['alice', 'bob']): RawConfig[] => [
+  { name: 'example.test', unknownRecipients: 'quarantine', recipients },
+];
 
 const qdir = (t: TestApp): string => path.join(t.dataDir, 'quarantine');
 
@@ -60,13 +66,23 @@ async function settledNoticeStatus(json: string): Promise<string> {
 
 function receivedHeader(qid: string, forRcpt: string | null): RegExp {
   const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`^Received: from client\\.test \\(\\[127\\.0\\.0\\.1\\]\\)\\r\\n\\tby mx\\.test\\.invalid \\(catchall-guard\\) with ESMTP id ${esc(qid)}${forRcpt ? `\\r\\n\\tfor <${esc(forRcpt)}>` : ''};\\r\\n\\t[^\\r\\n]+\\r\\n`);
+  return new RegExp(
+    `^Received: from client\\.test \\(\\[127\\.0\\.0\\.1\\]\\)\\r\\n\\tby mx\\.test\\.invalid \\(catchall-guard\\) with ESMTP id ${esc(qid)}${forRcpt ? `\\r\\n\\tfor <${esc(forRcpt)}>` : ''};\\r\\n\\t[^\\r\\n]+\\r\\n`,
+  );
 }
 
-describe('quarantine mode: an unknown recipient\'s message becomes <id>.eml + <id>.json', () => {
+describe("quarantine mode: an unknown recipient's message becomes <id>.eml + <id>.json", () => {
   it('SPEC §5 fields, expiresAt = receivedAt + retention, notice pending (notices on), 0600 files, no temp files', async () => {
-    const t = await app({ domains: quarantineDomain(), quarantine: { path: 'quarantine', retention: '2d' }, notices: await noticesOn() });
-    const raw = simpleMessage({ subject: 'Quarantine me', messageId: '<q-one@client.test>', body: 'Invoice for Jane, serial 12345.' });
+    const t = await app({
+      domains: quarantineDomain(),
+      quarantine: { path: 'quarantine', retention: '2d' },
+      notices: await noticesOn(),
+    });
+    const raw = simpleMessage({
+      subject: 'Quarantine me',
+      messageId: '<q-one@client.test>',
+      body: 'Invoice for Jane, serial 12345.',
+    });
     const before = Date.now();
     const r = await sendMessage(t.port, { from: 'Sender@Client.test', to: ['stranger@example.test'], raw });
     const after = Date.now();
@@ -111,7 +127,16 @@ describe('quarantine mode: an unknown recipient\'s message becomes <id>.eml + <i
     const rc = await t.events.waitFor('rcpt', (e) => e.rcpt === 'stranger@example.test');
     expect(rc).toMatchObject({ decision: 'quarantine', code: 250 });
     const m = await t.events.waitFor('message', (e) => e.qid === id);
-    expect(m).toMatchObject({ sid: rc.sid, from: 'Sender@client.test', delivered: [], quarantined: ['stranger@example.test'], size: statSync(eml).size, messageId: '<q-one@client.test>', code: 250, outcome: 'stored' });
+    expect(m).toMatchObject({
+      sid: rc.sid,
+      from: 'Sender@client.test',
+      delivered: [],
+      quarantined: ['stranger@example.test'],
+      size: statSync(eml).size,
+      messageId: '<q-one@client.test>',
+      code: 250,
+      outcome: 'stored',
+    });
     expect(m.durationMs).toBeGreaterThanOrEqual(0);
     // the body is never logged
     expect(t.events.lines.some((l) => l.includes('serial 12345'))).toBe(false);
@@ -119,7 +144,11 @@ describe('quarantine mode: an unknown recipient\'s message becomes <id>.eml + <i
 
   it('notices disabled → notice.status "suppressed" with a reason', async () => {
     const t = await app({ domains: quarantineDomain(), notices: { enabled: false } });
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['stranger@example.test'], raw: simpleMessage({ subject: 'no notice' }) });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['stranger@example.test'],
+      raw: simpleMessage({ subject: 'no notice' }),
+    });
     const id = queuedId(r.response);
     const { meta } = onlyEntry(t, id);
     const notice = meta['notice'] as Record<string, unknown>;
@@ -131,9 +160,17 @@ describe('quarantine mode: an unknown recipient\'s message becomes <id>.eml + <i
   });
 
   it('storeBody: false keeps the trace header and the message headers only; metadata still complete', async () => {
-    const t = await app({ domains: quarantineDomain(), quarantine: { path: 'quarantine', retention: '14d', storeBody: false }, notices: { enabled: false } });
+    const t = await app({
+      domains: quarantineDomain(),
+      quarantine: { path: 'quarantine', retention: '14d', storeBody: false },
+      notices: { enabled: false },
+    });
     const marker = 'BODY-MARKER-7f3a9c';
-    const raw = simpleMessage({ subject: 'headers only', messageId: '<hdr-only@client.test>', body: `Private text ${marker} here.` });
+    const raw = simpleMessage({
+      subject: 'headers only',
+      messageId: '<hdr-only@client.test>',
+      body: `Private text ${marker} here.`,
+    });
     const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['stranger@example.test'], raw });
     const id = queuedId(r.response);
     const { eml, json, meta } = onlyEntry(t, id);
@@ -145,20 +182,33 @@ describe('quarantine mode: an unknown recipient\'s message becomes <id>.eml + <i
     expect(text).toContain('Subject: headers only\r\n');
     expect(modeOf(eml)).toBe(0o600);
     expect(modeOf(json)).toBe(0o600);
-    expect(meta).toMatchObject({ id, subject: 'headers only', messageId: '<hdr-only@client.test>', recipients: ['stranger@example.test'] });
+    expect(meta).toMatchObject({
+      id,
+      subject: 'headers only',
+      messageId: '<hdr-only@client.test>',
+      recipients: ['stranger@example.test'],
+    });
     expect(readFileSync(json, 'utf8')).not.toContain(marker);
     expect(t.events.lines.some((l) => l.includes(marker))).toBe(false);
   });
 
   it('two unknown recipients in one transaction → one entry listing both; ids of later messages sort after', async () => {
     const t = await app({ domains: quarantineDomain(), notices: { enabled: false } });
-    const r1 = await sendMessage(t.port, { from: 'sender@client.test', to: ['stranger@example.test', 'Other.One@example.test'], raw: simpleMessage() });
+    const r1 = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['stranger@example.test', 'Other.One@example.test'],
+      raw: simpleMessage(),
+    });
     const id1 = queuedId(r1.response);
     const { meta, eml } = onlyEntry(t, id1);
     expect([...(meta['recipients'] as string[])].sort()).toEqual(['other.one@example.test', 'stranger@example.test']);
     // two recipients: no "for" clause (Bcc privacy)
     expect(readFileSync(eml, 'latin1')).toMatch(receivedHeader(id1, null));
-    const r2 = await sendMessage(t.port, { from: 'sender@client.test', to: ['third@example.test'], raw: simpleMessage() });
+    const r2 = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['third@example.test'],
+      raw: simpleMessage(),
+    });
     const id2 = queuedId(r2.response);
     expect(id2 > id1).toBe(true);
     expect(listDir(qdir(t))).toEqual([`${id1}.eml`, `${id1}.json`, `${id2}.eml`, `${id2}.json`]);
@@ -169,14 +219,20 @@ describe('mixed transactions (known + unknown recipients)', () => {
   it('quarantine mode, Maildir: alice gets it AND one entry lists only the unknown recipients', async () => {
     const t = await app({ domains: quarantineDomain(), notices: await noticesOn() });
     const raw = simpleMessage({ subject: 'mixed', messageId: '<mixed@client.test>' });
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test', 'stranger@example.test', 'nobody@example.test'], raw });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice@example.test', 'stranger@example.test', 'nobody@example.test'],
+      raw,
+    });
     expect(r.response).toMatch(QUEUED);
     const id = queuedId(r.response);
 
     const aliceNew = path.join(t.dataDir, 'mail', 'example.test', 'alice', 'new');
     const delivered = listDir(aliceNew);
     expect(delivered).toHaveLength(1);
-    expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toEqual([path.join('example.test', 'alice', 'new', delivered[0] ?? '')]);
+    expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toEqual([
+      path.join('example.test', 'alice', 'new', delivered[0] ?? ''),
+    ]);
     const mailText = readFileSync(path.join(aliceNew, delivered[0] ?? ''), 'latin1');
     expect(mailText).toMatch(receivedHeader(id, null));
     expect(mailText.endsWith(raw)).toBe(true);
@@ -188,9 +244,17 @@ describe('mixed transactions (known + unknown recipients)', () => {
     expect(readFileSync(eml, 'latin1')).toBe(mailText);
 
     const m = await t.events.waitFor('message', (e) => e.qid === id);
-    expect(m).toMatchObject({ delivered: ['alice@example.test'], code: 250, outcome: 'stored', messageId: '<mixed@client.test>' });
+    expect(m).toMatchObject({
+      delivered: ['alice@example.test'],
+      code: 250,
+      outcome: 'stored',
+      messageId: '<mixed@client.test>',
+    });
     expect([...m.quarantined].sort()).toEqual(['nobody@example.test', 'stranger@example.test']);
-    const decisions = t.events.of('rcpt').filter((e) => e.sid === m.sid).map((e) => [e.rcpt, e.decision]);
+    const decisions = t.events
+      .of('rcpt')
+      .filter((e) => e.sid === m.sid)
+      .map((e) => [e.rcpt, e.decision]);
     expect(decisions).toEqual([
       ['alice@example.test', 'accept'],
       ['stranger@example.test', 'quarantine'],
@@ -206,7 +270,11 @@ describe('mixed transactions (known + unknown recipients)', () => {
       delivery: { type: 'smtp', smtp: { host: '127.0.0.1', port: sink.port, timeout: '5s' } },
       notices: await noticesOn(),
     });
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test', 'stranger@example.test'], raw: simpleMessage({ messageId: '<mixed-451@client.test>' }) });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice@example.test', 'stranger@example.test'],
+      raw: simpleMessage({ messageId: '<mixed-451@client.test>' }),
+    });
     expect(r.code).toBe(451);
     expect(r.response).toBe(TEMPFAIL);
     expect(listFilesRecursive(qdir(t))).toEqual([]);
@@ -216,7 +284,13 @@ describe('mixed transactions (known + unknown recipients)', () => {
     await t.events.waitFor('message');
     const all = t.events.of('message');
     expect(all).toHaveLength(1);
-    expect(all[0]).toMatchObject({ delivered: [], quarantined: [], code: 451, outcome: 'temporary', messageId: '<mixed-451@client.test>' });
+    expect(all[0]).toMatchObject({
+      delivered: [],
+      quarantined: [],
+      code: 451,
+      outcome: 'temporary',
+      messageId: '<mixed-451@client.test>',
+    });
   });
 
   it('quarantine mode, upstream answers 250 → alice relayed upstream, stranger quarantined, both carry the same qid', async () => {
@@ -227,7 +301,11 @@ describe('mixed transactions (known + unknown recipients)', () => {
       delivery: { type: 'smtp', smtp: { host: '127.0.0.1', port: sink.port, timeout: '5s' } },
       notices: { enabled: false },
     });
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test', 'stranger@example.test'], raw: simpleMessage() });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice@example.test', 'stranger@example.test'],
+      raw: simpleMessage(),
+    });
     const id = queuedId(r.response);
     const [got] = await sink.waitForMessages(1);
     expect(got?.to).toEqual(['alice@example.test']);
@@ -239,7 +317,11 @@ describe('mixed transactions (known + unknown recipients)', () => {
 
 describe('observe mode', () => {
   it('unknown recipient → delivered to the observeMailbox Maildir; message event has observed, rcpt decision observe; no quarantine', async () => {
-    const t = await app({ domains: [{ name: 'example.test', unknownRecipients: 'observe', recipients: ['alice', 'bob'], observeMailbox: 'bob' }] });
+    const t = await app({
+      domains: [
+        { name: 'example.test', unknownRecipients: 'observe', recipients: ['alice', 'bob'], observeMailbox: 'bob' },
+      ],
+    });
     const raw = simpleMessage({ subject: 'observed', messageId: '<observed@client.test>' });
     const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['stranger@example.test'], raw });
     expect(r.response).toMatch(QUEUED);
@@ -248,7 +330,9 @@ describe('observe mode', () => {
     const bobNew = path.join(t.dataDir, 'mail', 'example.test', 'bob', 'new');
     const files = listDir(bobNew);
     expect(files).toHaveLength(1);
-    expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toEqual([path.join('example.test', 'bob', 'new', files[0] ?? '')]);
+    expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toEqual([
+      path.join('example.test', 'bob', 'new', files[0] ?? ''),
+    ]);
     const file = path.join(bobNew, files[0] ?? '');
     expect(modeOf(file)).toBe(0o600);
     const text = readFileSync(file, 'latin1');
@@ -259,17 +343,36 @@ describe('observe mode', () => {
     const rc = await t.events.waitFor('rcpt', (e) => e.rcpt === 'stranger@example.test');
     expect(rc).toMatchObject({ decision: 'observe', code: 250, from: 'sender@client.test' });
     const m = await t.events.waitFor('message', (e) => e.qid === id);
-    expect(m).toMatchObject({ sid: rc.sid, observed: ['stranger@example.test'], quarantined: [], delivered: [], code: 250, outcome: 'stored', messageId: '<observed@client.test>', size: statSync(file).size });
+    expect(m).toMatchObject({
+      sid: rc.sid,
+      observed: ['stranger@example.test'],
+      quarantined: [],
+      delivered: [],
+      code: 250,
+      outcome: 'stored',
+      messageId: '<observed@client.test>',
+      size: statSync(file).size,
+    });
   });
 
-  it('observe mode, known alice + unknown stranger with observeMailbox alice → one copy in alice\'s Maildir', async () => {
-    const t = await app({ domains: [{ name: 'example.test', unknownRecipients: 'observe', recipients: ['alice'], observeMailbox: 'alice' }] });
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['alice@example.test', 'stranger@example.test'], raw: simpleMessage() });
+  it("observe mode, known alice + unknown stranger with observeMailbox alice → one copy in alice's Maildir", async () => {
+    const t = await app({
+      domains: [{ name: 'example.test', unknownRecipients: 'observe', recipients: ['alice'], observeMailbox: 'alice' }],
+    });
+    const r = await sendMessage(t.port, {
+      from: 'sender@client.test',
+      to: ['alice@example.test', 'stranger@example.test'],
+      raw: simpleMessage(),
+    });
     const id = queuedId(r.response);
     expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toHaveLength(1);
     expect(listDir(path.join(t.dataDir, 'mail', 'example.test', 'alice', 'new'))).toHaveLength(1);
     expect(listFilesRecursive(qdir(t))).toEqual([]);
     const m = await t.events.waitFor('message', (e) => e.qid === id);
-    expect(m).toMatchObject({ delivered: ['alice@example.test'], observed: ['stranger@example.test'], quarantined: [] });
+    expect(m).toMatchObject({
+      delivered: ['alice@example.test'],
+      observed: ['stranger@example.test'],
+      quarantined: [],
+    });
   });
 });

@@ -16,26 +16,40 @@ afterEach(async () => {
 async function start(server: RawConfig, mode: 'quarantine' | 'observe', quarantine: RawConfig = {}): Promise<TestApp> {
   t = await startApp({
     server,
-    domains: [{ name: 'example.test', unknownRecipients: mode, recipients: ['alice'], ...(mode === 'observe' ? { observeMailbox: 'alice' } : {}) }],
+    domains: [
+      {
+        name: 'example.test',
+        unknownRecipients: mode,
+        recipients: ['alice'],
+        ...(mode === 'observe' ? { observeMailbox: 'alice' } : {}),
+      },
+    ],
     quarantine: { path: 'quarantine', retention: '14d', ...quarantine },
   });
   return t;
 }
 
-const entries = (app: TestApp): string[] => readdirSync(path.join(app.dataDir, 'quarantine')).filter((n) => n.endsWith('.json'));
+const entries = (app: TestApp): string[] =>
+  readdirSync(path.join(app.dataDir, 'quarantine')).filter((n) => n.endsWith('.json'));
 
 describe('quarantine mode has no per-client bound', () => {
   it('maxUnknownRecipientsPerIp counts quarantine decisions across sessions: the 6th RCPT gets 421 4.7.0, later connections are refused at the greeting', async () => {
     const app = await start({ maxUnknownRecipientsPerIp: 5, maxUnknownRecipients: 100 }, 'quarantine');
     for (let i = 0; i < 4; i++) {
-      const r = await sendMessage(app.port, { from: 'flood@client.test', to: [`nobody${i}@example.test`], raw: simpleMessage() });
+      const r = await sendMessage(app.port, {
+        from: 'flood@client.test',
+        to: [`nobody${i}@example.test`],
+        raw: simpleMessage(),
+      });
       expect(r.code).toBe(250);
     }
     const { client } = await RawSmtp.connect(app.port);
     try {
       await client.begin('flood@client.test');
       expect((await client.cmd('RCPT TO:<nobody4@example.test>')).code).toBe(250);
-      expect((await client.cmd('RCPT TO:<nobody5@example.test>')).line).toBe('421 4.7.0 too many unknown recipients from your address, try again later');
+      expect((await client.cmd('RCPT TO:<nobody5@example.test>')).line).toBe(
+        '421 4.7.0 too many unknown recipients from your address, try again later',
+      );
     } finally {
       client.close();
     }
@@ -53,7 +67,9 @@ describe('quarantine mode has no per-client bound', () => {
     try {
       await client.begin('flood@client.test');
       for (let i = 0; i < 3; i++) expect((await client.cmd(`RCPT TO:<nobody${i}@example.test>`)).code).toBe(250);
-      expect((await client.cmd('RCPT TO:<nobody3@example.test>')).line).toBe('421 4.7.0 too many unknown recipients, closing connection');
+      expect((await client.cmd('RCPT TO:<nobody3@example.test>')).line).toBe(
+        '421 4.7.0 too many unknown recipients, closing connection',
+      );
     } finally {
       client.close();
     }
@@ -64,7 +80,8 @@ describe('quarantine mode has no per-client bound', () => {
     const { client } = await RawSmtp.connect(app.port);
     try {
       await client.begin('s@client.test');
-      for (let i = 0; i < 4; i++) expect((await client.cmd(`RCPT TO:<nobody${i}@example.test>`)).line).toBe('250 2.1.5 Accepted');
+      for (let i = 0; i < 4; i++)
+        expect((await client.cmd(`RCPT TO:<nobody${i}@example.test>`)).line).toBe('250 2.1.5 Accepted');
     } finally {
       client.close();
     }
@@ -73,11 +90,17 @@ describe('quarantine mode has no per-client bound', () => {
 
 describe('quarantine size quota (quarantine.maxSize)', () => {
   it('past maxSize a quarantine RCPT gets 452 4.3.1, logged with reason quarantine-full and a quota event; known recipients still get 250', async () => {
-    const app = await start({ maxUnknownRecipientsPerIp: 0, maxUnknownRecipients: 0 }, 'quarantine', { maxSize: '20KB' });
+    const app = await start({ maxUnknownRecipientsPerIp: 0, maxUnknownRecipients: 0 }, 'quarantine', {
+      maxSize: '20KB',
+    });
     const body = 'x'.repeat(8 * 1024);
     let stored = 0;
     for (let i = 0; i < 3; i++) {
-      const r = await sendMessage(app.port, { from: 's@client.test', to: [`nobody${i}@example.test`], raw: simpleMessage({ body }) });
+      const r = await sendMessage(app.port, {
+        from: 's@client.test',
+        to: [`nobody${i}@example.test`],
+        raw: simpleMessage({ body }),
+      });
       expect(r.code).toBe(250);
       stored++;
     }
@@ -85,12 +108,18 @@ describe('quarantine size quota (quarantine.maxSize)', () => {
     const { client } = await RawSmtp.connect(app.port);
     try {
       await client.begin('s@client.test');
-      expect((await client.cmd('RCPT TO:<nobody9@example.test>')).line).toBe('452 4.3.1 insufficient system storage: quarantine full, try again later');
+      expect((await client.cmd('RCPT TO:<nobody9@example.test>')).line).toBe(
+        '452 4.3.1 insufficient system storage: quarantine full, try again later',
+      );
       expect((await client.cmd('RCPT TO:<alice@example.test>')).line).toBe('250 2.1.5 Accepted');
     } finally {
       client.close();
     }
-    expect(await app.events.waitFor('rcpt', (x) => x.rcpt === 'nobody9@example.test')).toMatchObject({ decision: 'deferred', code: 452, reason: 'quarantine-full' });
+    expect(await app.events.waitFor('rcpt', (x) => x.rcpt === 'nobody9@example.test')).toMatchObject({
+      decision: 'deferred',
+      code: 452,
+      reason: 'quarantine-full',
+    });
     const quota = await app.events.waitFor('quota', (x) => x.full);
     expect(quota.limit).toBe(20 * 1024);
     expect(quota.bytes).toBeGreaterThanOrEqual(20 * 1024);

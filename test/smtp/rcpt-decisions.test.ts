@@ -42,12 +42,17 @@ describe('RCPT decisions (SPEC §4)', () => {
     ['info@xn--bcher-kva.test', '250 2.1.5 Accepted', 'accept'],
   ])('known recipient %s → %s', async (address, line, decision) => {
     expect(await rcpt(address)).toBe(line);
-    const e = await t.events.waitFor('rcpt', (x) => x.rcpt.toLowerCase().startsWith(address.toLowerCase().split('@')[0]!) && x.decision === decision);
+    const e = await t.events.waitFor(
+      'rcpt',
+      (x) => x.rcpt.toLowerCase().startsWith(address.toLowerCase().split('@')[0]!) && x.decision === decision,
+    );
     expect(e.code).toBe(250);
   });
 
   it('unknown local-part in reject mode → 550 5.1.1 with the address', async () => {
-    expect(await rcpt('carol@example.test')).toBe('550 5.1.1 <carol@example.test>: recipient address rejected: user unknown');
+    expect(await rcpt('carol@example.test')).toBe(
+      '550 5.1.1 <carol@example.test>: recipient address rejected: user unknown',
+    );
     const e = await t.events.waitFor('rcpt', (x) => x.rcpt === 'carol@example.test');
     expect(e).toMatchObject({ decision: 'reject', code: 550, from: 'sender@client.test' });
   });
@@ -62,7 +67,10 @@ describe('RCPT decisions (SPEC §4)', () => {
 
   it('unknown local-part in quarantine mode → 250 2.1.5, decision quarantine', async () => {
     expect(await rcpt('stranger@quarantine.test')).toBe('250 2.1.5 Accepted');
-    await t.events.waitFor('rcpt', (x) => x.rcpt === 'stranger@quarantine.test' && x.decision === 'quarantine' && x.code === 250);
+    await t.events.waitFor(
+      'rcpt',
+      (x) => x.rcpt === 'stranger@quarantine.test' && x.decision === 'quarantine' && x.code === 250,
+    );
   });
 
   it('unknown local-part in observe mode → 250 2.1.5, decision observe', async () => {
@@ -72,7 +80,10 @@ describe('RCPT decisions (SPEC §4)', () => {
 
   it('domain not served → 554 5.7.1 relay access denied', async () => {
     expect(await rcpt('someone@elsewhere.test')).toBe('554 5.7.1 <someone@elsewhere.test>: relay access denied');
-    await t.events.waitFor('rcpt', (x) => x.rcpt === 'someone@elsewhere.test' && x.decision === 'relay-denied' && x.code === 554);
+    await t.events.waitFor(
+      'rcpt',
+      (x) => x.rcpt === 'someone@elsewhere.test' && x.decision === 'relay-denied' && x.code === 554,
+    );
   });
 
   it('subdomain of a served domain is not served', async () => {
@@ -92,8 +103,11 @@ describe('RCPT decisions (SPEC §4)', () => {
   it('more than maxRecipients in one transaction → 452 4.5.3, earlier recipients kept', async () => {
     const { client } = await RawSmtp.connect(t.port);
     await client.begin();
-    for (const a of ['alice', 'bob', 'shop-1']) expect((await client.cmd(`RCPT TO:<${a}@example.test>`)).code).toBe(250);
-    expect((await client.cmd('RCPT TO:<shop-2@example.test>')).line).toBe('452 4.5.3 too many recipients in this transaction');
+    for (const a of ['alice', 'bob', 'shop-1'])
+      expect((await client.cmd(`RCPT TO:<${a}@example.test>`)).code).toBe(250);
+    expect((await client.cmd('RCPT TO:<shop-2@example.test>')).line).toBe(
+      '452 4.5.3 too many recipients in this transaction',
+    );
     // a repeated recipient replaces itself and does not count twice
     expect((await client.cmd('RCPT TO:<bob@example.test>')).code).toBe(250);
     expect((await client.cmd('DATA')).code).toBe(354);

@@ -16,7 +16,8 @@ type RcptEvent = Extract<LogEvent, { event: 'rcpt' }>;
 const BAD_SYNTAX = '501 5.1.3 Error: Bad recipient address syntax';
 const NEED_RCPT = '503 5.5.1 Error: need RCPT command';
 const relayDenied = (addr: string): string => `554 5.7.1 <${addr}>: relay access denied`;
-const routingTrick = (addr: string): string => `550 5.7.1 <${addr}>: source routing and percent hacks are not supported: relay access denied`;
+const routingTrick = (addr: string): string =>
+  `550 5.7.1 <${addr}>: source routing and percent hacks are not supported: relay access denied`;
 
 interface Vector {
   readonly name: string;
@@ -25,7 +26,11 @@ interface Vector {
   /** The exact reply line, or a pattern when part of it is normalized by smtp-server. */
   readonly reply: string | RegExp;
   /** The `rcpt` event our hook logs; null when smtp-server refuses before asking the hook. */
-  readonly event: { readonly decision: 'relay-denied' | 'invalid'; readonly code: number; readonly rcpt: string } | null;
+  readonly event: {
+    readonly decision: 'relay-denied' | 'invalid';
+    readonly code: number;
+    readonly rcpt: string;
+  } | null;
 }
 
 const longLabel = 'a'.repeat(63);
@@ -35,36 +40,146 @@ const tooLongDomain = `${longLabel}.${longLabel}.${longLabel}.${longLabel}.test`
 const longLabelDomain = `${'b'.repeat(200)}.test`;
 
 const VECTORS: readonly Vector[] = [
-  { name: 'plain other domain', address: 'user@other.test', reply: relayDenied('user@other.test'), event: { decision: 'relay-denied', code: 554, rcpt: 'user@other.test' } },
-  { name: 'other domain, upper case', address: 'USER@OTHER.TEST', reply: relayDenied('user@other.test'), event: { decision: 'relay-denied', code: 554, rcpt: 'user@other.test' } },
-  { name: 'subdomain of the served domain', address: 'alice@sub.example.test', reply: relayDenied('alice@sub.example.test'), event: { decision: 'relay-denied', code: 554, rcpt: 'alice@sub.example.test' } },
-  { name: 'served domain as a prefix of another', address: 'alice@example.test.other.test', reply: relayDenied('alice@example.test.other.test'), event: { decision: 'relay-denied', code: 554, rcpt: 'alice@example.test.other.test' } },
-  { name: 'parent domain of the served domain', address: 'alice@test', reply: relayDenied('alice@test'), event: { decision: 'relay-denied', code: 554, rcpt: 'alice@test' } },
-  { name: 'percent hack', address: 'user%other.test@example.test', reply: routingTrick('user%other.test@example.test'), event: { decision: 'relay-denied', code: 550, rcpt: 'user%other.test@example.test' } },
-  { name: 'percent hack, served domain in upper case', address: 'user%other.test@EXAMPLE.TEST', reply: routingTrick('user%other.test@EXAMPLE.TEST'), event: { decision: 'relay-denied', code: 550, rcpt: 'user%other.test@EXAMPLE.TEST' } },
-  { name: 'percent hack pointing back at the served domain', address: 'alice%example.test@example.test', reply: routingTrick('alice%example.test@example.test'), event: { decision: 'relay-denied', code: 550, rcpt: 'alice%example.test@example.test' } },
-  { name: 'bang path', address: 'other.test!user@example.test', reply: routingTrick('other.test!user@example.test'), event: { decision: 'relay-denied', code: 550, rcpt: 'other.test!user@example.test' } },
-  { name: 'quoted local-part with a percent hack', address: '"user%other.test"@example.test', reply: routingTrick('"user%other.test"@example.test'), event: { decision: 'relay-denied', code: 550, rcpt: '"user%other.test"@example.test' } },
-  { name: 'two @ signs (user@other.test@example.test)', address: 'user@other.test@example.test', reply: BAD_SYNTAX, event: null },
+  {
+    name: 'plain other domain',
+    address: 'user@other.test',
+    reply: relayDenied('user@other.test'),
+    event: { decision: 'relay-denied', code: 554, rcpt: 'user@other.test' },
+  },
+  {
+    name: 'other domain, upper case',
+    address: 'USER@OTHER.TEST',
+    reply: relayDenied('user@other.test'),
+    event: { decision: 'relay-denied', code: 554, rcpt: 'user@other.test' },
+  },
+  {
+    name: 'subdomain of the served domain',
+    address: 'alice@sub.example.test',
+    reply: relayDenied('alice@sub.example.test'),
+    event: { decision: 'relay-denied', code: 554, rcpt: 'alice@sub.example.test' },
+  },
+  {
+    name: 'served domain as a prefix of another',
+    address: 'alice@example.test.other.test',
+    reply: relayDenied('alice@example.test.other.test'),
+    event: { decision: 'relay-denied', code: 554, rcpt: 'alice@example.test.other.test' },
+  },
+  {
+    name: 'parent domain of the served domain',
+    address: 'alice@test',
+    reply: relayDenied('alice@test'),
+    event: { decision: 'relay-denied', code: 554, rcpt: 'alice@test' },
+  },
+  {
+    name: 'percent hack',
+    address: 'user%other.test@example.test',
+    reply: routingTrick('user%other.test@example.test'),
+    event: { decision: 'relay-denied', code: 550, rcpt: 'user%other.test@example.test' },
+  },
+  {
+    name: 'percent hack, served domain in upper case',
+    address: 'user%other.test@EXAMPLE.TEST',
+    reply: routingTrick('user%other.test@EXAMPLE.TEST'),
+    event: { decision: 'relay-denied', code: 550, rcpt: 'user%other.test@EXAMPLE.TEST' },
+  },
+  {
+    name: 'percent hack pointing back at the served domain',
+    address: 'alice%example.test@example.test',
+    reply: routingTrick('alice%example.test@example.test'),
+    event: { decision: 'relay-denied', code: 550, rcpt: 'alice%example.test@example.test' },
+  },
+  {
+    name: 'bang path',
+    address: 'other.test!user@example.test',
+    reply: routingTrick('other.test!user@example.test'),
+    event: { decision: 'relay-denied', code: 550, rcpt: 'other.test!user@example.test' },
+  },
+  {
+    name: 'quoted local-part with a percent hack',
+    address: '"user%other.test"@example.test',
+    reply: routingTrick('"user%other.test"@example.test'),
+    event: { decision: 'relay-denied', code: 550, rcpt: '"user%other.test"@example.test' },
+  },
+  {
+    name: 'two @ signs (user@other.test@example.test)',
+    address: 'user@other.test@example.test',
+    reply: BAD_SYNTAX,
+    event: null,
+  },
   { name: 'quoted @ in the local-part', address: '"user@other.test"@example.test', reply: BAD_SYNTAX, event: null },
   // smtp-server strips "@example.test:" (RFC 5321 §4.1.2 / App. C): the real recipient is user@other.test
-  { name: 'source route via the served domain', address: '@example.test:user@other.test', reply: relayDenied('user@other.test'), event: { decision: 'relay-denied', code: 554, rcpt: 'user@other.test' } },
-  { name: 'source route via the other domain', address: '@other.test:user@other.test', reply: relayDenied('user@other.test'), event: { decision: 'relay-denied', code: 554, rcpt: 'user@other.test' } },
-  { name: 'source route with two hops ending on the served domain', address: '@other.test,@relay.test:alice@example.test.other.test', reply: relayDenied('alice@example.test.other.test'), event: { decision: 'relay-denied', code: 554, rcpt: 'alice@example.test.other.test' } },
-  { name: 'IPv4 address literal', address: 'user@[127.0.0.1]', reply: relayDenied('user@[127.0.0.1]'), event: { decision: 'relay-denied', code: 554, rcpt: 'user@[127.0.0.1]' } },
+  {
+    name: 'source route via the served domain',
+    address: '@example.test:user@other.test',
+    reply: relayDenied('user@other.test'),
+    event: { decision: 'relay-denied', code: 554, rcpt: 'user@other.test' },
+  },
+  {
+    name: 'source route via the other domain',
+    address: '@other.test:user@other.test',
+    reply: relayDenied('user@other.test'),
+    event: { decision: 'relay-denied', code: 554, rcpt: 'user@other.test' },
+  },
+  {
+    name: 'source route with two hops ending on the served domain',
+    address: '@other.test,@relay.test:alice@example.test.other.test',
+    reply: relayDenied('alice@example.test.other.test'),
+    event: { decision: 'relay-denied', code: 554, rcpt: 'alice@example.test.other.test' },
+  },
+  {
+    name: 'IPv4 address literal',
+    address: 'user@[127.0.0.1]',
+    reply: relayDenied('user@[127.0.0.1]'),
+    event: { decision: 'relay-denied', code: 554, rcpt: 'user@[127.0.0.1]' },
+  },
   // smtp-server normalizes the IPv6 literal before the hook sees it
-  { name: 'IPv6 address literal', address: 'user@[IPv6:::1]', reply: /^554 5\.7\.1 <user@\[IPv6:[0-9a-f:]+\]>: relay access denied$/, event: { decision: 'relay-denied', code: 554, rcpt: 'user@[IPv6:::1]' } },
+  {
+    name: 'IPv6 address literal',
+    address: 'user@[IPv6:::1]',
+    reply: /^554 5\.7\.1 <user@\[IPv6:[0-9a-f:]+\]>: relay access denied$/,
+    event: { decision: 'relay-denied', code: 554, rcpt: 'user@[IPv6:::1]' },
+  },
   { name: 'trailing-dot domain', address: 'user@other.test.', reply: BAD_SYNTAX, event: null },
   { name: 'trailing dot on the served domain', address: 'alice@example.test.', reply: BAD_SYNTAX, event: null },
-  { name: 'IDN other domain (Unicode)', address: 'user@bücher.test', reply: relayDenied('user@xn--bcher-kva.test'), event: { decision: 'relay-denied', code: 554, rcpt: 'user@xn--bcher-kva.test' } },
-  { name: 'IDN other domain (xn-- form)', address: 'user@xn--bcher-kva.test', reply: relayDenied('user@xn--bcher-kva.test'), event: { decision: 'relay-denied', code: 554, rcpt: 'user@xn--bcher-kva.test' } },
-  { name: 'postmaster of another domain', address: 'postmaster@other.test', reply: relayDenied('postmaster@other.test'), event: { decision: 'relay-denied', code: 554, rcpt: 'postmaster@other.test' } },
+  {
+    name: 'IDN other domain (Unicode)',
+    address: 'user@bücher.test',
+    reply: relayDenied('user@xn--bcher-kva.test'),
+    event: { decision: 'relay-denied', code: 554, rcpt: 'user@xn--bcher-kva.test' },
+  },
+  {
+    name: 'IDN other domain (xn-- form)',
+    address: 'user@xn--bcher-kva.test',
+    reply: relayDenied('user@xn--bcher-kva.test'),
+    event: { decision: 'relay-denied', code: 554, rcpt: 'user@xn--bcher-kva.test' },
+  },
+  {
+    name: 'postmaster of another domain',
+    address: 'postmaster@other.test',
+    reply: relayDenied('postmaster@other.test'),
+    event: { decision: 'relay-denied', code: 554, rcpt: 'postmaster@other.test' },
+  },
   // Cyrillic а (U+0430) in place of Latin a: a different domain in DNS
-  { name: 'Unicode lookalike of the served domain (Cyrillic а)', address: 'alice@ex\u0430mple.test', reply: /^554 5\.7\.1 <alice@xn--[a-z0-9-]+\.test>: relay access denied$/, event: { decision: 'relay-denied', code: 554, rcpt: 'alice@xn--exmple-4nf.test' } },
+  {
+    name: 'Unicode lookalike of the served domain (Cyrillic а)',
+    address: 'alice@ex\u0430mple.test',
+    reply: /^554 5\.7\.1 <alice@xn--[a-z0-9-]+\.test>: relay access denied$/,
+    event: { decision: 'relay-denied', code: 554, rcpt: 'alice@xn--exmple-4nf.test' },
+  },
   // Cyrillic е (U+0435) in place of Latin e, in the TLD part
-  { name: 'Unicode lookalike of the served domain (Cyrillic е in .tеst)', address: 'alice@example.t\u0435st', reply: /^554 5\.7\.1 <alice@example\.xn--[a-z0-9-]+>: relay access denied$/, event: { decision: 'relay-denied', code: 554, rcpt: 'alice@example.xn--tst-rdd' } },
+  {
+    name: 'Unicode lookalike of the served domain (Cyrillic е in .tеst)',
+    address: 'alice@example.t\u0435st',
+    reply: /^554 5\.7\.1 <alice@example\.xn--[a-z0-9-]+>: relay access denied$/,
+    event: { decision: 'relay-denied', code: 554, rcpt: 'alice@example.xn--tst-rdd' },
+  },
   { name: 'domain over 255 octets', address: `user@${tooLongDomain}`, reply: BAD_SYNTAX, event: null },
-  { name: 'domain with a 200-octet label', address: `user@${longLabelDomain}`, reply: relayDenied(`user@${longLabelDomain}`), event: { decision: 'relay-denied', code: 554, rcpt: `user@${longLabelDomain}` } },
+  {
+    name: 'domain with a 200-octet label',
+    address: `user@${longLabelDomain}`,
+    reply: relayDenied(`user@${longLabelDomain}`),
+    event: { decision: 'relay-denied', code: 554, rcpt: `user@${longLabelDomain}` },
+  },
 ];
 
 describe('relay vectors, delivery upstream (SPEC §4: never relays)', () => {
@@ -88,31 +203,34 @@ describe('relay vectors, delivery upstream (SPEC §4: never relays)', () => {
     expect(VECTORS.length).toBeGreaterThanOrEqual(18);
   });
 
-  it.each(VECTORS.map((v) => [v.name, v] as const))('%s → refused, DATA impossible, nothing relayed', async (_name, v) => {
-    const before = t.events.all.length;
-    const { client } = await RawSmtp.connect(t.port);
-    try {
-      await client.begin();
-      const r = await client.cmd(`RCPT TO:<${v.address}>`);
-      if (typeof v.reply === 'string') expect(r.line).toBe(v.reply);
-      else expect(r.line).toMatch(v.reply);
-      expect([501, 550, 554]).toContain(r.code);
-      expect((await client.cmd('DATA')).line).toBe(NEED_RCPT);
-      expect((await client.cmd('QUIT')).code).toBe(221);
-    } finally {
-      client.close();
-    }
-    const rcpts = t.events.all.slice(before).filter((e): e is RcptEvent => e.event === 'rcpt');
-    if (v.event === null) {
-      expect(rcpts).toEqual([]);
-    } else {
-      expect(rcpts).toHaveLength(1);
-      expect(rcpts[0]).toMatchObject({ decision: v.event.decision, code: v.event.code, from: 'sender@client.test' });
-      expect(rcpts[0]?.rcpt).toBe(v.event.rcpt);
-    }
-    expect(t.events.all.slice(before).filter((e) => e.event === 'message')).toEqual([]);
-    expect(sink.messages).toHaveLength(0);
-  });
+  it.each(VECTORS.map((v) => [v.name, v] as const))(
+    '%s → refused, DATA impossible, nothing relayed',
+    async (_name, v) => {
+      const before = t.events.all.length;
+      const { client } = await RawSmtp.connect(t.port);
+      try {
+        await client.begin();
+        const r = await client.cmd(`RCPT TO:<${v.address}>`);
+        if (typeof v.reply === 'string') expect(r.line).toBe(v.reply);
+        else expect(r.line).toMatch(v.reply);
+        expect([501, 550, 554]).toContain(r.code);
+        expect((await client.cmd('DATA')).line).toBe(NEED_RCPT);
+        expect((await client.cmd('QUIT')).code).toBe(221);
+      } finally {
+        client.close();
+      }
+      const rcpts = t.events.all.slice(before).filter((e): e is RcptEvent => e.event === 'rcpt');
+      if (v.event === null) {
+        expect(rcpts).toEqual([]);
+      } else {
+        expect(rcpts).toHaveLength(1);
+        expect(rcpts[0]).toMatchObject({ decision: v.event.decision, code: v.event.code, from: 'sender@client.test' });
+        expect(rcpts[0]?.rcpt).toBe(v.event.rcpt);
+      }
+      expect(t.events.all.slice(before).filter((e) => e.event === 'message')).toEqual([]);
+      expect(sink.messages).toHaveLength(0);
+    },
+  );
 
   it('CRLF injection inside the address: both halves refused, no second RCPT accepted', async () => {
     const before = t.events.all.length;
@@ -173,7 +291,9 @@ describe('relay vectors, delivery upstream (SPEC §4: never relays)', () => {
       const { client } = await RawSmtp.connect(own.port);
       try {
         await client.begin();
-        expect((await client.cmd('RCPT TO:<user%other.test@example.test>')).line).toBe(routingTrick('user%other.test@example.test'));
+        expect((await client.cmd('RCPT TO:<user%other.test@example.test>')).line).toBe(
+          routingTrick('user%other.test@example.test'),
+        );
         expect((await client.cmd('RCPT TO:<@example.test:user@other.test>')).line).toBe(relayDenied('user@other.test'));
         expect((await client.cmd('RCPT TO:<alice@example.test>')).line).toBe('250 2.1.5 Accepted');
         expect((await client.cmd('DATA')).code).toBe(354);
@@ -204,7 +324,9 @@ describe('relay vectors, delivery upstream (SPEC §4: never relays)', () => {
       const { client } = await RawSmtp.connect(own.port);
       try {
         await client.begin();
-        expect((await client.cmd('RCPT TO:<stranger@\uff45xample.test>')).line).toBe('550 5.1.1 <stranger@example.test>: recipient address rejected: user unknown');
+        expect((await client.cmd('RCPT TO:<stranger@\uff45xample.test>')).line).toBe(
+          '550 5.1.1 <stranger@example.test>: recipient address rejected: user unknown',
+        );
         expect((await client.cmd('RCPT TO:<alice@\uff45xample.test>')).line).toBe('250 2.1.5 Accepted');
         expect((await client.cmd('DATA')).code).toBe(354);
         client.write(simpleMessage({ subject: 'fullwidth' }) + '.\r\n');
@@ -227,56 +349,70 @@ describe('relay vectors, delivery upstream (SPEC §4: never relays)', () => {
   });
 });
 
-describe.each(['quarantine', 'observe'] as const)('routing tricks in %s mode are refused, never quarantined or delivered', (mode) => {
-  let t: TestApp;
+describe.each(['quarantine', 'observe'] as const)(
+  'routing tricks in %s mode are refused, never quarantined or delivered',
+  (mode) => {
+    let t: TestApp;
 
-  beforeAll(async () => {
-    t = await startApp({
-      domains: [{ name: 'example.test', unknownRecipients: mode, recipients: ['alice'], ...(mode === 'observe' ? { observeMailbox: 'alice' } : {}) }],
-      notices: { enabled: false },
+    beforeAll(async () => {
+      t = await startApp({
+        domains: [
+          {
+            name: 'example.test',
+            unknownRecipients: mode,
+            recipients: ['alice'],
+            ...(mode === 'observe' ? { observeMailbox: 'alice' } : {}),
+          },
+        ],
+        notices: { enabled: false },
+      });
     });
-  });
-  afterAll(() => t.stop());
+    afterAll(() => t.stop());
 
-  it.each([
-    ['user%other.test@example.test', 'percent-hack', routingTrick('user%other.test@example.test'), 550],
-    ['other.test!user@example.test', 'bang-path', routingTrick('other.test!user@example.test'), 550],
-    ['user@[127.0.0.1]', 'address-literal', relayDenied('user@[127.0.0.1]'), 554],
-  ] as const)('%s → 5xx 5.7.1, no quarantine entry, no mail', async (address, via, reply, code) => {
-    const before = t.events.all.length;
-    const { client } = await RawSmtp.connect(t.port);
-    try {
-      await client.begin();
-      expect((await client.cmd(`RCPT TO:<${address}>`)).line).toBe(reply);
-      expect((await client.cmd('DATA')).line).toBe(NEED_RCPT);
-    } finally {
-      client.close();
-    }
-    const rcpts = t.events.all.slice(before).filter((e): e is RcptEvent => e.event === 'rcpt');
-    expect(rcpts).toHaveLength(1);
-    expect(rcpts[0]).toMatchObject({ decision: 'relay-denied', code, reason: via });
-    expect(listFilesRecursive(path.join(t.dataDir, 'quarantine'))).toEqual([]);
-    expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toEqual([]);
-  });
-
-  it('a routing trick next to an unknown recipient: only the unknown one is quarantined/observed', async () => {
-    const r = await sendMessage(t.port, { from: 'sender@client.test', to: ['user%other.test@example.test', 'stranger@example.test'], raw: simpleMessage({ subject: 'mixed trick' }) });
-    // nodemailer goes on with the accepted recipient
-    expect(r.ok).toBe(true);
-    expect(r.response).toMatch(/^250 2\.0\.0 Ok: queued as [A-Za-z0-9_-]+$/);
-    const msg = await t.events.waitFor('message', (e) => e.code === 250);
-    if (mode === 'quarantine') {
-      expect(msg.quarantined).toEqual(['stranger@example.test']);
-      const json = listFilesRecursive(path.join(t.dataDir, 'quarantine')).filter((f) => f.endsWith('.json'));
-      expect(json).toHaveLength(1);
-      expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toEqual([]);
-    } else {
-      expect(msg.observed).toEqual(['stranger@example.test']);
-      expect(msg.quarantined).toEqual([]);
+    it.each([
+      ['user%other.test@example.test', 'percent-hack', routingTrick('user%other.test@example.test'), 550],
+      ['other.test!user@example.test', 'bang-path', routingTrick('other.test!user@example.test'), 550],
+      ['user@[127.0.0.1]', 'address-literal', relayDenied('user@[127.0.0.1]'), 554],
+    ] as const)('%s → 5xx 5.7.1, no quarantine entry, no mail', async (address, via, reply, code) => {
+      const before = t.events.all.length;
+      const { client } = await RawSmtp.connect(t.port);
+      try {
+        await client.begin();
+        expect((await client.cmd(`RCPT TO:<${address}>`)).line).toBe(reply);
+        expect((await client.cmd('DATA')).line).toBe(NEED_RCPT);
+      } finally {
+        client.close();
+      }
+      const rcpts = t.events.all.slice(before).filter((e): e is RcptEvent => e.event === 'rcpt');
+      expect(rcpts).toHaveLength(1);
+      expect(rcpts[0]).toMatchObject({ decision: 'relay-denied', code, reason: via });
       expect(listFilesRecursive(path.join(t.dataDir, 'quarantine'))).toEqual([]);
-      expect(listFilesRecursive(path.join(t.dataDir, 'mail', 'example.test', 'alice', 'new'))).toHaveLength(1);
-    }
-    const all = [...msg.delivered, ...msg.quarantined, ...(msg.observed ?? [])];
-    expect(all.some((a) => a.includes('%'))).toBe(false);
-  });
-});
+      expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toEqual([]);
+    });
+
+    it('a routing trick next to an unknown recipient: only the unknown one is quarantined/observed', async () => {
+      const r = await sendMessage(t.port, {
+        from: 'sender@client.test',
+        to: ['user%other.test@example.test', 'stranger@example.test'],
+        raw: simpleMessage({ subject: 'mixed trick' }),
+      });
+      // nodemailer goes on with the accepted recipient
+      expect(r.ok).toBe(true);
+      expect(r.response).toMatch(/^250 2\.0\.0 Ok: queued as [A-Za-z0-9_-]+$/);
+      const msg = await t.events.waitFor('message', (e) => e.code === 250);
+      if (mode === 'quarantine') {
+        expect(msg.quarantined).toEqual(['stranger@example.test']);
+        const json = listFilesRecursive(path.join(t.dataDir, 'quarantine')).filter((f) => f.endsWith('.json'));
+        expect(json).toHaveLength(1);
+        expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toEqual([]);
+      } else {
+        expect(msg.observed).toEqual(['stranger@example.test']);
+        expect(msg.quarantined).toEqual([]);
+        expect(listFilesRecursive(path.join(t.dataDir, 'quarantine'))).toEqual([]);
+        expect(listFilesRecursive(path.join(t.dataDir, 'mail', 'example.test', 'alice', 'new'))).toHaveLength(1);
+      }
+      const all = [...msg.delivered, ...msg.quarantined, ...(msg.observed ?? [])];
+      expect(all.some((a) => a.includes('%'))).toBe(false);
+    });
+  },
+);

@@ -16,17 +16,28 @@ afterEach(async () => {
 });
 
 async function makeCert(cn: string): Promise<{ key: string; cert: string }> {
-  const pems = await generate([{ name: 'commonName', value: cn }], { keySize: 2048, notAfterDate: new Date(Date.now() + 2 * 86_400_000) });
+  const pems = await generate([{ name: 'commonName', value: cn }], {
+    keySize: 2048,
+    notAfterDate: new Date(Date.now() + 2 * 86_400_000),
+  });
   return { key: pems.private, cert: pems.cert };
 }
 
 /** EHLO, STARTTLS, TLS handshake; returns the peer certificate's CN and the negotiated protocol. */
-async function startTls(port: number, opts: tls.ConnectionOptions = {}): Promise<{ cn: string; protocol: string | null; socket: tls.TLSSocket }> {
+async function startTls(
+  port: number,
+  opts: tls.ConnectionOptions = {},
+): Promise<{ cn: string; protocol: string | null; socket: tls.TLSSocket }> {
   const { client } = await RawSmtp.connect(port);
   expect((await client.cmd('EHLO client.test')).text).toContain('STARTTLS');
   expect((await client.cmd('STARTTLS')).line).toMatch(/^220 /);
   client.socket.removeAllListeners('data');
-  const socket = tls.connect({ socket: client.socket, rejectUnauthorized: false, servername: 'mx.test.invalid', ...opts });
+  const socket = tls.connect({
+    socket: client.socket,
+    rejectUnauthorized: false,
+    servername: 'mx.test.invalid',
+    ...opts,
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once('secureConnect', resolve);
     socket.once('error', reject);
@@ -46,14 +57,26 @@ describe('STARTTLS', () => {
 
   it('is offered with key and cert, negotiates TLS ≥ 1.2 and refuses TLS 1.1; Received says ESMTPS', async () => {
     const pem = await makeCert('first.test');
-    t = await startApp({ server: { tls: { key: 'tls.key', cert: 'tls.crt' } } }, { files: { 'tls.key': pem.key, 'tls.crt': pem.cert } });
+    t = await startApp(
+      { server: { tls: { key: 'tls.key', cert: 'tls.crt' } } },
+      { files: { 'tls.key': pem.key, 'tls.crt': pem.cert } },
+    );
     const { cn, protocol, socket } = await startTls(t.port);
     expect(cn).toBe('first.test');
     expect(['TLSv1.2', 'TLSv1.3']).toContain(protocol);
     socket.destroy();
     await expect(startTls(t.port, { maxVersion: 'TLSv1.1', minVersion: 'TLSv1' })).rejects.toThrow();
-    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: t.port, requireTLS: true, tls: { rejectUnauthorized: false }, logger: false });
-    await transport.sendMail({ envelope: { from: 's@client.test', to: ['alice@example.test'] }, raw: 'Subject: over tls\r\n\r\nhi\r\n' });
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: t.port,
+      requireTLS: true,
+      tls: { rejectUnauthorized: false },
+      logger: false,
+    });
+    await transport.sendMail({
+      envelope: { from: 's@client.test', to: ['alice@example.test'] },
+      raw: 'Subject: over tls\r\n\r\nhi\r\n',
+    });
     transport.close();
     const dir = path.join(t.dataDir, 'mail/example.test/alice/new');
     const [file] = readdirSync(dir);
@@ -62,7 +85,10 @@ describe('STARTTLS', () => {
 
   it('re-reads the certificate on reload without dropping an open session', async () => {
     const first = await makeCert('first.test');
-    t = await startApp({ server: { tls: { key: 'tls.key', cert: 'tls.crt' } } }, { files: { 'tls.key': first.key, 'tls.crt': first.cert } });
+    t = await startApp(
+      { server: { tls: { key: 'tls.key', cert: 'tls.crt' } } },
+      { files: { 'tls.key': first.key, 'tls.crt': first.cert } },
+    );
     const open = await RawSmtp.connect(t.port);
     expect((await open.client.cmd('EHLO client.test')).code).toBe(250);
     const second = await makeCert('second.test');
@@ -81,7 +107,9 @@ describe('STARTTLS', () => {
 
   it('a missing key file is a configuration error naming server.tls.key', async () => {
     const pem = await makeCert('x.test');
-    await expect(startApp({ server: { tls: { key: 'missing.key', cert: 'tls.crt' } } }, { files: { 'tls.crt': pem.cert } })).rejects.toThrow(/server\.tls\.key/);
+    await expect(
+      startApp({ server: { tls: { key: 'missing.key', cert: 'tls.crt' } } }, { files: { 'tls.crt': pem.cert } }),
+    ).rejects.toThrow(/server\.tls\.key/);
   });
 });
 
@@ -89,7 +117,10 @@ describe('STARTTLS', () => {
 describe('STARTTLS cipher suites and renegotiation', () => {
   async function tlsApp(): Promise<TestApp> {
     const pem = await makeCert('mx.test.invalid');
-    return startApp({ server: { tls: { key: 'tls.key', cert: 'tls.crt' } } }, { files: { 'tls.key': pem.key, 'tls.crt': pem.cert } });
+    return startApp(
+      { server: { tls: { key: 'tls.key', cert: 'tls.crt' } } },
+      { files: { 'tls.key': pem.key, 'tls.crt': pem.cert } },
+    );
   }
 
   it('TLS 1.2 refuses CBC and static-RSA suites and negotiates ECDHE with an AEAD cipher', async () => {

@@ -32,9 +32,14 @@ interface CrashRun {
 const dirs: string[] = [];
 const children: ChildServer[] = [];
 
-
 /** One client: a session per client, transactions back to back until the server goes away. */
-async function clientLoop(port: number, client: number, rcpt: string, state: { acks: number; sent: number; stop: boolean }, onAck: (mid: string) => void): Promise<void> {
+async function clientLoop(
+  port: number,
+  client: number,
+  rcpt: string,
+  state: { acks: number; sent: number; stop: boolean },
+  onAck: (mid: string) => void,
+): Promise<void> {
   const { client: c, greeting } = await RawSmtp.connect(port);
   try {
     if (greeting?.code !== 220) return;
@@ -76,8 +81,14 @@ async function crashRun(overrides: RawConfig, rcpt: string): Promise<CrashRun> {
     await stalled.begin('stalled@client.test');
     expect((await stalled.cmd(`RCPT TO:<${rcpt}>`)).code).toBe(250);
     expect((await stalled.cmd('DATA')).code).toBe(354);
-    stalled.write(`Subject: stalled\r\nMessage-ID: <stalled@client.test>\r\n\r\n${'half a message, '.repeat(16).concat('\r\n').repeat(400)}`);
-    await pollUntil(() => (listFilesRecursive(path.join(dataDir, 'spool')).length > 0 ? true : undefined), 'the stalled spool file', 5000);
+    stalled.write(
+      `Subject: stalled\r\nMessage-ID: <stalled@client.test>\r\n\r\n${'half a message, '.repeat(16).concat('\r\n').repeat(400)}`,
+    );
+    await pollUntil(
+      () => (listFilesRecursive(path.join(dataDir, 'spool')).length > 0 ? true : undefined),
+      'the stalled spool file',
+      5000,
+    );
     const loops = Array.from({ length: CLIENTS }, (_, i) =>
       clientLoop(first.port, i, rcpt, state, (mid) => {
         acked.push(mid);
@@ -99,7 +110,16 @@ async function crashRun(overrides: RawConfig, rcpt: string): Promise<CrashRun> {
   }
   const restarted = await spawnServer(configPath, env);
   children.push(restarted);
-  return { dir, dataDir, acked, sent: state.sent, leftAfterKill, leftAfterRestart: tempLeftovers(dataDir), restarted, killedSignal };
+  return {
+    dir,
+    dataDir,
+    acked,
+    sent: state.sent,
+    leftAfterKill,
+    leftAfterRestart: tempLeftovers(dataDir),
+    restarted,
+    killedSignal,
+  };
 }
 
 /** Message-ID → number of maildir new/ files that carry it. */
@@ -154,7 +174,11 @@ describe('kill -9 under load, Maildir delivery', () => {
 
   it('the restarted server serves: a new message gets 250 and lands in new/', async () => {
     const before = messageIdsInNew(run.dataDir);
-    const r = await sendMessage(run.restarted.port, { from: 'after@client.test', to: ['alice@example.test'], raw: simpleMessage({ messageId: '<after-crash@client.test>' }) });
+    const r = await sendMessage(run.restarted.port, {
+      from: 'after@client.test',
+      to: ['alice@example.test'],
+      raw: simpleMessage({ messageId: '<after-crash@client.test>' }),
+    });
     expect(r.response).toMatch(/^250 2\.0\.0 Ok: queued as /);
     const after = messageIdsInNew(run.dataDir);
     expect(before.has('<after-crash@client.test>')).toBe(false);
@@ -179,7 +203,10 @@ describe('kill -9 under load, quarantine mode (unknown recipient)', () => {
   let run: CrashRun;
   beforeAll(async () => {
     run = await crashRun(
-      { domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }], notices: { enabled: false } },
+      {
+        domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }],
+        notices: { enabled: false },
+      },
       'nobody@example.test',
     );
   }, 120_000);
@@ -190,7 +217,10 @@ describe('kill -9 under load, quarantine mode (unknown recipient)', () => {
     for (const n of readdirSync(qdir)) {
       if (!n.endsWith('.json') || n.startsWith('.')) continue;
       const id = n.slice(0, -5);
-      const meta = JSON.parse(readFileSync(path.join(qdir, n), 'utf8')) as { messageId?: unknown; recipients?: unknown };
+      const meta = JSON.parse(readFileSync(path.join(qdir, n), 'utf8')) as {
+        messageId?: unknown;
+        recipients?: unknown;
+      };
       const mid = typeof meta.messageId === 'string' ? meta.messageId : `(none: ${id})`;
       const list = byMid.get(mid) ?? [];
       list.push({ id, eml: existsSync(path.join(qdir, `${id}.eml`)) });
@@ -223,7 +253,11 @@ describe('kill -9 under load, quarantine mode (unknown recipient)', () => {
   });
 
   it('the restarted server serves and quarantines a new message', async () => {
-    const r = await sendMessage(run.restarted.port, { from: 'after@client.test', to: ['nobody@example.test'], raw: simpleMessage({ messageId: '<after-crash-q@client.test>' }) });
+    const r = await sendMessage(run.restarted.port, {
+      from: 'after@client.test',
+      to: ['nobody@example.test'],
+      raw: simpleMessage({ messageId: '<after-crash-q@client.test>' }),
+    });
     expect(r.response).toMatch(/^250 2\.0\.0 Ok: queued as /);
     expect(entries().get('<after-crash-q@client.test>')).toHaveLength(1);
   });

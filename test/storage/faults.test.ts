@@ -20,7 +20,6 @@ afterEach(async () => {
   sink = null;
 });
 
-
 type FsOp = keyof DurableFs;
 function faultyFs(): { fs: DurableFs; failAt: Set<FsOp> } {
   const failAt = new Set<FsOp>();
@@ -61,11 +60,18 @@ function faultySpool(): { writer: SpoolWriter; failAt: Set<SpoolOp> } {
   };
 }
 
-const send = (port: number, to: string[]) => sendMessage(port, { from: 's@client.test', to, raw: simpleMessage({ body: 'fault test body' }) });
+const send = (port: number, to: string[]) =>
+  sendMessage(port, { from: 's@client.test', to, raw: simpleMessage({ body: 'fault test body' }) });
 
 describe('storage faults → 451, nothing kept, recovery', () => {
   // a small message is written from memory (writeNew); with the memory limit at 0 it is linked from the spool (placeCopy)
-  for (const [op, spoolMemoryLimit] of [['writeNew', undefined], ['placeCopy', 0], ['rename', undefined], ['fsyncDir', undefined], ['mkdirp', undefined]] as const) {
+  for (const [op, spoolMemoryLimit] of [
+    ['writeNew', undefined],
+    ['placeCopy', 0],
+    ['rename', undefined],
+    ['fsyncDir', undefined],
+    ['mkdirp', undefined],
+  ] as const) {
     it(`Maildir ${op} failure`, async () => {
       const { fs, failAt } = faultyFs();
       t = await startApp({}, { deps: { fs, ...(spoolMemoryLimit === 0 ? { spoolMemoryLimit } : {}) } });
@@ -81,10 +87,17 @@ describe('storage faults → 451, nothing kept, recovery', () => {
     });
   }
 
-  for (const [op, spoolMemoryLimit] of [['writeNew', undefined], ['rename', undefined], ['placeCopy', 0]] as const) {
+  for (const [op, spoolMemoryLimit] of [
+    ['writeNew', undefined],
+    ['rename', undefined],
+    ['placeCopy', 0],
+  ] as const) {
     it(`quarantine ${op} failure in a mixed transaction: 451, neither the Maildir nor the quarantine keeps it`, async () => {
       const { fs, failAt } = faultyFs();
-      t = await startApp({ domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }] }, { deps: { fs, ...(spoolMemoryLimit === 0 ? { spoolMemoryLimit } : {}) } });
+      t = await startApp(
+        { domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }] },
+        { deps: { fs, ...(spoolMemoryLimit === 0 ? { spoolMemoryLimit } : {}) } },
+      );
       failAt.add(op);
       const r = await send(t.port, ['alice@example.test', 'stranger@example.test']);
       expect(r.response).toMatch(/^451 4\.3\.0 /);
@@ -140,7 +153,12 @@ describe('upstream faults', () => {
     await new Promise<void>((resolve) => authSink.listen({ host: '127.0.0.1', port: 0 }, () => resolve()));
     const port = (authSink.server.address() as AddressInfo).port;
     try {
-      t = await startApp({ delivery: { type: 'smtp', smtp: { host: '127.0.0.1', port, auth: { user: 'relay', pass: 'wrong' }, timeout: '5s' } } });
+      t = await startApp({
+        delivery: {
+          type: 'smtp',
+          smtp: { host: '127.0.0.1', port, auth: { user: 'relay', pass: 'wrong' }, timeout: '5s' },
+        },
+      });
       const r = await send(t.port, ['alice@example.test']);
       expect(r.response).toMatch(/^451 4\.4\.1 /);
       const e = await t.events.waitFor('message', (m) => m.outcome === 'temporary');

@@ -55,9 +55,14 @@ function message(size: number, id: string): string {
   return head + body;
 }
 
-async function withApp(mode: 'reject' | 'quarantine', run: (app: App, port: number, dataDir: string) => Promise<void>): Promise<void> {
+async function withApp(
+  mode: 'reject' | 'quarantine',
+  run: (app: App, port: number, dataDir: string) => Promise<void>,
+): Promise<void> {
   const dataDir = path.join(mountDir, `data-${mode}`);
-  const { dir, configPath } = writeConfig(baseConfig({ domains: [{ name: 'example.test', unknownRecipients: mode, recipients: ['alice'] }] }));
+  const { dir, configPath } = writeConfig(
+    baseConfig({ domains: [{ name: 'example.test', unknownRecipients: mode, recipients: ['alice'] }] }),
+  );
   const app = createApp(loadTestConfig(configPath, dataDir), { events: captureEvents().sink });
   const { port } = await app.start();
   try {
@@ -90,7 +95,9 @@ describe('disk full gives 250 for a truncated message (1 MiB tmpfs)', () => {
         expect(warm.code).toBe(250);
         const baseline = listFilesRecursive(dataDir);
         // 200 KiB free: the message goes through a spool file; 24 KiB free: it is written from memory
-        const tries = [200 * 1024, 24 * 1024].flatMap((leave) => [1_000, 3_000, 5_000, 9_000, 14_000, 20_000].map((over) => ({ leave, over })));
+        const tries = [200 * 1024, 24 * 1024].flatMap((leave) =>
+          [1_000, 3_000, 5_000, 9_000, 14_000, 20_000].map((over) => ({ leave, over })),
+        );
         for (const { leave, over } of tries) {
           const filler = fillLeaving(leave);
           const size = free() + over;
@@ -106,7 +113,9 @@ describe('disk full gives 250 for a truncated message (1 MiB tmpfs)', () => {
         const raw = message(size, 'fits');
         const ok = await sendMessage(port, { from: 's@client.test', to: [rcpt], raw });
         expect(ok.code).toBe(250);
-        const added = listFilesRecursive(dataDir).filter((f) => !baseline.includes(f) && (f.includes(`${path.sep}new${path.sep}`) || f.endsWith('.eml')));
+        const added = listFilesRecursive(dataDir).filter(
+          (f) => !baseline.includes(f) && (f.includes(`${path.sep}new${path.sep}`) || f.endsWith('.eml')),
+        );
         expect(added).toHaveLength(1);
         const stored = readFileSync(path.join(dataDir, added[0] ?? ''), 'latin1');
         expect(stored.endsWith(raw)).toBe(true);

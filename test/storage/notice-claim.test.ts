@@ -37,7 +37,7 @@ describe('claimNotice', () => {
     expect(await s.claimNotice(ID, HOUR)).toBe(true);
   });
 
-  it("a claim of this host by another process (a crashed predecessor) is taken over at once", async () => {
+  it('a claim of this host by another process (a crashed predecessor) is taken over at once', async () => {
     const { dir, s } = store();
     writeFileSync(claimFile(dir), `${hostname().replace(/\s/g, '_')} token-of-a-dead-process`);
     expect(await s.claimNotice(ID, HOUR)).toBe(true);

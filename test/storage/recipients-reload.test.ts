@@ -51,12 +51,21 @@ function reloadsSoFar(): number {
 }
 
 /** The next `reload` event after `since` events that matches. */
-async function nextReload(since: number, ok: boolean): Promise<{ ok: boolean; error?: string; domain?: string; entries?: number }> {
+async function nextReload(
+  since: number,
+  ok: boolean,
+): Promise<{ ok: boolean; error?: string; domain?: string; entries?: number }> {
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
-    const e = t.events.of('reload').slice(since).find((x) => x.ok === ok);
+    const e = t.events
+      .of('reload')
+      .slice(since)
+      .find((x) => x.ok === ok);
     if (e) return e;
-    if (Date.now() > deadline) throw new Error(`no reload event with ok:${String(ok)} within ${WAIT_MS} ms; saw ${JSON.stringify(t.events.of('reload'))}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `no reload event with ok:${String(ok)} within ${WAIT_MS} ms; saw ${JSON.stringify(t.events.of('reload'))}`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
 }

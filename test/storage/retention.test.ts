@@ -37,13 +37,21 @@ async function plant(receivedAt: Date, expiresAt: Date, into: QuarantineStore = 
     auth: null,
     notice: { status: 'suppressed', reason: 'test', attempts: 0 },
   };
-  const prepared = await into.prepare(entry, { kind: 'file', path: spool, size: raw.length, headerBlock: Buffer.alloc(0), headerEnd: 18 }, true);
+  const prepared = await into.prepare(
+    entry,
+    { kind: 'file', path: spool, size: raw.length, headerBlock: Buffer.alloc(0), headerEnd: 18 },
+    true,
+  );
   await prepared.commit();
   rmSync(spool);
   return id;
 }
 
-const ids = (): string[] => readdirSync(path.join(dir, 'q')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+const ids = (): string[] =>
+  readdirSync(path.join(dir, 'q'))
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -5))
+    .sort();
 
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'cg-retention-'));

@@ -1,6 +1,13 @@
 // address/parse: what a RCPT/MAIL address becomes before any policy looks at it (SPEC §4).
 import { describe, expect, it } from 'vitest';
-import { isMailboxLocalPart, normalizeSender, parseRecipient, toAsciiDomain, type ParsedRecipient, type RoutingVia } from '../../src/address/parse.js';
+import {
+  isMailboxLocalPart,
+  normalizeSender,
+  parseRecipient,
+  toAsciiDomain,
+  type ParsedRecipient,
+  type RoutingVia,
+} from '../../src/address/parse.js';
 
 function mailbox(p: ParsedRecipient): { localPart: string; domain: string; normalized: string } {
   if (p.kind !== 'mailbox') throw new Error(`expected a mailbox, got ${JSON.stringify(p)}`);
@@ -64,19 +71,35 @@ describe('parseRecipient: routing tricks', () => {
 });
 
 describe('parseRecipient: malformed and length limits (RFC 5321 §4.5.3.1)', () => {
-  it.each([['no-at-sign'], ['@example.test'], ['alice@'], ['@'], [''], ['   '], ['alice@exa mple.test'], ['alice@exa<mple.test'], ['bob@example.test.']])('%j → malformed', (raw) => {
+  it.each([
+    ['no-at-sign'],
+    ['@example.test'],
+    ['alice@'],
+    ['@'],
+    [''],
+    ['   '],
+    ['alice@exa mple.test'],
+    ['alice@exa<mple.test'],
+    ['bob@example.test.'],
+  ])('%j → malformed', (raw) => {
     expect(parseRecipient(raw).kind).toBe('malformed');
   });
 
   it('a 64-octet local-part is accepted, 65 octets is malformed', () => {
     expect(parseRecipient(`${'a'.repeat(64)}@example.test`).kind).toBe('mailbox');
-    expect(parseRecipient(`${'a'.repeat(65)}@example.test`)).toMatchObject({ kind: 'malformed', why: 'local-part over 64 octets' });
+    expect(parseRecipient(`${'a'.repeat(65)}@example.test`)).toMatchObject({
+      kind: 'malformed',
+      why: 'local-part over 64 octets',
+    });
   });
 
   it('the local-part limit counts octets, not characters', () => {
     // ü is two octets in UTF-8: 32 of them are 64 octets, 33 are 66
     expect(parseRecipient(`${'ü'.repeat(32)}@example.test`).kind).toBe('mailbox');
-    expect(parseRecipient(`${'ü'.repeat(33)}@example.test`)).toMatchObject({ kind: 'malformed', why: 'local-part over 64 octets' });
+    expect(parseRecipient(`${'ü'.repeat(33)}@example.test`)).toMatchObject({
+      kind: 'malformed',
+      why: 'local-part over 64 octets',
+    });
   });
 
   it('a 255-octet domain is accepted, 256 octets is malformed', () => {
@@ -86,7 +109,11 @@ describe('parseRecipient: malformed and length limits (RFC 5321 §4.5.3.1)', () 
   });
 
   it('keeps the raw input of a malformed address', () => {
-    expect(parseRecipient(' no-at-sign ')).toEqual({ kind: 'malformed', raw: 'no-at-sign', why: 'no local-part or domain' });
+    expect(parseRecipient(' no-at-sign ')).toEqual({
+      kind: 'malformed',
+      raw: 'no-at-sign',
+      why: 'no local-part or domain',
+    });
   });
 });
 

@@ -14,7 +14,10 @@ async function written(value: unknown): Promise<string> {
 describe('terminalText', () => {
   it.each([
     ['jane\u202e@example.test', 'jane<U+202E>@example.test'],
-    ['\u202aa\u202bb\u202cc\u202dd\u2066e\u2067f\u2068g\u2069h\u200ei\u200fj\u061ck', '<U+202A>a<U+202B>b<U+202C>c<U+202D>d<U+2066>e<U+2067>f<U+2068>g<U+2069>h<U+200E>i<U+200F>j<U+061C>k'],
+    [
+      '\u202aa\u202bb\u202cc\u202dd\u2066e\u2067f\u2068g\u2069h\u200ei\u200fj\u061ck',
+      '<U+202A>a<U+202B>b<U+202C>c<U+202D>d<U+2066>e<U+2067>f<U+2068>g<U+2069>h<U+200E>i<U+200F>j<U+061C>k',
+    ],
     ['\u001b[31mred\u001b[0m', '<U+001B>[31mred<U+001B>[0m'],
     ['a\u0000b\u007fc\u009bd\ufeffe', 'a<U+0000>b<U+007F>c<U+009B>d<U+FEFF>e'],
     ['two\r\nlines\tand\u2028more', 'two lines and more'],
@@ -44,13 +47,18 @@ describe('terminalJson / writeJson', () => {
 
   it('writes exactly what JSON.stringify(value, null, 2) writes, member by member', async () => {
     expect(await written(sample)).toBe(`${JSON.stringify(sample, null, 2)}\n`);
-    for (const v of [[], {}, 'x', 7, null, [1, [2, [3]]]]) expect(await written(v)).toBe(`${JSON.stringify(v, null, 2)}\n`);
+    for (const v of [[], {}, 'x', 7, null, [1, [2, [3]]]])
+      expect(await written(v)).toBe(`${JSON.stringify(v, null, 2)}\n`);
     const big = { rows: Array.from({ length: 20_000 }, (_, i) => ({ rcpt: `guess${i}@example.test`, count: 1 })) };
     expect(await written(big)).toBe(`${JSON.stringify(big, null, 2)}\n`);
   });
 
   it('escapes the characters JSON.stringify leaves raw but a terminal acts on; the parsed value is unchanged', async () => {
-    const value = { rcpt: 'jane\u202e@example.test', more: ['\u009b2J', '\u2066\u200f\u2028\ufeff\u007f'], ['key\u202e']: 1 };
+    const value = {
+      rcpt: 'jane\u202e@example.test',
+      more: ['\u009b2J', '\u2066\u200f\u2028\ufeff\u007f'],
+      ['key\u202e']: 1,
+    };
     for (const text of [terminalJson(value), await written(value)]) {
       expect(text).not.toMatch(/[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/);
       expect(text).toContain('"jane\\u202e@example.test"');

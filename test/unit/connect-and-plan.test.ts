@@ -4,27 +4,60 @@ import { decideConnect, type ConnectContext, type ConnectOutcome } from '../../s
 import { planRecipients, type AcceptedRecipient, type RecipientPlan } from '../../src/transaction/plan.js';
 
 const LIMITS = { maxConnections: 10, maxConnectionsPerIp: 3, maxUnknownRecipientsPerIp: 5 };
-const ctx = (over: Partial<ConnectContext>): ConnectContext => ({ shuttingDown: false, unknownForIp: 0, openTotal: 0, openForIp: 0, limits: LIMITS, ...over });
+const ctx = (over: Partial<ConnectContext>): ConnectContext => ({
+  shuttingDown: false,
+  unknownForIp: 0,
+  openTotal: 0,
+  openForIp: 0,
+  limits: LIMITS,
+  ...over,
+});
 
 describe('decideConnect', () => {
   it.each<[string, ConnectContext, ConnectOutcome]>([
     ['a first connection', ctx({}), { kind: 'proceed' }],
     ['one below every limit', ctx({ unknownForIp: 4, openTotal: 9, openForIp: 2 }), { kind: 'proceed' }],
     ['shutting down', ctx({ shuttingDown: true }), { kind: 'refuse', reason: 'shutting-down' }],
-    ['shutting down wins over every limit', ctx({ shuttingDown: true, unknownForIp: 9, openTotal: 99, openForIp: 9 }), { kind: 'refuse', reason: 'shutting-down' }],
+    [
+      'shutting down wins over every limit',
+      ctx({ shuttingDown: true, unknownForIp: 9, openTotal: 99, openForIp: 9 }),
+      { kind: 'refuse', reason: 'shutting-down' },
+    ],
     ['harvest budget used up', ctx({ unknownForIp: 5 }), { kind: 'refuse', reason: 'max-unknown-recipients-per-ip' }],
-    ['harvest budget before the socket limits', ctx({ unknownForIp: 5, openTotal: 10, openForIp: 3 }), { kind: 'refuse', reason: 'max-unknown-recipients-per-ip' }],
+    [
+      'harvest budget before the socket limits',
+      ctx({ unknownForIp: 5, openTotal: 10, openForIp: 3 }),
+      { kind: 'refuse', reason: 'max-unknown-recipients-per-ip' },
+    ],
     ['maxConnections reached', ctx({ openTotal: 10 }), { kind: 'refuse', reason: 'max-connections' }],
-    ['maxConnections before maxConnectionsPerIp', ctx({ openTotal: 10, openForIp: 3 }), { kind: 'refuse', reason: 'max-connections' }],
+    [
+      'maxConnections before maxConnectionsPerIp',
+      ctx({ openTotal: 10, openForIp: 3 }),
+      { kind: 'refuse', reason: 'max-connections' },
+    ],
     ['maxConnectionsPerIp reached', ctx({ openForIp: 3 }), { kind: 'refuse', reason: 'max-connections-per-ip' }],
-    ['0 turns every limit off', { ...ctx({ unknownForIp: 99, openTotal: 999, openForIp: 99 }), limits: { maxConnections: 0, maxConnectionsPerIp: 0, maxUnknownRecipientsPerIp: 0 } }, { kind: 'proceed' }],
+    [
+      '0 turns every limit off',
+      {
+        ...ctx({ unknownForIp: 99, openTotal: 999, openForIp: 99 }),
+        limits: { maxConnections: 0, maxConnectionsPerIp: 0, maxUnknownRecipientsPerIp: 0 },
+      },
+      { kind: 'proceed' },
+    ],
   ])('%s', (_name, input, expected) => {
     expect(decideConnect(input)).toEqual(expected);
   });
 });
 
-const deliver = (address: string, mailbox = address): AcceptedRecipient => ({ kind: 'deliver', delivery: { address, mailbox } });
-const observe = (address: string, to = 'alice@example.test'): AcceptedRecipient => ({ kind: 'observe', address, delivery: { address: to, mailbox: to } });
+const deliver = (address: string, mailbox = address): AcceptedRecipient => ({
+  kind: 'deliver',
+  delivery: { address, mailbox },
+});
+const observe = (address: string, to = 'alice@example.test'): AcceptedRecipient => ({
+  kind: 'observe',
+  address,
+  delivery: { address: to, mailbox: to },
+});
 const quarantine = (address: string): AcceptedRecipient => ({ kind: 'quarantine', address });
 
 describe('planRecipients', () => {
@@ -32,7 +65,11 @@ describe('planRecipients', () => {
     ['nothing', [], { deliveries: [], delivered: [], observed: [], quarantined: [], envelope: [] }],
     [
       'known recipients, one of them twice through a subaddress',
-      [deliver('alice@example.test'), deliver('alice+x@example.test', 'alice@example.test'), deliver('bob@example.test')],
+      [
+        deliver('alice@example.test'),
+        deliver('alice+x@example.test', 'alice@example.test'),
+        deliver('bob@example.test'),
+      ],
       {
         deliveries: [
           { address: 'alice@example.test', mailbox: 'alice@example.test' },

@@ -33,7 +33,11 @@ const notServed: DirectoryAnswer = { kind: 'not-served' };
 
 const LIMITS = { maxRecipients: 3, maxUnknownRecipients: 2, maxUnknownRecipientsPerIp: 5 };
 
-function ctx(recipient: ParsedRecipient, answer: DirectoryAnswer | null, over: Partial<RcptContext['counts']> & { shuttingDown?: boolean; quarantineFull?: boolean } = {}): RcptContext {
+function ctx(
+  recipient: ParsedRecipient,
+  answer: DirectoryAnswer | null,
+  over: Partial<RcptContext['counts']> & { shuttingDown?: boolean; quarantineFull?: boolean } = {},
+): RcptContext {
   const { shuttingDown = false, quarantineFull = false, ...counts } = over;
   return {
     recipient,
@@ -48,50 +52,186 @@ function ctx(recipient: ParsedRecipient, answer: DirectoryAnswer | null, over: P
 const cases: Array<[string, RcptContext, RcptOutcome]> = [
   // accept
   ['known recipient', ctx(mb(alice), known), { kind: 'accept', recipient: alice, mailbox: 'alice' }],
-  ['known recipient below maxRecipients', ctx(mb(alice), known, { rcptInTransaction: 2 }), { kind: 'accept', recipient: alice, mailbox: 'alice' }],
-  ['known recipient is not held back by the unknown limits', ctx(mb(alice), known, { unknownInSession: 99, unknownForIp: 99 }), { kind: 'accept', recipient: alice, mailbox: 'alice' }],
+  [
+    'known recipient below maxRecipients',
+    ctx(mb(alice), known, { rcptInTransaction: 2 }),
+    { kind: 'accept', recipient: alice, mailbox: 'alice' },
+  ],
+  [
+    'known recipient is not held back by the unknown limits',
+    ctx(mb(alice), known, { unknownInSession: 99, unknownForIp: 99 }),
+    { kind: 'accept', recipient: alice, mailbox: 'alice' },
+  ],
   // reject
   ['unknown, mode reject', ctx(mb(carol), unknownReject), { kind: 'reject', recipient: carol }],
-  ['unknown, mode reject, one below the session limit', ctx(mb(carol), unknownReject, { unknownInSession: 1 }), { kind: 'reject', recipient: carol }],
-  ['unknown, mode reject, one below the per-IP limit', ctx(mb(carol), unknownReject, { unknownForIp: 4 }), { kind: 'reject', recipient: carol }],
-  ['unknown, mode observe without a mailbox (safe side)', ctx(mb(carol), unknownObserveNoMailbox), { kind: 'reject', recipient: carol }],
+  [
+    'unknown, mode reject, one below the session limit',
+    ctx(mb(carol), unknownReject, { unknownInSession: 1 }),
+    { kind: 'reject', recipient: carol },
+  ],
+  [
+    'unknown, mode reject, one below the per-IP limit',
+    ctx(mb(carol), unknownReject, { unknownForIp: 4 }),
+    { kind: 'reject', recipient: carol },
+  ],
+  [
+    'unknown, mode observe without a mailbox (safe side)',
+    ctx(mb(carol), unknownObserveNoMailbox),
+    { kind: 'reject', recipient: carol },
+  ],
   // quarantine
   ['unknown, mode quarantine', ctx(mb(carol), unknownQuarantine), { kind: 'quarantine', recipient: carol }],
-  ['unknown, mode quarantine, one below the per-IP limit', ctx(mb(carol), unknownQuarantine, { unknownForIp: 4 }), { kind: 'quarantine', recipient: carol }],
-  ['quarantine mode has no per-client bound: the per-IP budget applies to quarantine too', ctx(mb(carol), unknownQuarantine, { unknownForIp: 5 }), { kind: 'limited', limit: 'max-unknown-recipients-per-ip' }],
-  ['quarantine full (quarantine.maxSize): a quarantine decision waits', ctx(mb(carol), unknownQuarantine, { quarantineFull: true }), { kind: 'deferred', reason: 'quarantine-full' }],
-  ['quarantine full does not hold back a known recipient', ctx(mb(alice), known, { quarantineFull: true }), { kind: 'accept', recipient: alice, mailbox: 'alice' }],
-  ['quarantine full does not change a reject domain', ctx(mb(carol), unknownReject, { quarantineFull: true }), { kind: 'reject', recipient: carol }],
+  [
+    'unknown, mode quarantine, one below the per-IP limit',
+    ctx(mb(carol), unknownQuarantine, { unknownForIp: 4 }),
+    { kind: 'quarantine', recipient: carol },
+  ],
+  [
+    'quarantine mode has no per-client bound: the per-IP budget applies to quarantine too',
+    ctx(mb(carol), unknownQuarantine, { unknownForIp: 5 }),
+    { kind: 'limited', limit: 'max-unknown-recipients-per-ip' },
+  ],
+  [
+    'quarantine full (quarantine.maxSize): a quarantine decision waits',
+    ctx(mb(carol), unknownQuarantine, { quarantineFull: true }),
+    { kind: 'deferred', reason: 'quarantine-full' },
+  ],
+  [
+    'quarantine full does not hold back a known recipient',
+    ctx(mb(alice), known, { quarantineFull: true }),
+    { kind: 'accept', recipient: alice, mailbox: 'alice' },
+  ],
+  [
+    'quarantine full does not change a reject domain',
+    ctx(mb(carol), unknownReject, { quarantineFull: true }),
+    { kind: 'reject', recipient: carol },
+  ],
   // observe
-  ['unknown, mode observe', ctx(mb(carol), unknownObserve), { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' }],
+  [
+    'unknown, mode observe',
+    ctx(mb(carol), unknownObserve),
+    { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' },
+  ],
   // relay-denied
-  ['domain not served', ctx(mb(alice), notServed), { kind: 'relay-denied', raw: 'alice@example.test', reason: 'not-served' }],
-  ['mailbox never looked up', ctx(mb(alice), null), { kind: 'relay-denied', raw: 'alice@example.test', reason: 'not-served' }],
-  ['relay attempt with a full transaction is still relay-denied', ctx(mb(alice), notServed, { rcptInTransaction: 3 }), { kind: 'relay-denied', raw: 'alice@example.test', reason: 'not-served' }],
-  ['percent hack', ctx(parseRecipient('bob%elsewhere.test@example.test'), null), { kind: 'relay-denied', raw: 'bob%elsewhere.test@example.test', reason: '%' }],
-  ['bang path', ctx(parseRecipient('elsewhere.test!bob@example.test'), null), { kind: 'relay-denied', raw: 'elsewhere.test!bob@example.test', reason: '!' }],
-  ['quoted @', ctx(parseRecipient('"bob@elsewhere.test"@example.test'), null), { kind: 'relay-denied', raw: '"bob@elsewhere.test"@example.test', reason: 'quoted-at' }],
-  ['address literal', ctx(parseRecipient('alice@[127.0.0.1]'), null), { kind: 'relay-denied', raw: 'alice@[127.0.0.1]', reason: 'literal' }],
-  ['routing trick even if the directory would know it', ctx(parseRecipient('a%b@example.test'), known), { kind: 'relay-denied', raw: 'a%b@example.test', reason: '%' }],
+  [
+    'domain not served',
+    ctx(mb(alice), notServed),
+    { kind: 'relay-denied', raw: 'alice@example.test', reason: 'not-served' },
+  ],
+  [
+    'mailbox never looked up',
+    ctx(mb(alice), null),
+    { kind: 'relay-denied', raw: 'alice@example.test', reason: 'not-served' },
+  ],
+  [
+    'relay attempt with a full transaction is still relay-denied',
+    ctx(mb(alice), notServed, { rcptInTransaction: 3 }),
+    { kind: 'relay-denied', raw: 'alice@example.test', reason: 'not-served' },
+  ],
+  [
+    'percent hack',
+    ctx(parseRecipient('bob%elsewhere.test@example.test'), null),
+    { kind: 'relay-denied', raw: 'bob%elsewhere.test@example.test', reason: '%' },
+  ],
+  [
+    'bang path',
+    ctx(parseRecipient('elsewhere.test!bob@example.test'), null),
+    { kind: 'relay-denied', raw: 'elsewhere.test!bob@example.test', reason: '!' },
+  ],
+  [
+    'quoted @',
+    ctx(parseRecipient('"bob@elsewhere.test"@example.test'), null),
+    { kind: 'relay-denied', raw: '"bob@elsewhere.test"@example.test', reason: 'quoted-at' },
+  ],
+  [
+    'address literal',
+    ctx(parseRecipient('alice@[127.0.0.1]'), null),
+    { kind: 'relay-denied', raw: 'alice@[127.0.0.1]', reason: 'literal' },
+  ],
+  [
+    'routing trick even if the directory would know it',
+    ctx(parseRecipient('a%b@example.test'), known),
+    { kind: 'relay-denied', raw: 'a%b@example.test', reason: '%' },
+  ],
   // invalid
-  ['malformed', ctx(parseRecipient('no-at-sign'), null), { kind: 'invalid', raw: 'no-at-sign', why: 'no local-part or domain' }],
-  ['local-part too long', ctx(parseRecipient(`${'a'.repeat(65)}@example.test`), null), { kind: 'invalid', raw: `${'a'.repeat(65)}@example.test`, why: 'local-part over 64 octets' }],
-  ['bare postmaster the caller did not resolve', ctx({ kind: 'bare-postmaster' }, null), { kind: 'invalid', raw: 'postmaster', why: 'postmaster not resolved' }],
+  [
+    'malformed',
+    ctx(parseRecipient('no-at-sign'), null),
+    { kind: 'invalid', raw: 'no-at-sign', why: 'no local-part or domain' },
+  ],
+  [
+    'local-part too long',
+    ctx(parseRecipient(`${'a'.repeat(65)}@example.test`), null),
+    { kind: 'invalid', raw: `${'a'.repeat(65)}@example.test`, why: 'local-part over 64 octets' },
+  ],
+  [
+    'bare postmaster the caller did not resolve',
+    ctx({ kind: 'bare-postmaster' }, null),
+    { kind: 'invalid', raw: 'postmaster', why: 'postmaster not resolved' },
+  ],
   // limited
-  ['maxRecipients reached, known recipient', ctx(mb(alice), known, { rcptInTransaction: 3 }), { kind: 'limited', limit: 'max-recipients' }],
-  ['maxRecipients reached, unknown recipient', ctx(mb(carol), unknownQuarantine, { rcptInTransaction: 3 }), { kind: 'limited', limit: 'max-recipients' }],
-  ['maxUnknownRecipients reached, mode reject', ctx(mb(carol), unknownReject, { unknownInSession: 2 }), { kind: 'limited', limit: 'max-unknown-recipients' }],
-  ['maxUnknownRecipients reached, mode quarantine', ctx(mb(carol), unknownQuarantine, { unknownInSession: 2 }), { kind: 'limited', limit: 'max-unknown-recipients' }],
-  ['observe counts toward neither limit (SPEC §3): session limit reached', ctx(mb(carol), unknownObserve, { unknownInSession: 5 }), { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' }],
-  ['observe counts toward neither limit (SPEC §3): per-IP limit reached', ctx(mb(carol), unknownObserve, { unknownForIp: 5 }), { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' }],
-  ['maxUnknownRecipientsPerIp reached, mode reject', ctx(mb(carol), unknownReject, { unknownForIp: 5 }), { kind: 'limited', limit: 'max-unknown-recipients-per-ip' }],
-  ['session limit is checked before the per-IP limit', ctx(mb(carol), unknownReject, { unknownInSession: 2, unknownForIp: 5 }), { kind: 'limited', limit: 'max-unknown-recipients' }],
+  [
+    'maxRecipients reached, known recipient',
+    ctx(mb(alice), known, { rcptInTransaction: 3 }),
+    { kind: 'limited', limit: 'max-recipients' },
+  ],
+  [
+    'maxRecipients reached, unknown recipient',
+    ctx(mb(carol), unknownQuarantine, { rcptInTransaction: 3 }),
+    { kind: 'limited', limit: 'max-recipients' },
+  ],
+  [
+    'maxUnknownRecipients reached, mode reject',
+    ctx(mb(carol), unknownReject, { unknownInSession: 2 }),
+    { kind: 'limited', limit: 'max-unknown-recipients' },
+  ],
+  [
+    'maxUnknownRecipients reached, mode quarantine',
+    ctx(mb(carol), unknownQuarantine, { unknownInSession: 2 }),
+    { kind: 'limited', limit: 'max-unknown-recipients' },
+  ],
+  [
+    'observe counts toward neither limit (SPEC §3): session limit reached',
+    ctx(mb(carol), unknownObserve, { unknownInSession: 5 }),
+    { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' },
+  ],
+  [
+    'observe counts toward neither limit (SPEC §3): per-IP limit reached',
+    ctx(mb(carol), unknownObserve, { unknownForIp: 5 }),
+    { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' },
+  ],
+  [
+    'maxUnknownRecipientsPerIp reached, mode reject',
+    ctx(mb(carol), unknownReject, { unknownForIp: 5 }),
+    { kind: 'limited', limit: 'max-unknown-recipients-per-ip' },
+  ],
+  [
+    'session limit is checked before the per-IP limit',
+    ctx(mb(carol), unknownReject, { unknownInSession: 2, unknownForIp: 5 }),
+    { kind: 'limited', limit: 'max-unknown-recipients' },
+  ],
   // deferred
   ['recipients file unavailable', ctx(mb(carol), unavailable), { kind: 'deferred', reason: 'directory-unavailable' }],
-  ['shutting down, known recipient', ctx(mb(alice), known, { shuttingDown: true }), { kind: 'deferred', reason: 'shutting-down' }],
-  ['shutting down wins over a malformed address', ctx(parseRecipient('no-at-sign'), null, { shuttingDown: true }), { kind: 'deferred', reason: 'shutting-down' }],
-  ['shutting down wins over relay denial', ctx(mb(alice), notServed, { shuttingDown: true }), { kind: 'deferred', reason: 'shutting-down' }],
-  ['shutting down wins over limits', ctx(mb(carol), unknownReject, { shuttingDown: true, unknownInSession: 9, rcptInTransaction: 9 }), { kind: 'deferred', reason: 'shutting-down' }],
+  [
+    'shutting down, known recipient',
+    ctx(mb(alice), known, { shuttingDown: true }),
+    { kind: 'deferred', reason: 'shutting-down' },
+  ],
+  [
+    'shutting down wins over a malformed address',
+    ctx(parseRecipient('no-at-sign'), null, { shuttingDown: true }),
+    { kind: 'deferred', reason: 'shutting-down' },
+  ],
+  [
+    'shutting down wins over relay denial',
+    ctx(mb(alice), notServed, { shuttingDown: true }),
+    { kind: 'deferred', reason: 'shutting-down' },
+  ],
+  [
+    'shutting down wins over limits',
+    ctx(mb(carol), unknownReject, { shuttingDown: true, unknownInSession: 9, rcptInTransaction: 9 }),
+    { kind: 'deferred', reason: 'shutting-down' },
+  ],
 ];
 
 describe('decideRecipient', () => {
@@ -121,7 +261,16 @@ describe('decideRecipient', () => {
       parseRecipient('a@[10.0.0.1]'),
       parseRecipient('broken'),
     ];
-    const answers: Array<DirectoryAnswer | null> = [null, known, unknownReject, unknownQuarantine, unknownObserve, unknownObserveNoMailbox, unavailable, notServed];
+    const answers: Array<DirectoryAnswer | null> = [
+      null,
+      known,
+      unknownReject,
+      unknownQuarantine,
+      unknownObserve,
+      unknownObserveNoMailbox,
+      unavailable,
+      notServed,
+    ];
     const numbers = [0, 2, 3, 5, 100];
     let n = 0;
     const strays: string[] = [];
@@ -131,7 +280,9 @@ describe('decideRecipient', () => {
           for (const unknownInSession of numbers)
             for (const unknownForIp of numbers)
               for (const shuttingDown of [false, true]) {
-                const o = decideRecipient(ctx(r, a, { rcptInTransaction, unknownInSession, unknownForIp, shuttingDown }));
+                const o = decideRecipient(
+                  ctx(r, a, { rcptInTransaction, unknownInSession, unknownForIp, shuttingDown }),
+                );
                 if (ALL_KINDS[o.kind] !== true) strays.push(JSON.stringify(o));
                 n++;
               }

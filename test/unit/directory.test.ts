@@ -15,7 +15,11 @@ describe('compileDirectory: listed and glob entries', () => {
     [
       domain('example.test', { recipients: ['alice', 'Bob', 'shop-*', 'team?', 'a.b*', 'x+y'] }),
       domain('quarantine.test', { unknownRecipients: 'quarantine', recipients: ['alice'] }),
-      domain('observe.test', { unknownRecipients: 'observe', recipients: ['alice'], observeMailbox: 'alice@observe.test' }),
+      domain('observe.test', {
+        unknownRecipients: 'observe',
+        recipients: ['alice'],
+        observeMailbox: 'alice@observe.test',
+      }),
     ],
     noFiles,
   );
@@ -47,12 +51,24 @@ describe('compileDirectory: listed and glob entries', () => {
     ['alice.smith'],
     ['malice'],
   ])('%s is unknown', (localPart) => {
-    expect(dir.lookup('example.test', localPart)).toEqual({ kind: 'unknown', mode: 'reject', observeMailbox: undefined });
+    expect(dir.lookup('example.test', localPart)).toEqual({
+      kind: 'unknown',
+      mode: 'reject',
+      observeMailbox: undefined,
+    });
   });
 
   it('unknown answers carry the domain mode and observe mailbox', () => {
-    expect(dir.lookup('quarantine.test', 'nobody')).toEqual({ kind: 'unknown', mode: 'quarantine', observeMailbox: undefined });
-    expect(dir.lookup('observe.test', 'nobody')).toEqual({ kind: 'unknown', mode: 'observe', observeMailbox: 'alice@observe.test' });
+    expect(dir.lookup('quarantine.test', 'nobody')).toEqual({
+      kind: 'unknown',
+      mode: 'quarantine',
+      observeMailbox: undefined,
+    });
+    expect(dir.lookup('observe.test', 'nobody')).toEqual({
+      kind: 'unknown',
+      mode: 'observe',
+      observeMailbox: 'alice@observe.test',
+    });
   });
 
   it('a domain that is not listed is not served', () => {
@@ -68,13 +84,19 @@ describe('compileDirectory: listed and glob entries', () => {
 });
 
 describe('compileDirectory: postmaster', () => {
-  it.each(['postmaster', 'PostMaster', 'POSTMASTER', 'postmaster+bounces'])('%s is always known, even with no recipients at all', (lp) => {
-    const dir = compileDirectory([domain('empty.test')], noFiles);
-    expect(dir.lookup('empty.test', lp)).toEqual({ kind: 'known', matchedBy: 'postmaster', mailbox: 'postmaster' });
-  });
+  it.each(['postmaster', 'PostMaster', 'POSTMASTER', 'postmaster+bounces'])(
+    '%s is always known, even with no recipients at all',
+    (lp) => {
+      const dir = compileDirectory([domain('empty.test')], noFiles);
+      expect(dir.lookup('empty.test', lp)).toEqual({ kind: 'known', matchedBy: 'postmaster', mailbox: 'postmaster' });
+    },
+  );
 
   it('postmaster is known even while the recipients file is unavailable', () => {
-    const dir = compileDirectory([domain('file.test', { recipientsFile: '/x/file.test.recipients' })], new Map([['file.test', null]]));
+    const dir = compileDirectory(
+      [domain('file.test', { recipientsFile: '/x/file.test.recipients' })],
+      new Map([['file.test', null]]),
+    );
     expect(dir.lookup('file.test', 'postmaster')).toMatchObject({ kind: 'known', matchedBy: 'postmaster' });
   });
 });
@@ -95,7 +117,10 @@ describe('compileDirectory: subaddresses', () => {
     ['', 'alice-news', 'unknown', undefined],
     ['', 'alice', 'known', 'alice'],
   ])('separator %j: %s → %s %s', (sep, lp, kind, mailbox) => {
-    const dir = compileDirectory([domain('example.test', { recipients: ['alice'], subaddressSeparator: sep })], noFiles);
+    const dir = compileDirectory(
+      [domain('example.test', { recipients: ['alice'], subaddressSeparator: sep })],
+      noFiles,
+    );
     const a = dir.lookup('example.test', lp);
     expect(a.kind).toBe(kind);
     if (a.kind === 'known') expect(a.mailbox).toBe(mailbox);
@@ -103,8 +128,16 @@ describe('compileDirectory: subaddresses', () => {
 
   it('a full local-part entry such as alice+orders is its own mailbox, found before the base', () => {
     const dir = compileDirectory([domain('example.test', { recipients: ['alice', 'alice+orders'] })], noFiles);
-    expect(dir.lookup('example.test', 'alice+orders')).toEqual({ kind: 'known', matchedBy: 'listed', mailbox: 'alice+orders' });
-    expect(dir.lookup('example.test', 'Alice+Orders')).toEqual({ kind: 'known', matchedBy: 'listed', mailbox: 'alice+orders' });
+    expect(dir.lookup('example.test', 'alice+orders')).toEqual({
+      kind: 'known',
+      matchedBy: 'listed',
+      mailbox: 'alice+orders',
+    });
+    expect(dir.lookup('example.test', 'Alice+Orders')).toEqual({
+      kind: 'known',
+      matchedBy: 'listed',
+      mailbox: 'alice+orders',
+    });
     expect(dir.lookup('example.test', 'alice+news')).toEqual({ kind: 'known', matchedBy: 'listed', mailbox: 'alice' });
   });
 
@@ -120,7 +153,11 @@ describe('compileDirectory: subaddresses', () => {
       [domain('example.test', { recipients: ['alice'], recipientsFile: '/x/r' })],
       new Map([['example.test', ['alice+orders']]]),
     );
-    expect(dir.lookup('example.test', 'alice+orders')).toEqual({ kind: 'known', matchedBy: 'file', mailbox: 'alice+orders' });
+    expect(dir.lookup('example.test', 'alice+orders')).toEqual({
+      kind: 'known',
+      matchedBy: 'file',
+      mailbox: 'alice+orders',
+    });
   });
 
   it('a subaddress of a glob match is known by the glob', () => {
@@ -136,7 +173,11 @@ describe('compileDirectory: recipients file entries', () => {
     const dir = compileDirectory([withFile], new Map([['example.test', ['carol', 'dept-*']]]));
     expect(dir.lookup('example.test', 'carol')).toEqual({ kind: 'known', matchedBy: 'file', mailbox: 'carol' });
     expect(dir.lookup('example.test', 'CAROL+x')).toEqual({ kind: 'known', matchedBy: 'file', mailbox: 'carol' });
-    expect(dir.lookup('example.test', 'dept-sales')).toEqual({ kind: 'known', matchedBy: 'glob', mailbox: 'dept-sales' });
+    expect(dir.lookup('example.test', 'dept-sales')).toEqual({
+      kind: 'known',
+      matchedBy: 'glob',
+      mailbox: 'dept-sales',
+    });
     expect(dir.lookup('example.test', 'alice')).toEqual({ kind: 'known', matchedBy: 'listed', mailbox: 'alice' });
     expect(dir.lookup('example.test', 'dave').kind).toBe('unknown');
   });
@@ -226,7 +267,9 @@ describe('compileDirectory at scale', () => {
       }
     }
     const elapsedMs = performance.now() - started;
-    console.log(`directory scale: compile ${compiledMs.toFixed(1)} ms, 100000 lookups ${elapsedMs.toFixed(1)} ms (${((elapsedMs * 1000) / N).toFixed(2)} µs each)`);
+    console.log(
+      `directory scale: compile ${compiledMs.toFixed(1)} ms, 100000 lookups ${elapsedMs.toFixed(1)} ms (${((elapsedMs * 1000) / N).toFixed(2)} µs each)`,
+    );
     expect(counts).toEqual({ file: N / 4, glob: N / 4, unknown: N / 2, wrong: 0 });
   });
 });

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { scanHeaderBlock } from '../../src/message/header-block.js';
 
-const scan = (s: string, from = 0): { end: number; complete: boolean } => scanHeaderBlock(Buffer.from(s, 'latin1'), from);
+const scan = (s: string, from = 0): { end: number; complete: boolean } =>
+  scanHeaderBlock(Buffer.from(s, 'latin1'), from);
 
 describe('scanHeaderBlock', () => {
   it.each<[string, string, { end: number; complete: boolean }]>([

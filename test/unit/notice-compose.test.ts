@@ -58,7 +58,11 @@ async function parts(raw: Buffer, boundary: string): Promise<{ head: string; par
     chunks.map(async (c) => {
       const part = c.replace(/^\r\n/, '');
       const [head = '', ...rest] = part.split('\r\n\r\n');
-      return { head, parsed: await simpleParser(Buffer.from(part, 'latin1')), body: rest.join('\r\n\r\n').replace(/\r\n$/, '') };
+      return {
+        head,
+        parsed: await simpleParser(Buffer.from(part, 'latin1')),
+        body: rest.join('\r\n\r\n').replace(/\r\n$/, ''),
+      };
     }),
   );
 }
@@ -79,12 +83,18 @@ describe('format dsn: RFC 3464 multipart/report', () => {
     expect(mail.references).toBe('<order-4711@shop.test>');
     expect(mail.messageId).toBe('<notice-0mhx1q2r3000AbCdEfGh@mx.example.test>');
     expect(mail.from?.value).toEqual([{ name: 'Mail Delivery System', address: 'postmaster@example.test' }]);
-    expect(mail.to && !Array.isArray(mail.to) ? mail.to.value : null).toEqual([{ name: '', address: 'jane@shop.test' }]);
+    expect(mail.to && !Array.isArray(mail.to) ? mail.to.value : null).toEqual([
+      { name: '', address: 'jane@shop.test' },
+    ]);
     expect(mail.subject).toBe('Undeliverable: Your repair order 4711');
     expect(mail.date?.toISOString()).toBe('2026-11-23T10:00:05.000Z');
 
     const p = await parts(n.raw, ct.params['boundary'] ?? '');
-    expect(p.map((x) => x.parsed.headers.get('content-type'))).toMatchObject([{ value: 'text/plain' }, { value: 'message/delivery-status' }, { value: 'text/rfc822-headers' }]);
+    expect(p.map((x) => x.parsed.headers.get('content-type'))).toMatchObject([
+      { value: 'text/plain' },
+      { value: 'message/delivery-status' },
+      { value: 'text/rfc822-headers' },
+    ]);
 
     const [readable, status, headers] = p;
     expect(readable?.parsed.text).toContain('typo@example.test');
@@ -116,10 +126,14 @@ describe('format dsn: RFC 3464 multipart/report', () => {
   });
 
   it('8-bit original headers are sent quoted-printable, so no 8BITMIME peer is needed', async () => {
-    const n = await composeNotice(await input({ originalHeaders: Buffer.from('Subject: Gr\xfc\xdfe\r\n\r\n', 'latin1') }));
+    const n = await composeNotice(
+      await input({ originalHeaders: Buffer.from('Subject: Gr\xfc\xdfe\r\n\r\n', 'latin1') }),
+    );
     const text = n.raw.toString('latin1');
     expect(/[\x80-\xff]/.test(text)).toBe(false);
-    expect(text).toMatch(/Content-Type: text\/rfc822-headers\r\n(?:[^\r\n]+\r\n)*Content-Transfer-Encoding: quoted-printable\r\n/);
+    expect(text).toMatch(
+      /Content-Type: text\/rfc822-headers\r\n(?:[^\r\n]+\r\n)*Content-Transfer-Encoding: quoted-printable\r\n/,
+    );
   });
 
   it('the readable part says all SPEC §6 asks for', async () => {
@@ -128,7 +142,9 @@ describe('format dsn: RFC 3464 multipart/report', () => {
     expect(text).toContain('    typo@example.test\n    jdoe@example.test');
     expect(text).toContain('which do not exist');
     expect(text).toContain('NOT delivered. Nobody has received or read it.');
-    expect(text).toContain(`until ${formatNoticeDate('2026-12-07T10:00:00.000Z', 'en')}, and then it is deleted automatically`);
+    expect(text).toContain(
+      `until ${formatNoticeDate('2026-12-07T10:00:00.000Z', 'en')}, and then it is deleted automatically`,
+    );
     expect(text).toMatch(/Monday,? 7 December 2026/);
     expect(text).toContain('ask the person you wanted to write to for their correct address');
     expect(text).toContain('"Your repair order 4711"');
@@ -139,11 +155,15 @@ describe('format dsn: RFC 3464 multipart/report', () => {
 
   it('storeBody false: the text says only the header lines were kept', async () => {
     const mail = await simpleParser((await composeNotice(await input({ entry: entry({ bodyStored: false }) }))).raw);
-    expect(mail.text).toContain('Only its header lines (sender, recipients, subject, date) were kept, not its content.');
+    expect(mail.text).toContain(
+      'Only its header lines (sender, recipients, subject, date) were kept, not its content.',
+    );
   });
 
   it('a mixed transaction: the text does not claim that nobody received it', async () => {
-    const mail = await simpleParser((await composeNotice(await input({ entry: entry({ deliveredTo: ['alice@example.test'] }) }))).raw);
+    const mail = await simpleParser(
+      (await composeNotice(await input({ entry: entry({ deliveredTo: ['alice@example.test'] }) }))).raw,
+    );
     expect(mail.text).toContain('NOT delivered to the address(es) above, and nobody has received or read it there');
     expect(mail.text).toContain('Your other recipients, whose addresses exist, did receive it.');
     expect(mail.text).not.toContain('Nobody has received or read it.');
@@ -168,13 +188,17 @@ describe('format plain', () => {
   });
 
   it('no original Message-ID → no In-Reply-To/References', async () => {
-    const mail = await simpleParser((await composeNotice(await input({ format: 'plain', entry: entry({ messageId: null }) }))).raw);
+    const mail = await simpleParser(
+      (await composeNotice(await input({ format: 'plain', entry: entry({ messageId: null }) }))).raw,
+    );
     expect(mail.inReplyTo).toBeUndefined();
     expect(mail.references).toBeUndefined();
   });
 
   it('no subject → "Undeliverable" alone', async () => {
-    const mail = await simpleParser((await composeNotice(await input({ format: 'plain', entry: entry({ subject: null }) }))).raw);
+    const mail = await simpleParser(
+      (await composeNotice(await input({ format: 'plain', entry: entry({ subject: null }) }))).raw,
+    );
     expect(mail.subject).toBe('Undeliverable');
     expect(mail.text).toMatch(/Your message of Monday/);
   });
@@ -195,9 +219,11 @@ describe('German', () => {
 });
 
 describe('From: address', () => {
-  it('a local-part is taken at the (first) unknown recipient\'s domain; a full address as it is', () => {
+  it("a local-part is taken at the (first) unknown recipient's domain; a full address as it is", () => {
     expect(noticeFromAddress('postmaster', ['typo@example.test'])).toBe('postmaster@example.test');
-    expect(noticeFromAddress('mailer-daemon', ['a@xn--bcher-kva.test', 'b@other.test'])).toBe('mailer-daemon@xn--bcher-kva.test');
+    expect(noticeFromAddress('mailer-daemon', ['a@xn--bcher-kva.test', 'b@other.test'])).toBe(
+      'mailer-daemon@xn--bcher-kva.test',
+    );
     expect(noticeFromAddress('notices@guard.example.org', ['typo@example.test'])).toBe('notices@guard.example.org');
   });
 });

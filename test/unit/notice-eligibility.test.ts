@@ -12,7 +12,13 @@ import {
   type NoticePolicy,
 } from '../../src/notice/eligibility.js';
 
-const policy: NoticePolicy = { enabled: true, format: 'dsn', requireSenderAuth: 'none', perSenderIntervalMs: 86_400_000, maxPerHour: 200 };
+const policy: NoticePolicy = {
+  enabled: true,
+  format: 'dsn',
+  requireSenderAuth: 'none',
+  perSenderIntervalMs: 86_400_000,
+  maxPerHour: 200,
+};
 const candidate: NoticeCandidate = { mailFrom: 'jane@shop.test', recipients: ['typo@example.test'], headers: {} };
 const fresh: NoticeHistory = { lastSentMs: [null], sentInLastHour: 0 };
 const NOW = Date.parse('2026-11-23T10:00:00Z');
@@ -45,7 +51,18 @@ describe('RFC 3834 §2: senders that never get a notice', () => {
     expect(judgeSender(from)).toEqual({ kind: 'suppress', reason });
   });
 
-  it.each(['jane@shop.test', 'owner@shop.test', 'request@shop.test', 'replyto@shop.test', 'noreplyjane@shop.test', 'postmasters@shop.test', '"jane,doe"@shop.test', '"a\\"b"@shop.test', 'bounces+4711=x.test@crm.test', 'jürgen@shop.test'])('%s → send', (from) => {
+  it.each([
+    'jane@shop.test',
+    'owner@shop.test',
+    'request@shop.test',
+    'replyto@shop.test',
+    'noreplyjane@shop.test',
+    'postmasters@shop.test',
+    '"jane,doe"@shop.test',
+    '"a\\"b"@shop.test',
+    'bounces+4711=x.test@crm.test',
+    'jürgen@shop.test',
+  ])('%s → send', (from) => {
     expect(judgeSender(from)).toEqual({ kind: 'send' });
   });
 });
@@ -108,13 +125,18 @@ describe('sender authentication gate', () => {
     ['dmarc', { spf: 'pass', dmarc: 'none', aligned: true }, 'sender-auth-failed'],
     ['dmarc', { spf: 'temperror', dmarc: 'temperror', aligned: true }, 'sender-auth-failed'],
   ] as const)('%s with %j → %s', (mode, auth, expected) => {
-    expect(judgeAuth(mode, auth)).toEqual(expected === 'send' ? { kind: 'send' } : { kind: 'suppress', reason: expected });
+    expect(judgeAuth(mode, auth)).toEqual(
+      expected === 'send' ? { kind: 'send' } : { kind: 'suppress', reason: expected },
+    );
   });
 });
 
 describe('throttle', () => {
   it('per-sender-interval: a notice for the same sender and unknown recipient within the interval', () => {
-    expect(judgeThrottle(policy, { lastSentMs: [NOW - 3_600_000], sentInLastHour: 1 }, NOW)).toEqual({ kind: 'suppress', reason: 'per-sender-interval' });
+    expect(judgeThrottle(policy, { lastSentMs: [NOW - 3_600_000], sentInLastHour: 1 }, NOW)).toEqual({
+      kind: 'suppress',
+      reason: 'per-sender-interval',
+    });
   });
   it('the interval has passed → send', () => {
     expect(judgeThrottle(policy, { lastSentMs: [NOW - 86_400_000], sentInLastHour: 0 }, NOW)).toEqual({ kind: 'send' });
@@ -123,14 +145,21 @@ describe('throttle', () => {
     expect(judgeThrottle(policy, { lastSentMs: [NOW - 1000, null], sentInLastHour: 1 }, NOW)).toEqual({ kind: 'send' });
   });
   it('perSenderInterval 0 turns the dedupe off', () => {
-    expect(judgeThrottle({ ...policy, perSenderIntervalMs: 0 }, { lastSentMs: [NOW - 1], sentInLastHour: 1 }, NOW)).toEqual({ kind: 'send' });
+    expect(
+      judgeThrottle({ ...policy, perSenderIntervalMs: 0 }, { lastSentMs: [NOW - 1], sentInLastHour: 1 }, NOW),
+    ).toEqual({ kind: 'send' });
   });
   it('hourly-cap: maxPerHour notices in the last hour', () => {
-    expect(judgeThrottle(policy, { lastSentMs: [null], sentInLastHour: 200 }, NOW)).toEqual({ kind: 'suppress', reason: 'hourly-cap' });
+    expect(judgeThrottle(policy, { lastSentMs: [null], sentInLastHour: 200 }, NOW)).toEqual({
+      kind: 'suppress',
+      reason: 'hourly-cap',
+    });
     expect(judgeThrottle(policy, { lastSentMs: [null], sentInLastHour: 199 }, NOW)).toEqual({ kind: 'send' });
   });
   it('maxPerHour 0 turns the cap off', () => {
-    expect(judgeThrottle({ ...policy, maxPerHour: 0 }, { lastSentMs: [null], sentInLastHour: 10_000 }, NOW)).toEqual({ kind: 'send' });
+    expect(judgeThrottle({ ...policy, maxPerHour: 0 }, { lastSentMs: [null], sentInLastHour: 10_000 }, NOW)).toEqual({
+      kind: 'send',
+    });
   });
 });
 
@@ -145,11 +174,26 @@ describe('judgeNotice: all rules together', () => {
     expect(judge({ policy: { ...policy, enabled: false } })).toEqual({ kind: 'suppress', reason: 'notices-disabled' });
   });
   it('sender rules come before header rules, header rules before auth, auth before the throttle', () => {
-    expect(judge({ candidate: { ...candidate, mailFrom: '', headers: { precedence: 'bulk' } } })).toMatchObject({ reason: 'null-sender' });
-    expect(judge({ candidate: { ...candidate, headers: { precedence: 'bulk' } }, policy: { ...policy, requireSenderAuth: 'spf' } })).toMatchObject({ reason: 'precedence' });
-    expect(judge({ policy: { ...policy, requireSenderAuth: 'spf' }, auth: { spf: 'fail', dmarc: 'skipped' }, history: { lastSentMs: [NOW], sentInLastHour: 999 } })).toMatchObject({
+    expect(judge({ candidate: { ...candidate, mailFrom: '', headers: { precedence: 'bulk' } } })).toMatchObject({
+      reason: 'null-sender',
+    });
+    expect(
+      judge({
+        candidate: { ...candidate, headers: { precedence: 'bulk' } },
+        policy: { ...policy, requireSenderAuth: 'spf' },
+      }),
+    ).toMatchObject({ reason: 'precedence' });
+    expect(
+      judge({
+        policy: { ...policy, requireSenderAuth: 'spf' },
+        auth: { spf: 'fail', dmarc: 'skipped' },
+        history: { lastSentMs: [NOW], sentInLastHour: 999 },
+      }),
+    ).toMatchObject({
       reason: 'sender-auth-failed',
     });
-    expect(judge({ history: { lastSentMs: [NOW], sentInLastHour: 999 } })).toMatchObject({ reason: 'per-sender-interval' });
+    expect(judge({ history: { lastSentMs: [NOW], sentInLastHour: 999 } })).toMatchObject({
+      reason: 'per-sender-interval',
+    });
   });
 });

@@ -9,7 +9,8 @@ function fakeDns(zone: Record<string, unknown>): DnsResolver {
   return async (name, rrtype) => {
     const v = zone[`${name} ${rrtype}`];
     if (v instanceof Error) throw v;
-    if (v === undefined) throw dnsError(Object.keys(zone).some((k) => k.startsWith(`${name} `)) ? 'ENODATA' : 'ENOTFOUND');
+    if (v === undefined)
+      throw dnsError(Object.keys(zone).some((k) => k.startsWith(`${name} `)) ? 'ENODATA' : 'ENOTFOUND');
     return v;
   };
 }
@@ -43,29 +44,67 @@ describe('lookupMailHosts', () => {
   });
 
   it('null MX (RFC 7505) → null-mx', async () => {
-    expect(await lookupMailHosts('shop.test', fakeDns({ 'shop.test MX': [{ exchange: '', priority: 0 }] }))).toEqual({ kind: 'null-mx' });
-    expect(await lookupMailHosts('shop.test', fakeDns({ 'shop.test MX': [{ exchange: '.', priority: 0 }] }))).toEqual({ kind: 'null-mx' });
+    expect(await lookupMailHosts('shop.test', fakeDns({ 'shop.test MX': [{ exchange: '', priority: 0 }] }))).toEqual({
+      kind: 'null-mx',
+    });
+    expect(await lookupMailHosts('shop.test', fakeDns({ 'shop.test MX': [{ exchange: '.', priority: 0 }] }))).toEqual({
+      kind: 'null-mx',
+    });
   });
 
   it('NXDOMAIN → no-such-domain; SERVFAIL → temporary', async () => {
     expect(await lookupMailHosts('gone.test', fakeDns({}))).toEqual({ kind: 'no-such-domain' });
-    expect(await lookupMailHosts('shop.test', fakeDns({ 'shop.test MX': dnsError('ESERVFAIL') }))).toMatchObject({ kind: 'temporary' });
+    expect(await lookupMailHosts('shop.test', fakeDns({ 'shop.test MX': dnsError('ESERVFAIL') }))).toMatchObject({
+      kind: 'temporary',
+    });
   });
 
   it('MX hosts without addresses → no-mail-host, or temporary when a lookup failed', async () => {
-    expect(await lookupMailHosts('shop.test', fakeDns({ 'shop.test MX': [{ exchange: 'mx.shop.test', priority: 1 }], 'mx.shop.test TXT': [] }))).toEqual({ kind: 'no-mail-host' });
-    expect(await lookupMailHosts('shop.test', fakeDns({ 'shop.test MX': [{ exchange: 'mx.shop.test', priority: 1 }], 'mx.shop.test A': dnsError('ETIMEOUT') }))).toMatchObject({
+    expect(
+      await lookupMailHosts(
+        'shop.test',
+        fakeDns({ 'shop.test MX': [{ exchange: 'mx.shop.test', priority: 1 }], 'mx.shop.test TXT': [] }),
+      ),
+    ).toEqual({ kind: 'no-mail-host' });
+    expect(
+      await lookupMailHosts(
+        'shop.test',
+        fakeDns({
+          'shop.test MX': [{ exchange: 'mx.shop.test', priority: 1 }],
+          'mx.shop.test A': dnsError('ETIMEOUT'),
+        }),
+      ),
+    ).toMatchObject({
       kind: 'temporary',
     });
   });
 
   it('loopback and link-local MX addresses are refused unless allowed (tests)', async () => {
-    const dns = fakeDns({ 'shop.test MX': [{ exchange: 'mx.shop.test', priority: 1 }], 'mx.shop.test A': ['127.0.0.1'] });
+    const dns = fakeDns({
+      'shop.test MX': [{ exchange: 'mx.shop.test', priority: 1 }],
+      'mx.shop.test A': ['127.0.0.1'],
+    });
     expect(await lookupMailHosts('shop.test', dns)).toEqual({ kind: 'no-mail-host' });
     expect(await lookupMailHosts('shop.test', dns, { allowUnroutable: true })).toMatchObject({ kind: 'hosts' });
-    expect(['127.0.0.1', '0.0.0.0', '169.254.1.1', '::1', '::', 'fe80::1', '::ffff:127.0.0.1', 'not-an-ip'].every(isUnroutableAddress)).toBe(true);
+    expect(
+      ['127.0.0.1', '0.0.0.0', '169.254.1.1', '::1', '::', 'fe80::1', '::ffff:127.0.0.1', 'not-an-ip'].every(
+        isUnroutableAddress,
+      ),
+    ).toBe(true);
     // private, shared, documentation and multicast ranges, plain and IPv4-mapped: never a notice target
-    expect(['10.0.0.1', '172.16.5.5', '192.168.1.1', '100.64.0.1', '192.0.2.1', '224.0.0.1', 'fd00::1', '2001:db8::1', '::ffff:10.0.0.1'].every(isUnroutableAddress)).toBe(true);
+    expect(
+      [
+        '10.0.0.1',
+        '172.16.5.5',
+        '192.168.1.1',
+        '100.64.0.1',
+        '192.0.2.1',
+        '224.0.0.1',
+        'fd00::1',
+        '2001:db8::1',
+        '::ffff:10.0.0.1',
+      ].every(isUnroutableAddress),
+    ).toBe(true);
     expect(['93.184.216.34', '8.8.8.8', '2a00:1450:4001::1', '::ffff:8.8.8.8'].some(isUnroutableAddress)).toBe(false);
   });
 });
@@ -131,7 +170,10 @@ describe('isUnroutableAddress: embedded IPv4 and special IPv6 ranges', () => {
   });
 
   it('a domain whose MX resolves only to embedded loopback addresses gets no connection attempt', async () => {
-    const dns = fakeDns({ 'shop.test MX': [{ exchange: 'mx.shop.test', priority: 1 }], 'mx.shop.test AAAA': ['::127.0.0.1', '64:ff9b::7f00:1', '2002:7f00:1::1', 'fec0::25'] });
+    const dns = fakeDns({
+      'shop.test MX': [{ exchange: 'mx.shop.test', priority: 1 }],
+      'mx.shop.test AAAA': ['::127.0.0.1', '64:ff9b::7f00:1', '2002:7f00:1::1', 'fec0::25'],
+    });
     expect(await lookupMailHosts('shop.test', dns)).toEqual({ kind: 'no-mail-host' });
   });
 });

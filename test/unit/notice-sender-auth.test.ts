@@ -17,16 +17,28 @@ function fakeDns(txt: Record<string, string | Error>, opts: { hang?: boolean } =
   };
 }
 
-const message = (from: string): string => `From: <${from}>\r\nTo: typo@example.test\r\nSubject: hi\r\nMessage-ID: <m@x>\r\n\r\nbody\r\n`;
+const message = (from: string): string =>
+  `From: <${from}>\r\nTo: typo@example.test\r\nSubject: hi\r\nMessage-ID: <m@x>\r\n\r\nbody\r\n`;
 
 function input(over: Partial<SenderAuthInput> & { from?: string } = {}): SenderAuthInput {
   const { from = 'jane@shop.test', ...rest } = over;
-  return { mode: 'spf', sender: 'jane@shop.test', ip: '192.0.2.7', helo: 'mail.shop.test', hostname: 'mx.test', openMessage: () => Readable.from([message(from)]), ...rest };
+  return {
+    mode: 'spf',
+    sender: 'jane@shop.test',
+    ip: '192.0.2.7',
+    helo: 'mail.shop.test',
+    hostname: 'mx.test',
+    openMessage: () => Readable.from([message(from)]),
+    ...rest,
+  };
 }
 
 describe('SPF', () => {
   it('pass', async () => {
-    expect(await verifySenderAuth(input(), fakeDns({ 'shop.test': 'v=spf1 ip4:192.0.2.0/24 -all' }))).toEqual({ spf: 'pass', dmarc: 'skipped' });
+    expect(await verifySenderAuth(input(), fakeDns({ 'shop.test': 'v=spf1 ip4:192.0.2.0/24 -all' }))).toEqual({
+      spf: 'pass',
+      dmarc: 'skipped',
+    });
   });
   it('fail and softfail', async () => {
     expect((await verifySenderAuth(input(), fakeDns({ 'shop.test': 'v=spf1 -all' }))).spf).toBe('fail');
@@ -36,15 +48,23 @@ describe('SPF', () => {
     expect((await verifySenderAuth(input(), fakeDns({}))).spf).toBe('none');
   });
   it('a mapped IPv4 client address is checked as IPv4', async () => {
-    expect((await verifySenderAuth(input({ ip: '::ffff:192.0.2.7' }), fakeDns({ 'shop.test': 'v=spf1 ip4:192.0.2.7 -all' }))).spf).toBe('pass');
+    expect(
+      (await verifySenderAuth(input({ ip: '::ffff:192.0.2.7' }), fakeDns({ 'shop.test': 'v=spf1 ip4:192.0.2.7 -all' })))
+        .spf,
+    ).toBe('pass');
   });
   it('DNS error → temperror, never a throw', async () => {
     expect((await verifySenderAuth(input(), fakeDns({ 'shop.test': dnsError('ESERVFAIL') }))).spf).toBe('temperror');
-    expect((await verifySenderAuth(input(), async () => Promise.reject(new Error('resolver exploded')))).spf).toBe('temperror');
+    expect((await verifySenderAuth(input(), async () => Promise.reject(new Error('resolver exploded')))).spf).toBe(
+      'temperror',
+    );
   });
   it('a resolver that never answers → temperror within the deadline', async () => {
     const started = Date.now();
-    expect(await verifySenderAuth(input(), fakeDns({}, { hang: true }), 300)).toEqual({ spf: 'temperror', dmarc: 'temperror' });
+    expect(await verifySenderAuth(input(), fakeDns({}, { hang: true }), 300)).toEqual({
+      spf: 'temperror',
+      dmarc: 'temperror',
+    });
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
@@ -53,17 +73,29 @@ describe('DMARC', () => {
   const zone = { 'shop.test': 'v=spf1 ip4:192.0.2.7 -all', '_dmarc.shop.test': 'v=DMARC1; p=reject' };
 
   it('SPF-aligned pass, envelope sender aligned with From:', async () => {
-    expect(await verifySenderAuth(input({ mode: 'dmarc' }), fakeDns(zone))).toEqual({ spf: 'pass', dmarc: 'pass', aligned: true });
+    expect(await verifySenderAuth(input({ mode: 'dmarc' }), fakeDns(zone))).toEqual({
+      spf: 'pass',
+      dmarc: 'pass',
+      aligned: true,
+    });
   });
   it('From: of another domain → DMARC of that domain, not aligned', async () => {
-    const r = await verifySenderAuth(input({ mode: 'dmarc', from: 'ceo@bank.test' }), fakeDns({ ...zone, '_dmarc.bank.test': 'v=DMARC1; p=reject' }));
+    const r = await verifySenderAuth(
+      input({ mode: 'dmarc', from: 'ceo@bank.test' }),
+      fakeDns({ ...zone, '_dmarc.bank.test': 'v=DMARC1; p=reject' }),
+    );
     expect(r).toEqual({ spf: 'pass', dmarc: 'fail', aligned: false });
   });
   it('no DMARC record → none', async () => {
-    expect((await verifySenderAuth(input({ mode: 'dmarc' }), fakeDns({ 'shop.test': 'v=spf1 ip4:192.0.2.7 -all' }))).dmarc).toBe('none');
+    expect(
+      (await verifySenderAuth(input({ mode: 'dmarc' }), fakeDns({ 'shop.test': 'v=spf1 ip4:192.0.2.7 -all' }))).dmarc,
+    ).toBe('none');
   });
   it('unreadable message → temperror', async () => {
-    expect(await verifySenderAuth(input({ mode: 'dmarc', openMessage: () => null }), fakeDns(zone))).toEqual({ spf: 'temperror', dmarc: 'temperror' });
+    expect(await verifySenderAuth(input({ mode: 'dmarc', openMessage: () => null }), fakeDns(zone))).toEqual({
+      spf: 'temperror',
+      dmarc: 'temperror',
+    });
   });
 });
 

@@ -45,7 +45,10 @@ function eightBitHeaderBlock(bytes: number): Buffer {
   const fields: string[] = ['From: Jane <jane@shop.test>\r\n', 'Subject: Grüße\r\n'];
   let size = 0;
   for (let i = 0; size < bytes; i++) {
-    const f = i % 3 === 0 ? `X-Folded-${i}: Größenänderung für ${i}\r\n\tund noch eine Zeile mit Ümlauten äöü ${i}\r\n` : `X-Note-${i}: Bestätigung der Rückgabe, Straße ${i}, Grüße aus Köln\r\n`;
+    const f =
+      i % 3 === 0
+        ? `X-Folded-${i}: Größenänderung für ${i}\r\n\tund noch eine Zeile mit Ümlauten äöü ${i}\r\n`
+        : `X-Note-${i}: Bestätigung der Rückgabe, Straße ${i}, Grüße aus Köln\r\n`;
     fields.push(f);
     size += Buffer.byteLength(f);
   }
@@ -81,15 +84,21 @@ describe('notice size (issue #9, item 6)', () => {
     // not cut more than needed: 8-bit bytes take three in quoted-printable, so about a third of 256 KiB
     expect(q.length).toBeGreaterThan(60_000);
 
-    expect(mail.text).toContain(`The header lines attached below were shortened to keep this report within 256 KiB: they are the first ${kept} header fields of the message.`);
+    expect(mail.text).toContain(
+      `The header lines attached below were shortened to keep this report within 256 KiB: they are the first ${kept} header fields of the message.`,
+    );
     // unfolded: the composer folds a long header line
-    expect(n.raw.toString('latin1').replace(/\r\n[ \t]+/g, ' ')).toContain(`Content-Description: Header lines of the undelivered message, shortened: the first ${kept} fields\r\n`);
+    expect(n.raw.toString('latin1').replace(/\r\n[ \t]+/g, ' ')).toContain(
+      `Content-Description: Header lines of the undelivered message, shortened: the first ${kept} fields\r\n`,
+    );
     expect(ms).toBeLessThan(5_000);
   });
 
   it('in German too', async () => {
     const mail = await simpleParser((await composeNotice(await input(eightBitHeaderBlock(360_000), 'de'))).raw);
-    expect(mail.text).toMatch(/Die Kopfzeilen im Anhang wurden gekürzt, damit dieser Bericht höchstens 256 KiB groß ist: enthalten sind die ersten \d+ Kopffelder der Nachricht\./);
+    expect(mail.text).toMatch(
+      /Die Kopfzeilen im Anhang wurden gekürzt, damit dieser Bericht höchstens 256 KiB groß ist: enthalten sind die ersten \d+ Kopffelder der Nachricht\./,
+    );
   });
 
   it('one field too large for any notice: no header part, and the text says the header lines are missing', async () => {
@@ -99,14 +108,20 @@ describe('notice size (issue #9, item 6)', () => {
     const mail = await simpleParser(n.raw);
     expect(quotedHeaders(mail)).toBeUndefined();
     expect(mail.attachments.map((a) => a.contentType)).toEqual(['message/delivery-status']);
-    expect(mail.text).toContain('The header lines of the message are not attached: with them this report would exceed 256 KiB.');
+    expect(mail.text).toContain(
+      'The header lines of the message are not attached: with them this report would exceed 256 KiB.',
+    );
   });
 
   it('a header block that fits is quoted whole, without a note', async () => {
     const original = eightBitHeaderBlock(40_000);
     const n = await composeNotice(await input(original));
     const mail = await simpleParser(n.raw);
-    expect(quotedHeaders(mail)?.toString('utf8').replace(/(\r\n)+$/, '')).toBe(original.toString('utf8').replace(/(\r\n)+$/, ''));
+    expect(
+      quotedHeaders(mail)
+        ?.toString('utf8')
+        .replace(/(\r\n)+$/, ''),
+    ).toBe(original.toString('utf8').replace(/(\r\n)+$/, ''));
     expect(mail.text).not.toContain('shortened');
     expect(n.raw.toString('latin1')).toContain('Content-Description: Header lines of the undelivered message\r\n');
   });

@@ -4,7 +4,12 @@ import { simpleParser } from 'mailparser';
 import { composeNotice } from '../../src/notice/compose.js';
 import { parseTemplateFile } from '../../src/notice/render.js';
 import { BUILTIN_TEMPLATES } from '../../src/notice/builtin-templates.js';
-import { MAX_SUBJECT_CHARS, decodeEncodedWords, sanitizeMessageId, sanitizeSubject } from '../../src/notice/sanitize.js';
+import {
+  MAX_SUBJECT_CHARS,
+  decodeEncodedWords,
+  sanitizeMessageId,
+  sanitizeSubject,
+} from '../../src/notice/sanitize.js';
 import type { QuarantineEntry } from '../../src/quarantine/entry.js';
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
@@ -16,7 +21,9 @@ describe('sanitizeSubject', () => {
   });
 
   it('control, DEL, C1, line-separator and bidi-override characters are removed', () => {
-    expect(sanitizeSubject('a\u0000b\u0007c\u001bd\u007fe\u0085f\u2028g\u202eh\u2066i\ufeffj')).toBe('a b c d e f g h i j');
+    expect(sanitizeSubject('a\u0000b\u0007c\u001bd\u007fe\u0085f\u2028g\u202eh\u2066i\ufeffj')).toBe(
+      'a b c d e f g h i j',
+    );
   });
 
   it('a 10 KB subject is cut to the bound, with an ellipsis', () => {

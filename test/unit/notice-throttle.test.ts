@@ -10,7 +10,10 @@ describe('notice throttle', () => {
   it('remembers the last notice per (sender, recipient), case-insensitively', () => {
     const t = createNoticeThrottle();
     t.record('Jane@Shop.test', ['Typo@example.test'], T0);
-    expect(t.view('jane@shop.test', ['typo@example.test', 'other@example.test'], T0 + MIN)).toEqual({ lastSentMs: [T0, null], sentInLastHour: 1 });
+    expect(t.view('jane@shop.test', ['typo@example.test', 'other@example.test'], T0 + MIN)).toEqual({
+      lastSentMs: [T0, null],
+      sentInLastHour: 1,
+    });
     expect(t.view('someone@shop.test', ['typo@example.test'], T0 + MIN).lastSentMs).toEqual([null]);
   });
 
@@ -55,7 +58,9 @@ describe('notice throttle', () => {
 
 describe('retry schedule', () => {
   it('grows 1m, 5m, 15m, 30m, 1h, 2h, then stays at 4h', () => {
-    expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map((n) => retryDelayMs(n) / MIN)).toEqual([1, 5, 15, 30, 60, 120, 240, 240, 240]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map((n) => retryDelayMs(n) / MIN)).toEqual([
+      1, 5, 15, 30, 60, 120, 240, 240, 240,
+    ]);
   });
   it('scales with the base (tests use milliseconds)', () => {
     expect(retryDelayMs(1, 50)).toBe(50);

@@ -42,7 +42,9 @@ describe('newMessageId', () => {
   });
 
   it('has a fixed length, so string order is time order', () => {
-    const lengths = new Set([Date.UTC(1971, 0, 1), Date.UTC(2026, 0, 1), Date.UTC(2999, 0, 1)].map((t) => newMessageId(new Date(t)).length));
+    const lengths = new Set(
+      [Date.UTC(1971, 0, 1), Date.UTC(2026, 0, 1), Date.UTC(2999, 0, 1)].map((t) => newMessageId(new Date(t)).length),
+    );
     expect(lengths.size).toBe(1);
   });
 });

@@ -2,7 +2,16 @@
 import { describe, expect, it } from 'vitest';
 import type { MailAddress } from '../../src/address/parse.js';
 import type { RcptOutcome } from '../../src/policy/decide.js';
-import { formatReply, reasonForRcpt, replies, replyForCommit, replyForFailure, replyForRcpt, ReplyError, sanitizeText } from '../../src/smtp/replies.js';
+import {
+  formatReply,
+  reasonForRcpt,
+  replies,
+  replyForCommit,
+  replyForFailure,
+  replyForRcpt,
+  ReplyError,
+  sanitizeText,
+} from '../../src/smtp/replies.js';
 import type { CommitOutcome } from '../../src/transaction/commit.js';
 
 const alice: MailAddress = { localPart: 'Alice', domain: 'example.test', normalized: 'alice@example.test' };
@@ -11,29 +20,61 @@ const carol: MailAddress = { localPart: 'Carol', domain: 'example.test', normali
 /** Rows per RcptOutcome kind and variant; the Record type keeps the keys in step with the union. */
 const rcptTable: Record<RcptOutcome['kind'], Array<[RcptOutcome, string]>> = {
   accept: [[{ kind: 'accept', recipient: alice, mailbox: 'alice' }, '250 2.1.5 Accepted']],
-  reject: [[{ kind: 'reject', recipient: carol }, '550 5.1.1 <carol@example.test>: recipient address rejected: user unknown']],
+  reject: [
+    [{ kind: 'reject', recipient: carol }, '550 5.1.1 <carol@example.test>: recipient address rejected: user unknown'],
+  ],
   quarantine: [[{ kind: 'quarantine', recipient: carol }, '250 2.1.5 Accepted']],
   observe: [[{ kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' }, '250 2.1.5 Accepted']],
   'relay-denied': [
-    [{ kind: 'relay-denied', raw: 'someone@elsewhere.test', reason: 'not-served' }, '554 5.7.1 <someone@elsewhere.test>: relay access denied'],
-    [{ kind: 'relay-denied', raw: 'bob%elsewhere.test@example.test', reason: '%' }, '550 5.7.1 <bob%elsewhere.test@example.test>: source routing and percent hacks are not supported: relay access denied'],
-    [{ kind: 'relay-denied', raw: 'elsewhere.test!bob@example.test', reason: '!' }, '550 5.7.1 <elsewhere.test!bob@example.test>: source routing and percent hacks are not supported: relay access denied'],
-    [{ kind: 'relay-denied', raw: '"bob@elsewhere.test"@example.test', reason: 'quoted-at' }, '550 5.7.1 <"bob@elsewhere.test"@example.test>: source routing and percent hacks are not supported: relay access denied'],
-    [{ kind: 'relay-denied', raw: 'bob@[127.0.0.1]', reason: 'literal' }, '554 5.7.1 <bob@[127.0.0.1]>: relay access denied'],
+    [
+      { kind: 'relay-denied', raw: 'someone@elsewhere.test', reason: 'not-served' },
+      '554 5.7.1 <someone@elsewhere.test>: relay access denied',
+    ],
+    [
+      { kind: 'relay-denied', raw: 'bob%elsewhere.test@example.test', reason: '%' },
+      '550 5.7.1 <bob%elsewhere.test@example.test>: source routing and percent hacks are not supported: relay access denied',
+    ],
+    [
+      { kind: 'relay-denied', raw: 'elsewhere.test!bob@example.test', reason: '!' },
+      '550 5.7.1 <elsewhere.test!bob@example.test>: source routing and percent hacks are not supported: relay access denied',
+    ],
+    [
+      { kind: 'relay-denied', raw: '"bob@elsewhere.test"@example.test', reason: 'quoted-at' },
+      '550 5.7.1 <"bob@elsewhere.test"@example.test>: source routing and percent hacks are not supported: relay access denied',
+    ],
+    [
+      { kind: 'relay-denied', raw: 'bob@[127.0.0.1]', reason: 'literal' },
+      '554 5.7.1 <bob@[127.0.0.1]>: relay access denied',
+    ],
   ],
   invalid: [
-    [{ kind: 'invalid', raw: 'no-at-sign', why: 'no local-part or domain' }, '501 5.1.3 bad recipient address syntax: no local-part or domain'],
-    [{ kind: 'invalid', raw: 'x', why: 'local-part over 64 octets' }, '501 5.1.3 bad recipient address syntax: local-part over 64 octets'],
+    [
+      { kind: 'invalid', raw: 'no-at-sign', why: 'no local-part or domain' },
+      '501 5.1.3 bad recipient address syntax: no local-part or domain',
+    ],
+    [
+      { kind: 'invalid', raw: 'x', why: 'local-part over 64 octets' },
+      '501 5.1.3 bad recipient address syntax: local-part over 64 octets',
+    ],
   ],
   limited: [
     [{ kind: 'limited', limit: 'max-recipients' }, '452 4.5.3 too many recipients in this transaction'],
     [{ kind: 'limited', limit: 'max-unknown-recipients' }, '421 4.7.0 too many unknown recipients, closing connection'],
-    [{ kind: 'limited', limit: 'max-unknown-recipients-per-ip' }, '421 4.7.0 too many unknown recipients from your address, try again later'],
+    [
+      { kind: 'limited', limit: 'max-unknown-recipients-per-ip' },
+      '421 4.7.0 too many unknown recipients from your address, try again later',
+    ],
   ],
   deferred: [
-    [{ kind: 'deferred', reason: 'directory-unavailable' }, '451 4.3.0 recipient directory unavailable, try again later'],
+    [
+      { kind: 'deferred', reason: 'directory-unavailable' },
+      '451 4.3.0 recipient directory unavailable, try again later',
+    ],
     [{ kind: 'deferred', reason: 'shutting-down' }, '421 4.3.2 server shutting down, try again later'],
-    [{ kind: 'deferred', reason: 'quarantine-full' }, '452 4.3.1 insufficient system storage: quarantine full, try again later'],
+    [
+      { kind: 'deferred', reason: 'quarantine-full' },
+      '452 4.3.1 insufficient system storage: quarantine full, try again later',
+    ],
   ],
 };
 
@@ -58,21 +99,60 @@ describe('replyForRcpt', () => {
 describe('replyForCommit', () => {
   it.each<[string, CommitOutcome, string]>([
     ['stored', { kind: 'stored', qid: 'abc123', refused: [] }, '250 2.0.0 Ok: queued as abc123'],
-    ['temporary: storage, with its greppable reason', { kind: 'temporary', source: 'storage', reason: 'storage-enospc', detail: 'ENOSPC' }, '451 4.3.0 local error in processing, try again later [storage-enospc]'],
-    ['temporary: upstream, with its greppable reason', { kind: 'temporary', source: 'upstream', reason: 'upstream-unreachable', detail: 'ECONNREFUSED' }, '451 4.4.1 mailbox server temporarily unavailable, try again later [upstream-unreachable]'],
-    ['permanent 550 5.1.1', { kind: 'permanent', upstream: { code: 550, enhanced: '5.1.1', text: 'no such user' } }, '550 5.1.1 mailbox server refused the message: no such user'],
-    ['permanent 554 5.7.1', { kind: 'permanent', upstream: { code: 554, enhanced: '5.7.1', text: 'spam' } }, '554 5.7.1 mailbox server refused the message: spam'],
-    ['permanent 552 5.2.2 (mailbox full) keeps the enhanced code', { kind: 'permanent', upstream: { code: 552, enhanced: '5.2.2', text: 'mailbox full' } }, '550 5.2.2 mailbox server refused the message: mailbox full'],
-    ['permanent without an enhanced code', { kind: 'permanent', upstream: { code: 550, text: 'nope' } }, '550 5.0.0 mailbox server refused the message: nope'],
-    ['permanent with an undefined enhanced code', { kind: 'permanent', upstream: { code: 550, enhanced: undefined, text: 'nope' } }, '550 5.0.0 mailbox server refused the message: nope'],
-    ['permanent with a 4.x.x enhanced code is never passed on as such', { kind: 'permanent', upstream: { code: 550, enhanced: '4.2.0', text: 'odd' } }, '550 5.0.0 mailbox server refused the message: odd'],
-    ['permanent with a garbage enhanced code', { kind: 'permanent', upstream: { code: 550, enhanced: '5.1.1; rm -rf', text: 'x' } }, '550 5.0.0 mailbox server refused the message: x'],
+    [
+      'temporary: storage, with its greppable reason',
+      { kind: 'temporary', source: 'storage', reason: 'storage-enospc', detail: 'ENOSPC' },
+      '451 4.3.0 local error in processing, try again later [storage-enospc]',
+    ],
+    [
+      'temporary: upstream, with its greppable reason',
+      { kind: 'temporary', source: 'upstream', reason: 'upstream-unreachable', detail: 'ECONNREFUSED' },
+      '451 4.4.1 mailbox server temporarily unavailable, try again later [upstream-unreachable]',
+    ],
+    [
+      'permanent 550 5.1.1',
+      { kind: 'permanent', upstream: { code: 550, enhanced: '5.1.1', text: 'no such user' } },
+      '550 5.1.1 mailbox server refused the message: no such user',
+    ],
+    [
+      'permanent 554 5.7.1',
+      { kind: 'permanent', upstream: { code: 554, enhanced: '5.7.1', text: 'spam' } },
+      '554 5.7.1 mailbox server refused the message: spam',
+    ],
+    [
+      'permanent 552 5.2.2 (mailbox full) keeps the enhanced code',
+      { kind: 'permanent', upstream: { code: 552, enhanced: '5.2.2', text: 'mailbox full' } },
+      '550 5.2.2 mailbox server refused the message: mailbox full',
+    ],
+    [
+      'permanent without an enhanced code',
+      { kind: 'permanent', upstream: { code: 550, text: 'nope' } },
+      '550 5.0.0 mailbox server refused the message: nope',
+    ],
+    [
+      'permanent with an undefined enhanced code',
+      { kind: 'permanent', upstream: { code: 550, enhanced: undefined, text: 'nope' } },
+      '550 5.0.0 mailbox server refused the message: nope',
+    ],
+    [
+      'permanent with a 4.x.x enhanced code is never passed on as such',
+      { kind: 'permanent', upstream: { code: 550, enhanced: '4.2.0', text: 'odd' } },
+      '550 5.0.0 mailbox server refused the message: odd',
+    ],
+    [
+      'permanent with a garbage enhanced code',
+      { kind: 'permanent', upstream: { code: 550, enhanced: '5.1.1; rm -rf', text: 'x' } },
+      '550 5.0.0 mailbox server refused the message: x',
+    ],
   ])('%s', (_label, outcome, line) => {
     expect(formatReply(replyForCommit(outcome))).toBe(line);
   });
 
   it('the upstream text cannot inject a line or a second reply', () => {
-    const r = replyForCommit({ kind: 'permanent', upstream: { code: 550, enhanced: '5.7.1', text: 'bad\r\n250 2.0.0 Ok\r\n' } });
+    const r = replyForCommit({
+      kind: 'permanent',
+      upstream: { code: 550, enhanced: '5.7.1', text: 'bad\r\n250 2.0.0 Ok\r\n' },
+    });
     const line = formatReply(r);
     expect(line).not.toMatch(/[\r\n]/);
     expect(line).toBe('550 5.7.1 mailbox server refused the message: bad 250 2.0.0 Ok');
@@ -103,7 +183,9 @@ describe('replyForFailure', () => {
 
 describe('reply helpers', () => {
   it('messageTooLarge names the limit', () => {
-    expect(formatReply(replies.messageTooLarge(1048576))).toBe('552 5.3.4 message exceeds the size limit of 1048576 bytes');
+    expect(formatReply(replies.messageTooLarge(1048576))).toBe(
+      '552 5.3.4 message exceeds the size limit of 1048576 bytes',
+    );
   });
 
   it('ReplyError carries the code and the enhanced code at the start of its text', () => {

@@ -6,7 +6,13 @@ import { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import { dkimSign } from 'mailauth';
 import { describe, expect, it } from 'vitest';
-import { boundDkimInput, keepFirstDkimSignatures, MAX_DKIM_BODY_BYTES, MAX_DKIM_HEADER_BYTES, MAX_DKIM_SIGNATURES } from '../../src/sender-auth/dkim-input.js';
+import {
+  boundDkimInput,
+  keepFirstDkimSignatures,
+  MAX_DKIM_BODY_BYTES,
+  MAX_DKIM_HEADER_BYTES,
+  MAX_DKIM_SIGNATURES,
+} from '../../src/sender-auth/dkim-input.js';
 import type { DnsResolver } from '../../src/sender-auth/dns.js';
 import { verifySenderAuth, TEMPERROR, type SenderAuthInput } from '../../src/sender-auth/verify.js';
 
@@ -54,7 +60,8 @@ const BODY_HASH = createHash('sha256').update(BODY).digest('base64');
 /** `n` signatures whose body hash matches, each naming its own domain and selector: each one costs a key look-up. */
 function manySignatures(n: number, tags: (i: number) => string = () => `bh=${BODY_HASH}`): string {
   let head = '';
-  for (let i = 0; i < n; i++) head += `DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=d${i}.attacker.test; s=s${i}; h=from; ${tags(i)}; b=AAAA\r\n`;
+  for (let i = 0; i < n; i++)
+    head += `DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=d${i}.attacker.test; s=s${i}; h=from; ${tags(i)}; b=AAAA\r\n`;
   return head;
 }
 
@@ -87,7 +94,9 @@ describe('DKIM verification is bounded (issue #9, item 3)', () => {
     const started = Date.now();
     const r = await verifySenderAuth(input(message), dns.resolve);
     const spent = cpuMs(cpu);
-    console.log(`400 signatures, 4 MB body: ${Math.round(spent)} ms CPU (all threads), ${Date.now() - started} ms wall`);
+    console.log(
+      `400 signatures, 4 MB body: ${Math.round(spent)} ms CPU (all threads), ${Date.now() - started} ms wall`,
+    );
     expect(r.dmarc).toBe('fail');
     // process.cpuUsage counts the worker thread too; worker start-up (loading mailauth) is most of it
     expect(spent).toBeLessThan(2_500);
@@ -135,7 +144,11 @@ describe('DKIM verification is bounded (issue #9, item 3)', () => {
   it('an honest signature above many junk ones still carries DMARC when SPF fails', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const message = HEADERS + '\r\n' + BODY;
-    const key = { signingDomain: 'shop.test', selector: 'k1', privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+    const key = {
+      signingDomain: 'shop.test',
+      selector: 'k1',
+      privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    };
     // mailauth's type wants the key fields at the top, its signer reads them only from signatureData
     const signed = await dkimSign(message, { ...key, signatureData: [key] });
     expect(signed.errors).toEqual([]);
@@ -152,13 +165,19 @@ describe('boundDkimInput', () => {
     const sig = (i: number): string => `dkim-signature : v=1; d=d${i}.test;\r\n\tb=AAAA${i}\r\n`;
     const fields = Array.from({ length: 8 }, (_, i) => sig(i) + `X-After-${i}: kept\r\n`).join('');
     const out = keepFirstDkimSignatures(Buffer.from(fields + HEADERS + '\r\n')).toString('latin1');
-    const expected = Array.from({ length: 8 }, (_, i) => (i < MAX_DKIM_SIGNATURES ? sig(i) : '') + `X-After-${i}: kept\r\n`).join('');
+    const expected = Array.from(
+      { length: 8 },
+      (_, i) => (i < MAX_DKIM_SIGNATURES ? sig(i) : '') + `X-After-${i}: kept\r\n`,
+    ).join('');
     expect(out).toBe(expected + HEADERS + '\r\n');
   });
 
   it('cuts the body at MAX_DKIM_BODY_BYTES and keeps the header whole', () => {
     const head = `${HEADERS}\r\n`;
-    const out = boundDkimInput(Buffer.concat([Buffer.from(head), Buffer.alloc(MAX_DKIM_BODY_BYTES + 1000, 0x61)]), false);
+    const out = boundDkimInput(
+      Buffer.concat([Buffer.from(head), Buffer.alloc(MAX_DKIM_BODY_BYTES + 1000, 0x61)]),
+      false,
+    );
     expect(out.length).toBe(head.length + MAX_DKIM_BODY_BYTES);
     expect(out.subarray(0, head.length).toString()).toBe(head);
   });

@@ -19,8 +19,15 @@ describe('header capture is bounded', () => {
     dirs.push(dir);
     const line = `X-Filler: ${'h'.repeat(990)}\r\n`;
     const raw = Buffer.from(`Subject: long\r\n${line.repeat(300)}\r\nbody\r\n`);
-    const chunks = Array.from({ length: Math.ceil(raw.length / 8192) }, (_, i) => raw.subarray(i * 8192, (i + 1) * 8192));
-    const r = await spoolMessage(Readable.from(chunks), { dir, name: 'm1', traceHeader: 'Received: x\r\n', maxBytes: 10 * 1024 * 1024 });
+    const chunks = Array.from({ length: Math.ceil(raw.length / 8192) }, (_, i) =>
+      raw.subarray(i * 8192, (i + 1) * 8192),
+    );
+    const r = await spoolMessage(Readable.from(chunks), {
+      dir,
+      name: 'm1',
+      traceHeader: 'Received: x\r\n',
+      maxBytes: 10 * 1024 * 1024,
+    });
     expect(r.kind).toBe('spooled');
     if (r.kind !== 'spooled') return;
     const m = r.message;
@@ -30,7 +37,8 @@ describe('header capture is bounded', () => {
     expect(m.headerBlock.toString('latin1').startsWith('Subject: long\r\n')).toBe(true);
     expect(m.size).toBe(raw.length + 'Received: x\r\n'.length);
     expect(m.kind).toBe('file');
-    if (m.kind === 'file') expect(readFileSync(m.path).equals(Buffer.concat([Buffer.from('Received: x\r\n'), raw]))).toBe(true);
+    if (m.kind === 'file')
+      expect(readFileSync(m.path).equals(Buffer.concat([Buffer.from('Received: x\r\n'), raw]))).toBe(true);
     await releaseMessage(m);
   });
 });

@@ -43,18 +43,24 @@ describe('composeReceivedHeader', () => {
   });
 
   it('names the reverse-DNS host when it differs from the bracketed address', () => {
-    expect(composeReceivedHeader(info({ clientHostname: 'mail.client.test' }))).toMatch(/^Received: from client\.test \(mail\.client\.test \[127\.0\.0\.1\]\)\r\n/);
+    expect(composeReceivedHeader(info({ clientHostname: 'mail.client.test' }))).toMatch(
+      /^Received: from client\.test \(mail\.client\.test \[127\.0\.0\.1\]\)\r\n/,
+    );
   });
 
   it('strips the IPv4-mapped IPv6 prefix', () => {
-    expect(composeReceivedHeader(info({ remoteAddress: '::ffff:192.0.2.7', clientHostname: '[192.0.2.7]' }))).toMatch(/^Received: from client\.test \(\[192\.0\.2\.7\]\)/);
+    expect(composeReceivedHeader(info({ remoteAddress: '::ffff:192.0.2.7', clientHostname: '[192.0.2.7]' }))).toMatch(
+      /^Received: from client\.test \(\[192\.0\.2\.7\]\)/,
+    );
   });
 
   it('omits the for clause with several recipients (Bcc privacy) and with none', () => {
     for (const recipients of [['a@example.test', 'b@example.test'], []]) {
       const h = composeReceivedHeader(info({ recipients }));
       expect(h).not.toMatch(/for </);
-      expect(h).toBe('Received: from client.test ([127.0.0.1])\r\n\tby mx.example.test (catchall-guard) with ESMTP id 0abc123def000xyzXYZ_-;\r\n\tMon, 23 Nov 2026 10:00:00 +0000\r\n');
+      expect(h).toBe(
+        'Received: from client.test ([127.0.0.1])\r\n\tby mx.example.test (catchall-guard) with ESMTP id 0abc123def000xyzXYZ_-;\r\n\tMon, 23 Nov 2026 10:00:00 +0000\r\n',
+      );
     }
   });
 
@@ -87,7 +93,9 @@ describe('composeReceivedHeader', () => {
   });
 
   it('a hostile client hostname or recipient cannot inject lines either', () => {
-    const h = composeReceivedHeader(info({ clientHostname: 'host\r\nX-Injected: 1', recipients: ['a@example.test>\r\nX-Injected: 2'] }));
+    const h = composeReceivedHeader(
+      info({ clientHostname: 'host\r\nX-Injected: 1', recipients: ['a@example.test>\r\nX-Injected: 2'] }),
+    );
     assertSingleHeader(h);
     expect(h).not.toMatch(/\r\nX-/);
   });

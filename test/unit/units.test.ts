@@ -97,6 +97,9 @@ describe('parseDuration (milliseconds out)', () => {
   });
 
   it('names the bad input in the message', () => {
-    expect(parseDuration('3 fortnights')).toEqual({ ok: false, error: expect.stringContaining('"3 fortnights"') as unknown });
+    expect(parseDuration('3 fortnights')).toEqual({
+      ok: false,
+      error: expect.stringContaining('"3 fortnights"') as unknown,
+    });
   });
 });
