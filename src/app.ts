@@ -1,12 +1,11 @@
 // Composition root: builds the runtime from a config, wires the gateway to the SMTP listener, and
 // owns start, reload and graceful stop. No module-level state anywhere else.
+import { buildDelivery } from './delivery/build.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/load.js';
-import { createMaildirDelivery } from './delivery/maildir.js';
-import { createUpstreamDelivery } from './delivery/upstream.js';
 import type { Delivery } from './delivery/delivery.js';
 import { compileDirectory } from './directory/directory.js';
 import { watchRecipientsFiles, type RecipientsFiles } from './directory/watch.js';
@@ -49,22 +48,6 @@ export interface App {
   readonly inFlight: () => number;
   /** The HTTP endpoint's address, when `http.listen` is configured and start() has run. */
   readonly httpAddress: () => AddressInfo | null;
-}
-
-export function buildDelivery(config: Config, fs?: DurableFs): Delivery {
-  if (config.delivery.type === 'smtp' && config.delivery.smtp) {
-    const s = config.delivery.smtp;
-    return createUpstreamDelivery({
-      host: s.host,
-      port: s.port,
-      secure: s.secure,
-      requireTLS: s.requireTLS,
-      auth: s.auth,
-      timeout: s.timeout,
-      name: config.server.hostname,
-    });
-  }
-  return createMaildirDelivery(config.delivery.maildir.path, fs);
 }
 
 function readTls(config: Config): { key: Buffer; cert: Buffer } | undefined {

@@ -1,6 +1,6 @@
 // `quarantine release ID --to ADDRESS`: the stored message, through the configured delivery, to one
 // known recipient; the entry is deleted only once the delivery has succeeded.
-import { buildDelivery } from '../app.js';
+import { buildDelivery } from '../delivery/build.js';
 import type { Config } from '../config/load.js';
 import type { DeliveryOutcome, DeliveryRecipient } from '../delivery/delivery.js';
 import { readDirectoryOnce } from '../directory/read-once.js';
