@@ -1,6 +1,7 @@
 // The metadata of a new quarantine entry (SPEC §5), from what the transaction knows. Pure.
 import type { Config } from '../config/load.js';
 import type { MessageFacts } from '../message/headers.js';
+import { judgeAtReceipt } from '../notice/eligibility.js';
 import type { QuarantineEntry } from '../quarantine/entry.js';
 import type { SessionInfo } from '../smtp/server.js';
 
@@ -18,6 +19,7 @@ export function newQuarantineEntry(input: {
   readonly config: Pick<Config, 'quarantine' | 'notices'>;
 }): QuarantineEntry {
   const { facts, config, receivedAt, session } = input;
+  const atReceipt = judgeAtReceipt({ enabled: config.notices.enabled });
   return {
     id: input.qid,
     receivedAt: receivedAt.toISOString(),
@@ -42,8 +44,9 @@ export function newQuarantineEntry(input: {
     },
     // filled in by the notice outbox, which checks SPF/DMARC off the SMTP path
     auth: null,
-    notice: config.notices.enabled
-      ? { status: 'pending', attempts: 0, nextAttemptAt: receivedAt.toISOString() }
-      : { status: 'suppressed', reason: 'notices-disabled', attempts: 0 },
+    notice:
+      atReceipt.kind === 'send'
+        ? { status: 'pending', attempts: 0, nextAttemptAt: receivedAt.toISOString() }
+        : { status: 'suppressed', reason: atReceipt.reason, attempts: 0 },
   };
 }

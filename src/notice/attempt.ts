@@ -13,7 +13,7 @@ import type { DnsResolver } from '../sender-auth/dns.js';
 import { verifySenderAuth, type SenderAuth } from '../sender-auth/verify.js';
 import { isRetryWindowOver, retryDelayMs } from './backoff.js';
 import { composeNotice, type ComposedNotice } from './compose.js';
-import { judgeAuth, judgeMessage, judgeThrottle, type NoticePolicy } from './eligibility.js';
+import { judgeNotice, type NoticeJudgement, type NoticePolicy } from './eligibility.js';
 import type { NoticeTemplate } from './render.js';
 import type { NoticeLanguage } from './templates.js';
 import type { NoticeThrottle } from './throttle.js';
@@ -110,32 +110,39 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
   }
 
   const policy = noticePolicy(ctx.config.notices);
-  // a retry was judged on its first attempt; judging again would let its own throttle record stop it
-  let auth: SenderAuth | undefined;
   // the DSN quotes the original header block (never the body)
   const originalHeaders = await store.readHeaders(id);
-  if (attempts === 0) {
-    const message = judgeMessage(policy, {
-      mailFrom: entry.mailFrom,
-      recipients: entry.recipients,
-      headers: entry.headers,
+  const candidate = { mailFrom: entry.mailFrom, recipients: entry.recipients, headers: entry.headers };
+  const retry = attempts > 0;
+  let auth: SenderAuth | undefined = entry.auth ?? undefined;
+  // no await between the throttle's view and its record: parallel attempts cannot both slip under a limit
+  const judge = (): NoticeJudgement => {
+    const nowMs = ctx.now().getTime();
+    return judgeNotice({
+      policy,
+      candidate,
+      auth,
+      history: ctx.throttle.view(to, entry.recipients, nowMs),
+      nowMs,
+      retry,
     });
-    if (message.kind === 'suppress') return suppress(message.reason);
-    if (policy.requireSenderAuth !== 'none') {
-      auth = entry.auth ?? (await authenticate(entry, policy.requireSenderAuth, ctx));
-      const gate = judgeAuth(policy.requireSenderAuth, auth);
-      if (gate.kind === 'suppress') return suppress(gate.reason, auth);
-    }
-    // no await between the throttle's view and its record: parallel attempts cannot both slip under a limit
-    const verdictNowMs = ctx.now().getTime();
-    const throttle = judgeThrottle(policy, ctx.throttle.view(to, entry.recipients, verdictNowMs), verdictNowMs);
-    // SPEC §6: the hourly cap delays, it never silences: a flood must not cost real senders their notice
-    if (throttle.kind === 'suppress' && throttle.reason === 'hourly-cap')
-      return waitForSlot(ctx.throttle.nextSlotMs(verdictNowMs), auth);
-    if (throttle.kind === 'suppress') return suppress(throttle.reason, auth);
-    ctx.throttle.record(to, entry.recipients, verdictNowMs);
-  } else if (!policy.enabled) {
-    return suppress('notices-disabled');
+  };
+  let verdict = judge();
+  if (verdict.kind === 'authenticate') {
+    auth = await authenticate(entry, policy.requireSenderAuth === 'dmarc' ? 'dmarc' : 'spf', ctx);
+    verdict = judge();
+  }
+  switch (verdict.kind) {
+    case 'suppress':
+      return suppress(verdict.reason, auth);
+    case 'wait':
+      return waitForSlot(ctx.throttle.nextSlotMs(ctx.now().getTime()), auth);
+    case 'authenticate':
+      // judged with a result in hand, the gate has passed or suppressed: this cannot come back
+      return suppress('sender-auth-failed', auth);
+    case 'send':
+      if (!retry) ctx.throttle.record(to, entry.recipients, ctx.now().getTime());
+      break;
   }
 
   let notice: ComposedNotice;

@@ -136,24 +136,50 @@ export function judgeThrottle(policy: NoticePolicy, history: NoticeHistory, nowM
   return SEND;
 }
 
-/** Every rule, cheapest and most certain first. Message-only rules come before the DNS-backed auth gate. */
-export function judgeMessage(policy: NoticePolicy, c: NoticeCandidate): NoticeVerdict {
-  if (!policy.enabled) return suppress('notices-disabled');
-  const sender = judgeSender(c.mailFrom);
-  if (sender.kind === 'suppress') return sender;
-  return judgeHeaders(c.headers, policy.format);
+/** At receipt: an entry gets a pending notice only while notices are on. */
+export function judgeAtReceipt(policy: Pick<NoticePolicy, 'enabled'>): NoticeVerdict {
+  return policy.enabled ? SEND : suppress('notices-disabled');
 }
 
-export function judgeNotice(input: {
+/**
+ * What to do with a pending notice now. THE order of the rules (SPEC §6), cheapest and most certain
+ * first: off, sender, headers, then the DNS-backed auth gate, then the throttle.
+ */
+export type NoticeJudgement =
+  | NoticeVerdict
+  /** The auth gate needs the sender's SPF/DMARC result: look it up, then judge again with it. */
+  | { readonly kind: 'authenticate' }
+  /** The hourly cap: the notice waits for a free slot (SPEC §6), it is not suppressed. */
+  | { readonly kind: 'wait'; readonly reason: 'hourly-cap' };
+
+export interface NoticeInput {
   readonly policy: NoticePolicy;
   readonly candidate: NoticeCandidate;
-  readonly auth: NoticeAuth | null;
+  /** The sender's SPF/DMARC result; undefined while not looked up, null when it could not be had. */
+  readonly auth: NoticeAuth | null | undefined;
   readonly history: NoticeHistory;
   readonly nowMs: number;
-}): NoticeVerdict {
-  const message = judgeMessage(input.policy, input.candidate);
-  if (message.kind === 'suppress') return message;
-  const auth = judgeAuth(input.policy.requireSenderAuth, input.auth);
-  if (auth.kind === 'suppress') return auth;
-  return judgeThrottle(input.policy, input.history, input.nowMs);
+  /**
+   * A retry after a failed send: it was judged and counted by the throttle on its first attempt, and
+   * judging it again would let its own throttle record stop it. Only "notices are off" still applies.
+   */
+  readonly retry: boolean;
+}
+
+export function judgeNotice(input: NoticeInput): NoticeJudgement {
+  const { policy, candidate } = input;
+  const on = judgeAtReceipt(policy);
+  if (on.kind === 'suppress' || input.retry) return on;
+  const sender = judgeSender(candidate.mailFrom);
+  if (sender.kind === 'suppress') return sender;
+  const headers = judgeHeaders(candidate.headers, policy.format);
+  if (headers.kind === 'suppress') return headers;
+  if (policy.requireSenderAuth !== 'none') {
+    if (input.auth === undefined) return { kind: 'authenticate' };
+    const gate = judgeAuth(policy.requireSenderAuth, input.auth);
+    if (gate.kind === 'suppress') return gate;
+  }
+  const throttle = judgeThrottle(policy, input.history, input.nowMs);
+  if (throttle.kind === 'suppress' && throttle.reason === 'hourly-cap') return { kind: 'wait', reason: 'hourly-cap' };
+  return throttle;
 }

@@ -165,7 +165,7 @@ describe('throttle', () => {
 
 describe('judgeNotice: all rules together', () => {
   const judge = (over: Partial<Parameters<typeof judgeNotice>[0]>): ReturnType<typeof judgeNotice> =>
-    judgeNotice({ policy, candidate, auth: null, history: fresh, nowMs: NOW, ...over });
+    judgeNotice({ policy, candidate, auth: null, history: fresh, nowMs: NOW, retry: false, ...over });
 
   it('an ordinary message from a person → send', () => {
     expect(judge({})).toEqual({ kind: 'send' });
