@@ -1,5 +1,7 @@
 // SPEC §4 table, row by row, over a real socket: the exact reply line and the `rcpt` log event.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LogEvent } from '../../src/observability/events.js';
+import { connectWithSid } from '../helpers/session-sid.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
 import { startApp, type TestApp } from '../helpers/start-app.js';
 
@@ -19,98 +21,116 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-async function rcpt(address: string): Promise<string> {
-  const { client } = await RawSmtp.connect(t.port);
+type RcptEvent = Extract<LogEvent, { event: 'rcpt' }>;
+
+/** One RCPT in a session of its own: the reply line and the `rcpt` events of that session only. */
+async function rcptIn(address: string): Promise<{ line: string; sid: string; events: RcptEvent[] }> {
+  const { client, sid } = await connectWithSid(t.port, t.events);
   try {
     await client.begin();
-    return (await client.cmd(`RCPT TO:<${address}>`)).line;
+    const line = (await client.cmd(`RCPT TO:<${address}>`)).line;
+    return { line, sid, events: t.events.of('rcpt').filter((e) => e.sid === sid) };
   } finally {
     client.close();
   }
 }
 
+async function rcpt(address: string): Promise<string> {
+  return (await rcptIn(address)).line;
+}
+
+const rcptEvent = (sid: string, rcpt: string, decision: RcptEvent['decision'], code: number, reason?: string) => ({
+  event: 'rcpt',
+  sid,
+  from: 'sender@client.test',
+  rcpt,
+  decision,
+  code,
+  ...(reason === undefined ? {} : { reason }),
+});
+
 describe('RCPT decisions (SPEC §4)', () => {
   it.each([
-    ['alice@example.test', '250 2.1.5 Accepted', 'accept'],
-    ['ALICE@Example.TEST', '250 2.1.5 Accepted', 'accept'],
-    ['alice+news@example.test', '250 2.1.5 Accepted', 'accept'],
-    ['shop-amazon@example.test', '250 2.1.5 Accepted', 'accept'],
-    ['team1@example.test', '250 2.1.5 Accepted', 'accept'],
-    ['postmaster@example.test', '250 2.1.5 Accepted', 'accept'],
-    ['PostMaster@quarantine.test', '250 2.1.5 Accepted', 'accept'],
-    ['info@bücher.test', '250 2.1.5 Accepted', 'accept'],
-    ['info@xn--bcher-kva.test', '250 2.1.5 Accepted', 'accept'],
-  ])('known recipient %s → %s', async (address, line, decision) => {
-    expect(await rcpt(address)).toBe(line);
-    const e = await t.events.waitFor(
-      'rcpt',
-      (x) => x.rcpt.toLowerCase().startsWith(address.toLowerCase().split('@')[0]!) && x.decision === decision,
-    );
-    expect(e.code).toBe(250);
+    ['alice@example.test', 'alice@example.test'],
+    ['ALICE@Example.TEST', 'alice@example.test'],
+    ['alice+news@example.test', 'alice+news@example.test'],
+    ['shop-amazon@example.test', 'shop-amazon@example.test'],
+    ['team1@example.test', 'team1@example.test'],
+    ['postmaster@example.test', 'postmaster@example.test'],
+    ['PostMaster@quarantine.test', 'postmaster@quarantine.test'],
+    ['info@bücher.test', 'info@xn--bcher-kva.test'],
+    ['info@xn--bcher-kva.test', 'info@xn--bcher-kva.test'],
+  ])('known recipient %s → 250 2.1.5 Accepted, logged as %s', async (address, logged) => {
+    const r = await rcptIn(address);
+    expect(r.line).toBe('250 2.1.5 Accepted');
+    expect(r.events).toEqual([rcptEvent(r.sid, logged, 'accept', 250)]);
   });
 
   it('unknown local-part in reject mode → 550 5.1.1 with the address', async () => {
-    expect(await rcpt('carol@example.test')).toBe(
-      '550 5.1.1 <carol@example.test>: recipient address rejected: user unknown',
-    );
-    const e = await t.events.waitFor('rcpt', (x) => x.rcpt === 'carol@example.test');
-    expect(e).toMatchObject({ decision: 'reject', code: 550, from: 'sender@client.test' });
+    const r = await rcptIn('carol@example.test');
+    expect(r.line).toBe('550 5.1.1 <carol@example.test>: recipient address rejected: user unknown');
+    expect(r.events).toEqual([rcptEvent(r.sid, 'carol@example.test', 'reject', 550, 'user-unknown')]);
   });
 
   it('team12 does not match team? (one character only)', async () => {
-    expect(await rcpt('team12@example.test')).toMatch(/^550 5\.1\.1 /);
+    expect(await rcpt('team12@example.test')).toBe(
+      '550 5.1.1 <team12@example.test>: recipient address rejected: user unknown',
+    );
   });
 
   it('subaddressing off: alice+x is unknown', async () => {
-    expect(await rcpt('alice+x@nosub.test')).toMatch(/^550 5\.1\.1 <alice\+x@nosub\.test>/);
+    expect(await rcpt('alice+x@nosub.test')).toBe(
+      '550 5.1.1 <alice+x@nosub.test>: recipient address rejected: user unknown',
+    );
   });
 
   it('unknown local-part in quarantine mode → 250 2.1.5, decision quarantine', async () => {
-    expect(await rcpt('stranger@quarantine.test')).toBe('250 2.1.5 Accepted');
-    await t.events.waitFor(
-      'rcpt',
-      (x) => x.rcpt === 'stranger@quarantine.test' && x.decision === 'quarantine' && x.code === 250,
-    );
+    const r = await rcptIn('stranger@quarantine.test');
+    expect(r.line).toBe('250 2.1.5 Accepted');
+    expect(r.events).toEqual([rcptEvent(r.sid, 'stranger@quarantine.test', 'quarantine', 250)]);
   });
 
   it('unknown local-part in observe mode → 250 2.1.5, decision observe', async () => {
-    expect(await rcpt('stranger@observe.test')).toBe('250 2.1.5 Accepted');
-    await t.events.waitFor('rcpt', (x) => x.rcpt === 'stranger@observe.test' && x.decision === 'observe');
+    const r = await rcptIn('stranger@observe.test');
+    expect(r.line).toBe('250 2.1.5 Accepted');
+    expect(r.events).toEqual([rcptEvent(r.sid, 'stranger@observe.test', 'observe', 250)]);
   });
 
   it('domain not served → 554 5.7.1 relay access denied', async () => {
-    expect(await rcpt('someone@elsewhere.test')).toBe('554 5.7.1 <someone@elsewhere.test>: relay access denied');
-    await t.events.waitFor(
-      'rcpt',
-      (x) => x.rcpt === 'someone@elsewhere.test' && x.decision === 'relay-denied' && x.code === 554,
-    );
+    const r = await rcptIn('someone@elsewhere.test');
+    expect(r.line).toBe('554 5.7.1 <someone@elsewhere.test>: relay access denied');
+    expect(r.events).toEqual([rcptEvent(r.sid, 'someone@elsewhere.test', 'relay-denied', 554, 'relay-denied')]);
   });
 
   it('subdomain of a served domain is not served', async () => {
-    expect(await rcpt('alice@sub.example.test')).toMatch(/^554 5\.7\.1 /);
+    expect(await rcpt('alice@sub.example.test')).toBe('554 5.7.1 <alice@sub.example.test>: relay access denied');
   });
 
   it('malformed address → 501 5.1.3', async () => {
-    expect(await rcpt('no-at-sign')).toMatch(/^501 5\.1\.3 /);
-    expect(await rcpt(`${'a'.repeat(65)}@example.test`)).toMatch(/^501 5\.1\.3 /);
+    // smtp-server refuses a path without an @ itself, before our hook
+    expect(await rcpt('no-at-sign')).toBe('501 5.1.3 Error: Bad recipient address syntax');
+    expect(await rcpt(`${'a'.repeat(65)}@example.test`)).toBe(
+      '501 5.1.3 bad recipient address syntax: local-part over 64 octets',
+    );
   });
 
   it('bare <postmaster> is accepted (RFC 5321 §4.1.1.3)', async () => {
-    expect(await rcpt('postmaster')).toBe('250 2.1.5 Accepted');
-    await t.events.waitFor('rcpt', (x) => x.rcpt === 'postmaster@example.test' && x.decision === 'accept');
+    const r = await rcptIn('postmaster');
+    expect(r.line).toBe('250 2.1.5 Accepted');
+    expect(r.events).toEqual([rcptEvent(r.sid, 'postmaster@example.test', 'accept', 250)]);
   });
 
   it('more than maxRecipients in one transaction → 452 4.5.3, earlier recipients kept', async () => {
     const { client } = await RawSmtp.connect(t.port);
     await client.begin();
     for (const a of ['alice', 'bob', 'shop-1'])
-      expect((await client.cmd(`RCPT TO:<${a}@example.test>`)).code).toBe(250);
+      expect((await client.cmd(`RCPT TO:<${a}@example.test>`)).line).toBe('250 2.1.5 Accepted');
     expect((await client.cmd('RCPT TO:<shop-2@example.test>')).line).toBe(
       '452 4.5.3 too many recipients in this transaction',
     );
     // a repeated recipient replaces itself and does not count twice
-    expect((await client.cmd('RCPT TO:<bob@example.test>')).code).toBe(250);
-    expect((await client.cmd('DATA')).code).toBe(354);
+    expect((await client.cmd('RCPT TO:<bob@example.test>')).line).toBe('250 2.1.5 Accepted');
+    expect((await client.cmd('DATA')).line).toBe('354 End data with <CR><LF>.<CR><LF>');
     client.close();
   });
 
@@ -129,7 +149,7 @@ describe('RCPT decisions (SPEC §4)', () => {
     expect(ehlo.text).toContain(`SIZE ${25 * 1024 * 1024}`);
     expect(ehlo.text).toContain('ENHANCEDSTATUSCODES');
     expect(ehlo.text).not.toMatch(/AUTH/);
-    expect((await client.cmd('AUTH PLAIN AGFsaWNlAHNlY3JldA==')).code).toBeGreaterThanOrEqual(500);
+    expect((await client.cmd('AUTH PLAIN AGFsaWNlAHNlY3JldA==')).line).toBe('500 5.5.2 Error: command not recognized');
     client.close();
   });
 });
