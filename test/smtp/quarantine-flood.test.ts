@@ -1,9 +1,11 @@
 // Quarantine mode has no per-client bound (issue #9.5): one IP stored 320 entries in 5 s. Now every
 // quarantine decision counts against maxUnknownRecipientsPerIp (observe does not, SPEC §3), and the
 // quarantine has a size quota (quarantine.maxSize) past which quarantine RCPTs wait with 452 4.3.1.
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { queuedId } from '../helpers/files.js';
+import { connectWithSid } from '../helpers/session-sid.js';
 import { RawSmtp, sendMessage, simpleMessage } from '../helpers/smtp-client.js';
 import { startApp, type RawConfig, type TestApp } from '../helpers/start-app.js';
 
@@ -35,18 +37,19 @@ const entries = (app: TestApp): string[] =>
 describe('quarantine mode has no per-client bound', () => {
   it('maxUnknownRecipientsPerIp counts quarantine decisions across sessions: the 6th RCPT gets 421 4.7.0, later connections are refused at the greeting', async () => {
     const app = await start({ maxUnknownRecipientsPerIp: 5, maxUnknownRecipients: 100 }, 'quarantine');
+    const ids: string[] = [];
     for (let i = 0; i < 4; i++) {
       const r = await sendMessage(app.port, {
         from: 'flood@client.test',
         to: [`nobody${i}@example.test`],
         raw: simpleMessage(),
       });
-      expect(r.code).toBe(250);
+      ids.push(queuedId(r.response));
     }
-    const { client } = await RawSmtp.connect(app.port);
+    const { client, sid } = await connectWithSid(app.port, app.events);
     try {
       await client.begin('flood@client.test');
-      expect((await client.cmd('RCPT TO:<nobody4@example.test>')).code).toBe(250);
+      expect((await client.cmd('RCPT TO:<nobody4@example.test>')).line).toBe('250 2.1.5 Accepted');
       expect((await client.cmd('RCPT TO:<nobody5@example.test>')).line).toBe(
         '421 4.7.0 too many unknown recipients from your address, try again later',
       );
@@ -54,11 +57,20 @@ describe('quarantine mode has no per-client bound', () => {
       client.close();
     }
     const e = await app.events.waitFor('rcpt', (x) => x.rcpt === 'nobody5@example.test');
-    expect(e).toMatchObject({ decision: 'limited', code: 421, reason: 'max-unknown-recipients-per-ip' });
+    expect(e).toEqual({
+      event: 'rcpt',
+      sid,
+      from: 'flood@client.test',
+      rcpt: 'nobody5@example.test',
+      decision: 'limited',
+      code: 421,
+      reason: 'max-unknown-recipients-per-ip',
+    });
     const next = await RawSmtp.connect(app.port);
     expect(next.greeting?.line).toBe('421 4.7.0 too many unknown recipients from your address, try again later');
     next.client.close();
-    expect(entries(app)).toHaveLength(4);
+    // the four messages sent before the limit, each its own entry; nothing of the refused session
+    expect(entries(app)).toEqual(ids.map((id) => `${id}.json`).sort());
   });
 
   it('maxUnknownRecipients per session counts quarantine decisions too', async () => {
@@ -66,7 +78,8 @@ describe('quarantine mode has no per-client bound', () => {
     const { client } = await RawSmtp.connect(app.port);
     try {
       await client.begin('flood@client.test');
-      for (let i = 0; i < 3; i++) expect((await client.cmd(`RCPT TO:<nobody${i}@example.test>`)).code).toBe(250);
+      for (let i = 0; i < 3; i++)
+        expect((await client.cmd(`RCPT TO:<nobody${i}@example.test>`)).line).toBe('250 2.1.5 Accepted');
       expect((await client.cmd('RCPT TO:<nobody3@example.test>')).line).toBe(
         '421 4.7.0 too many unknown recipients, closing connection',
       );
@@ -94,18 +107,17 @@ describe('quarantine size quota (quarantine.maxSize)', () => {
       maxSize: '20KB',
     });
     const body = 'x'.repeat(8 * 1024);
-    let stored = 0;
+    const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const r = await sendMessage(app.port, {
         from: 's@client.test',
         to: [`nobody${i}@example.test`],
         raw: simpleMessage({ body }),
       });
-      expect(r.code).toBe(250);
-      stored++;
+      ids.push(queuedId(r.response));
     }
     // 3 × ~8.5 KB is past 20 KB: the next unknown recipient waits
-    const { client } = await RawSmtp.connect(app.port);
+    const { client, sid } = await connectWithSid(app.port, app.events);
     try {
       await client.begin('s@client.test');
       expect((await client.cmd('RCPT TO:<nobody9@example.test>')).line).toBe(
@@ -115,22 +127,26 @@ describe('quarantine size quota (quarantine.maxSize)', () => {
     } finally {
       client.close();
     }
-    expect(await app.events.waitFor('rcpt', (x) => x.rcpt === 'nobody9@example.test')).toMatchObject({
+    expect(await app.events.waitFor('rcpt', (x) => x.rcpt === 'nobody9@example.test')).toEqual({
+      event: 'rcpt',
+      sid,
+      from: 's@client.test',
+      rcpt: 'nobody9@example.test',
       decision: 'deferred',
       code: 452,
       reason: 'quarantine-full',
     });
-    const quota = await app.events.waitFor('quota', (x) => x.full);
-    expect(quota.limit).toBe(20 * 1024);
-    expect(quota.bytes).toBeGreaterThanOrEqual(20 * 1024);
-    expect(entries(app)).toHaveLength(stored);
+    // what the three stored messages hold: each one's size is counted the moment it is committed
+    const stored = ids.reduce((sum, id) => sum + statSync(path.join(app.dataDir, 'quarantine', `${id}.eml`)).size, 0);
+    expect(app.events.of('quota')).toEqual([{ event: 'quota', full: true, bytes: stored, limit: 20 * 1024 }]);
+    expect(entries(app)).toEqual(ids.map((id) => `${id}.json`).sort());
   });
 
   it('quarantine.maxSize defaults to 1 GB; 0 turns the quota off', async () => {
     const app = await start({}, 'quarantine', { maxSize: 0 });
     expect(app.config.quarantine.maxSize).toBe(0);
     const r = await sendMessage(app.port, { from: 's@client.test', to: ['nobody@example.test'], raw: simpleMessage() });
-    expect(r.code).toBe(250);
+    expect(entries(app)).toEqual([`${queuedId(r.response)}.json`]);
     await app.stop();
     t = await start({}, 'quarantine');
     expect(t.config.quarantine.maxSize).toBe(1024 ** 3);
