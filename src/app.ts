@@ -1,27 +1,23 @@
-// Composition root: builds the runtime from a config, wires the gateway to the SMTP listener, and
-// owns start, reload and graceful stop. No module-level state anywhere else.
-import { buildDelivery } from './delivery/build.js';
+// Composition root. Construction first (runtime, gateway, notice outbox, SMTP listener, metrics),
+// then the lifecycle: the start order and the stop order each in one short place. No module-level
+// state anywhere else.
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { createInFlight } from './app/in-flight.js';
+import { createRuntimeHolder } from './app/runtime-holder.js';
 import type { Config } from './config/load.js';
-import type { Delivery } from './delivery/delivery.js';
-import { compileDirectory } from './directory/directory.js';
-import { watchRecipientsFiles, type RecipientsFiles } from './directory/watch.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import type { Runtime } from './gateway/runtime.js';
 import { cleanSpool, cleanStaleSpools, type SpoolWriter } from './message/spool.js';
+import { createOutbox } from './notice/outbox.js';
 import type { EventSink } from './observability/events.js';
 import { createHttpEndpoint, type HttpEndpoint } from './observability/http.js';
 import { createMetrics } from './observability/metrics.js';
-import { createOutbox } from './notice/outbox.js';
-import type { DnsResolver } from './sender-auth/dns.js';
-import { createQuarantineUsage } from './quarantine/usage.js';
-import { createQuarantineStore } from './quarantine/store.js';
 import { startRetention, type Retention } from './quarantine/retention.js';
+import type { DnsResolver } from './sender-auth/dns.js';
 import { replies } from './smtp/replies.js';
-import { createSmtpListener, type SmtpListener } from './smtp/server.js';
+import { createSmtpListener } from './smtp/server.js';
 import type { DurableFs } from './storage/durable-fs.js';
 
 export interface AppDeps {
@@ -45,7 +41,6 @@ export interface App {
   stop(graceMs?: number): Promise<void>;
   readonly runtime: () => Runtime;
   readonly gateway: Gateway;
-  readonly inFlight: () => number;
   /** The HTTP endpoint's address, when `http.listen` is configured and start() has run. */
   readonly httpAddress: () => AddressInfo | null;
 }
@@ -55,73 +50,37 @@ function readTls(config: Config): { key: Buffer; cert: Buffer } | undefined {
   return tls ? { key: readFileSync(tls.key), cert: readFileSync(tls.cert) } : undefined;
 }
 
+/** The listener's settings that a reload may change (the rest needs a restart). */
+function wireOptions(config: Config): {
+  greetDelayMs: number;
+  maxMessageSize: number;
+  dataTimeoutMs: number;
+  sessionTimeoutMs: number;
+} {
+  const s = config.server;
+  return {
+    greetDelayMs: s.greetDelay,
+    maxMessageSize: s.maxMessageSize,
+    dataTimeoutMs: s.dataTimeout,
+    sessionTimeoutMs: s.sessionTimeout,
+  };
+}
+
 export function createApp(initial: Config, deps: AppDeps): App {
   const { events } = deps;
   let shuttingDown = false;
   let listening = false;
-  const metrics = createMetrics(events);
-  let httpEndpoint: HttpEndpoint | null = null;
-  let httpAddress: AddressInfo | null = null;
   let retention: Retention | null = null;
-  let inFlight = 0;
-  let drained: (() => void) | null = null;
-  let files: RecipientsFiles;
-  let runtime: Runtime;
+  let http: HttpEndpoint | null = null;
+  let httpAddress: AddressInfo | null = null;
 
-  function buildRuntime(config: Config, delivery: Delivery, watched: RecipientsFiles): Runtime {
-    return {
-      config,
-      directory: compileDirectory(config.domains, watched.current()),
-      delivery,
-      quarantine: createQuarantineStore(config.quarantine.path, deps.fs),
-      quarantineUsage: createQuarantineUsage(config.quarantine.path),
-      // per host: instances sharing one data volume (SPEC §11) each clean only their own spool at start
-      spoolDir: path.join(config.paths.dataDir, 'spool', hostname().replace(/[^A-Za-z0-9._-]/g, '_') || 'host'),
-    };
-  }
-
-  function watchFiles(config: Config): RecipientsFiles {
-    const list = new Map<string, string>();
-    for (const d of config.domains) if (d.recipientsFile) list.set(d.name, d.recipientsFile);
-    return watchRecipientsFiles(
-      list,
-      () => {
-        // only the directory changes; everything else of the runtime stays as it is
-        runtime = { ...runtime, directory: compileDirectory(runtime.config.domains, files.current()) };
-      },
-      {
-        onReload: (domain, file, r) =>
-          events.emit(
-            r.ok
-              ? { event: 'reload', ok: true, what: 'recipientsFile', domain, entries: r.entries }
-              : { event: 'reload', ok: false, what: 'recipientsFile', domain, error: `${file}: ${r.error}` },
-          ),
-      },
-    );
-  }
-
-  files = watchFiles(initial);
-  runtime = buildRuntime(initial, buildDelivery(initial, deps.fs), files);
-
-  const gateway = createGateway({
-    runtime: () => runtime,
-    events,
-    isShuttingDown: () => shuttingDown,
-    ...(deps.now ? { now: deps.now } : {}),
-    ...(deps.spoolWriter ? { spoolWriter: deps.spoolWriter } : {}),
-    ...(deps.spoolMemoryLimit !== undefined ? { spoolMemoryLimit: deps.spoolMemoryLimit } : {}),
-    inFlight: {
-      begin: () => void inFlight++,
-      end: () => {
-        inFlight--;
-        if (inFlight === 0 && drained) drained();
-      },
-    },
-  });
-
-  // ── notices (src/notice/): sent by a background outbox after the transaction, never on the SMTP path ──
+  // ── construction ──
+  const metrics = createMetrics(events);
+  const runtime = createRuntimeHolder(initial, { events, fs: deps.fs });
+  const inFlight = createInFlight();
+  // notices are sent by a background outbox after the transaction, never on the SMTP path
   const outbox = createOutbox({
-    runtime: () => runtime,
+    runtime: runtime.current,
     events,
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.noticeResolver ? { resolver: deps.noticeResolver } : {}),
@@ -129,106 +88,98 @@ export function createApp(initial: Config, deps: AppDeps): App {
     ...(deps.noticeRetryWindowMs !== undefined ? { retryWindowMs: deps.noticeRetryWindowMs } : {}),
     ...(deps.noticeDirect ? { direct: deps.noticeDirect } : {}),
   });
-  // the gateway stays unaware of notices: a committed quarantine entry shows up as a `message` event
-  const stopNoticeKicks = events.subscribe((e) => {
-    if (e.event === 'message' && e.outcome === 'stored' && e.quarantined.length > 0) outbox.kick(e.qid);
+  const gateway = createGateway({
+    runtime: runtime.current,
+    events,
+    isShuttingDown: () => shuttingDown,
+    inFlight,
+    onQuarantined: (qid) => outbox.kick(qid),
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.spoolWriter ? { spoolWriter: deps.spoolWriter } : {}),
+    ...(deps.spoolMemoryLimit !== undefined ? { spoolMemoryLimit: deps.spoolMemoryLimit } : {}),
   });
-  // ── end notices ──
-
-  const server = initial.server;
-  const listener: SmtpListener = createSmtpListener(
+  const listener = createSmtpListener(
     {
-      hostname: server.hostname,
-      maxMessageSize: server.maxMessageSize,
-      socketTimeoutMs: server.socketTimeout,
-      greetDelayMs: server.greetDelay,
-      dataTimeoutMs: server.dataTimeout,
-      sessionTimeoutMs: server.sessionTimeout,
-      disableReverseLookup: server.disableReverseLookup,
+      hostname: initial.server.hostname,
+      socketTimeoutMs: initial.server.socketTimeout,
+      disableReverseLookup: initial.server.disableReverseLookup,
       tls: readTls(initial),
+      ...wireOptions(initial),
     },
     gateway,
   );
 
+  /** What a crash of this host left behind, removed before the first session. */
+  async function cleanUp(rt: Runtime): Promise<void> {
+    await rt.quarantine.cleanTemp().catch(() => 0);
+    await cleanSpool(rt.spoolDir);
+    await cleanStaleSpools(path.dirname(rt.spoolDir), rt.spoolDir, 86_400_000);
+    await rt.delivery.cleanTemp?.().catch(() => 0);
+    // quarantine.maxSize is judged from the first RCPT on
+    await rt.quarantineUsage.refresh().catch(() => 0);
+  }
+
   return {
-    runtime: () => runtime,
+    runtime: runtime.current,
     gateway,
-    inFlight: () => inFlight,
     httpAddress: () => httpAddress,
+
+    // ── start order ──
     async start() {
-      await runtime.quarantine.cleanTemp().catch(() => 0);
-      await cleanSpool(runtime.spoolDir);
-      await cleanStaleSpools(path.dirname(runtime.spoolDir), runtime.spoolDir, 86_400_000);
-      await runtime.delivery.cleanTemp?.().catch(() => 0);
-      // quarantine.maxSize is judged from the first RCPT on
-      await runtime.quarantineUsage.refresh().catch(() => 0);
-      const { host, port } = runtime.config.server.listen;
-      const addr = await listener.listen(host, port);
+      const rt = runtime.current();
+      await cleanUp(rt);
+      const addr = await listener.listen(rt.config.server.listen.host, rt.config.server.listen.port);
       listening = true;
       events.emit({ event: 'listening', host: addr.address, port: addr.port, proto: 'smtp' });
-      await outbox.start(); // notices
-      // retention: expired quarantine entries go at start, then hourly
-      retention = startRetention({ store: () => runtime.quarantine, events });
-      const http = runtime.config.http;
-      if (http) {
-        httpEndpoint = createHttpEndpoint({ registry: metrics.registry, isReady: () => listening && !shuttingDown });
-        httpAddress = await httpEndpoint.listen(http.listen.host, http.listen.port);
+      await outbox.start();
+      retention = startRetention({ store: () => runtime.current().quarantine, events });
+      const httpListen = rt.config.http?.listen;
+      if (httpListen) {
+        http = createHttpEndpoint({ registry: metrics.registry, isReady: () => listening && !shuttingDown });
+        httpAddress = await http.listen(httpListen.host, httpListen.port);
         events.emit({ event: 'listening', host: httpAddress.address, port: httpAddress.port, proto: 'http' });
       }
       return addr;
     },
+
     reload(config) {
       let tls: { key: Buffer; cert: Buffer } | undefined;
-      let nextFiles: RecipientsFiles | null = null;
       try {
         tls = readTls(config);
-        nextFiles = watchFiles(config);
-        const old = runtime;
-        const delivery =
-          JSON.stringify(old.config.delivery) === JSON.stringify(config.delivery)
-            ? old.delivery
-            : buildDelivery(config, deps.fs);
-        runtime = buildRuntime(config, delivery, nextFiles);
-        files.close();
-        files = nextFiles;
-        if (delivery !== old.delivery) void old.delivery.close();
       } catch (err) {
-        nextFiles?.close();
         const error = err instanceof Error ? err.message : String(err);
         events.emit({ event: 'reload', ok: false, error });
         return { ok: false, error };
       }
+      const r = runtime.replace(config);
+      if (!r.ok) {
+        events.emit({ event: 'reload', ok: false, error: r.error });
+        return r;
+      }
       if (tls) listener.updateTls(tls);
-      listener.updateOptions({
-        greetDelayMs: config.server.greetDelay,
-        maxMessageSize: config.server.maxMessageSize,
-        dataTimeoutMs: config.server.dataTimeout,
-        sessionTimeoutMs: config.server.sessionTimeout,
-      });
+      listener.updateOptions(wireOptions(config));
       events.emit({ event: 'reload', ok: true, what: 'config' });
       return { ok: true };
     },
+
+    // ── stop order ──
     async stop(graceMs = 30_000) {
       if (!shuttingDown) {
         shuttingDown = true;
-        events.emit({ event: 'shutdown', phase: 'draining', inFlight });
+        events.emit({ event: 'shutdown', phase: 'draining', inFlight: inFlight.count() });
       }
       listener.closeIdle(replies.shuttingDown());
-      const waitDrain = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
-      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
-      const r = await Promise.race([waitDrain.then(() => 'drained' as const), timeout]);
+      const drained = await inFlight.drained(graceMs);
       // sessions that finished their DATA meanwhile are idle now: tell them too, then stop listening
       listener.closeIdle(replies.shuttingDown());
-      await listener.close(r === 'timeout' ? 0 : 1000);
+      await listener.close(drained === 'timeout' ? 0 : 1000);
       listening = false;
-      stopNoticeKicks(); // notices
-      await outbox.stop(); // notices
+      await outbox.stop();
       await retention?.stop();
-      files.close();
-      await runtime.delivery.close();
-      await httpEndpoint?.close();
+      await runtime.close();
+      await http?.close();
       metrics.stop();
-      events.emit({ event: 'shutdown', phase: r === 'timeout' ? 'forced' : 'done' });
+      events.emit({ event: 'shutdown', phase: drained === 'timeout' ? 'forced' : 'done' });
     },
   };
 }

@@ -16,6 +16,8 @@ export interface GatewayDeps {
   readonly spoolMemoryLimit?: number;
   /** Called when a transaction starts and ends, so shutdown can wait for DATA in flight. */
   readonly inFlight?: { begin(): void; end(): void };
+  /** A quarantine entry was committed (after its 250 was decided): the notice outbox takes it from here. */
+  readonly onQuarantined?: (qid: string) => void;
 }
 
 export interface GatewayContext {

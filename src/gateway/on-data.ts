@@ -127,8 +127,11 @@ export function onData(
         );
         const r = replyForCommit(outcome);
         const stored = outcome.kind === 'stored';
-        // the entry's .eml (or its header block) is what fills the quarantine
-        if (stored && entry) rt.quarantineUsage.add(cfg.quarantine.storeBody ? message.size : message.headerEnd);
+        if (stored && entry) {
+          // the entry's .eml (or its header block) is what fills the quarantine
+          rt.quarantineUsage.add(cfg.quarantine.storeBody ? message.size : message.headerEnd);
+          deps.onQuarantined?.(qid);
+        }
         const refused = stored ? outcome.refused : [];
         events.emit({
           ...base,

@@ -14,6 +14,11 @@ import { loadNoticeTemplate } from './templates.js';
 import { createNoticeThrottle } from './throttle.js';
 import { createDirectTransport, createSmarthostTransport, type NoticeTransport } from './transport.js';
 
+/** Notices in flight at once: each may wait on DNS and a remote MX, none may starve the SMTP side. */
+const CONCURRENCY = 4;
+/** The safety net behind kick(): entries another instance wrote, or a kick that was missed. */
+const RESCAN_MS = 3_600_000;
+
 export interface OutboxDeps {
   /** The current runtime: config and store are re-read on every attempt, so a reload applies at once. */
   readonly runtime: () => { readonly config: Config; readonly quarantine: QuarantineStore };
@@ -25,13 +30,8 @@ export interface OutboxDeps {
   readonly retryBaseMs?: number;
   /** How long temporary failures are retried, from the message's arrival (default 24 h). */
   readonly retryWindowMs?: number;
-  /** Notices in flight at once. */
-  readonly concurrency?: number;
   /** `direct` transport: the MX port (25) and whether loopback MX addresses are allowed (tests). */
   readonly direct?: { readonly port?: number; readonly allowUnroutable?: boolean };
-  /** Replaces the configured transport (tests). */
-  readonly transport?: NoticeTransport;
-  readonly rescanMs?: number;
 }
 
 export interface Outbox {
@@ -68,7 +68,7 @@ export function buildNoticeTransport(
 export function createOutbox(deps: OutboxDeps): Outbox {
   const now = deps.now ?? (() => new Date());
   const resolver = deps.resolver ?? createSystemResolver();
-  const concurrency = Math.max(1, deps.concurrency ?? 4);
+  const concurrency = CONCURRENCY;
   const throttle = createNoticeThrottle();
   const due = new Map<MessageId, number>();
   const active = new Map<MessageId, Promise<void>>();
@@ -83,8 +83,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     return {
       config,
       store: quarantine,
-      transport:
-        deps.transport ?? buildNoticeTransport(config, { resolver, ...(deps.direct ? { direct: deps.direct } : {}) }),
+      transport: buildNoticeTransport(config, { resolver, ...(deps.direct ? { direct: deps.direct } : {}) }),
       throttle,
       events: deps.events,
       resolver,
@@ -223,7 +222,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
         sweepInterrupted()
           .then(scan)
           .then(schedulePump, () => undefined);
-      }, deps.rescanMs ?? 3_600_000);
+      }, RESCAN_MS);
       rescanTimer.unref();
       schedulePump();
     },

@@ -1,0 +1,95 @@
+// The runtime a session sees (config, recipient directory, delivery, quarantine), built whole and
+// swapped with one assignment on SIGHUP or when a recipients file changes.
+import { hostname } from 'node:os';
+import path from 'node:path';
+import type { Config } from '../config/load.js';
+import { buildDelivery } from '../delivery/build.js';
+import type { Delivery } from '../delivery/delivery.js';
+import { compileDirectory } from '../directory/directory.js';
+import { watchRecipientsFiles, type RecipientsFiles } from '../directory/watch.js';
+import type { Runtime } from '../gateway/runtime.js';
+import type { EventSink } from '../observability/events.js';
+import { createQuarantineStore } from '../quarantine/store.js';
+import { createQuarantineUsage } from '../quarantine/usage.js';
+import type { DurableFs } from '../storage/durable-fs.js';
+
+export interface RuntimeHolder {
+  readonly current: () => Runtime;
+  /** Builds the runtime of a validated config; the old one stays if that fails. */
+  replace(config: Config): { readonly ok: true } | { readonly ok: false; readonly error: string };
+  /** Stops watching recipients files and closes the delivery. */
+  close(): Promise<void>;
+}
+
+// per host: instances sharing one data volume (SPEC §11) each clean only their own spool at start
+const spoolDirOf = (config: Config): string =>
+  path.join(config.paths.dataDir, 'spool', hostname().replace(/[^A-Za-z0-9._-]/g, '_') || 'host');
+
+export function createRuntimeHolder(
+  initial: Config,
+  deps: { readonly events: EventSink; readonly fs?: DurableFs | undefined },
+): RuntimeHolder {
+  const { events } = deps;
+  let runtime: Runtime;
+
+  function build(config: Config, delivery: Delivery, watched: RecipientsFiles): Runtime {
+    return {
+      config,
+      directory: compileDirectory(config.domains, watched.current()),
+      delivery,
+      quarantine: createQuarantineStore(config.quarantine.path, deps.fs),
+      quarantineUsage: createQuarantineUsage(config.quarantine.path),
+      spoolDir: spoolDirOf(config),
+    };
+  }
+
+  function watch(config: Config): RecipientsFiles {
+    const list = new Map<string, string>();
+    for (const d of config.domains) if (d.recipientsFile) list.set(d.name, d.recipientsFile);
+    const watched: RecipientsFiles = watchRecipientsFiles(
+      list,
+      () => {
+        // only the directory changes; everything else of the runtime stays as it is
+        runtime = { ...runtime, directory: compileDirectory(runtime.config.domains, watched.current()) };
+      },
+      {
+        onReload: (domain, file, r) =>
+          events.emit(
+            r.ok
+              ? { event: 'reload', ok: true, what: 'recipientsFile', domain, entries: r.entries }
+              : { event: 'reload', ok: false, what: 'recipientsFile', domain, error: `${file}: ${r.error}` },
+          ),
+      },
+    );
+    return watched;
+  }
+
+  let files = watch(initial);
+  runtime = build(initial, buildDelivery(initial, deps.fs), files);
+
+  return {
+    current: () => runtime,
+    replace(config) {
+      let next: RecipientsFiles | null = null;
+      try {
+        next = watch(config);
+        const old = runtime;
+        // an unchanged delivery keeps its pooled upstream connections
+        const same = JSON.stringify(old.config.delivery) === JSON.stringify(config.delivery);
+        const delivery = same ? old.delivery : buildDelivery(config, deps.fs);
+        runtime = build(config, delivery, next);
+        files.close();
+        files = next;
+        if (delivery !== old.delivery) void old.delivery.close();
+        return { ok: true };
+      } catch (err) {
+        next?.close();
+        return { ok: false, error: err instanceof Error ? err.message : String(err) };
+      }
+    },
+    async close() {
+      files.close();
+      await runtime.delivery.close();
+    },
+  };
+}
