@@ -1,6 +1,7 @@
 // Composition root. Construction first (runtime, gateway, notice outbox, SMTP listener, metrics),
 // then the lifecycle: the start order and the stop order each in one short place. No module-level
 // state anywhere else.
+import { errorText } from './observability/error-text.js';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -147,7 +148,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
       try {
         tls = readTls(config);
       } catch (err) {
-        const error = err instanceof Error ? err.message : String(err);
+        const error = errorText(err);
         events.emit({ event: 'reload', ok: false, error });
         return { ok: false, error };
       }

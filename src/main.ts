@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // argv → command. Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
 // The only place that calls process.exit or prints a final error.
+import { errorText } from './observability/error-text.js';
 import { parseArgs } from 'node:util';
 import { loadConfig, resolveConfigPath, type Config } from './config/load.js';
 import { formatIssues } from './config/issues.js';
@@ -119,7 +120,7 @@ async function run(argv: string[]): Promise<number> {
 
 // a bug must not print a stack trace for the operator to decode: one line, exit 1 (the container restarts)
 const crash = (err: unknown): void => {
-  process.stderr.write(`catchall-guard: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`catchall-guard: internal error: ${errorText(err)}\n`);
   process.exit(EXIT.failure);
 };
 process.on('uncaughtException', crash);
@@ -135,7 +136,7 @@ run(process.argv.slice(2)).then(
       process.exitCode = EXIT.usage;
       return;
     }
-    process.stderr.write(`catchall-guard: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`catchall-guard: ${errorText(err)}\n`);
     process.exitCode = EXIT.failure;
   },
 );

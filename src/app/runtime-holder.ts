@@ -1,5 +1,6 @@
 // The runtime a session sees (config, recipient directory, delivery, quarantine), built whole and
 // swapped with one assignment on SIGHUP or when a recipients file changes.
+import { errorText } from '../observability/error-text.js';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/load.js';
@@ -84,7 +85,7 @@ export function createRuntimeHolder(
         return { ok: true };
       } catch (err) {
         next?.close();
-        return { ok: false, error: err instanceof Error ? err.message : String(err) };
+        return { ok: false, error: errorText(err) };
       }
     },
     async close() {

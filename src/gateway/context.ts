@@ -29,8 +29,6 @@ export interface GatewayContext {
   readonly unknownBudget: UnknownBudget;
 }
 
-export const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-
 /** A state the SMTP layer should make impossible: refused for now (the client retries), logged with its reason. */
 export function internal(ctx: GatewayContext, sid: string, where: string, reason: string): SmtpReply {
   ctx.events.emit({ event: 'error', where, sid, error: reason, reason });

@@ -3,7 +3,8 @@
 import { createConnectionCounter, createUnknownBudget, type UnknownBudget } from '../policy/limits.js';
 import type { DeadlineKind, SmtpHooks } from '../smtp/server.js';
 import { replies } from '../smtp/replies.js';
-import { errText, type GatewayContext, type GatewayDeps } from './context.js';
+import { errorText } from '../observability/error-text.js';
+import type { GatewayContext, GatewayDeps } from './context.js';
 import { onConnect } from './on-connect.js';
 import { onData } from './on-data.js';
 import { onMailFrom, onRcptTo } from './on-rcpt.js';
@@ -44,7 +45,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       events.emit({ event: 'timeout', sid, limit, code: `${r.code} ${r.enhanced}`, reason: `${limit}-timeout` });
     },
     failed(where, sid, err) {
-      events.emit({ event: 'error', where, sid, error: errText(err) });
+      events.emit({ event: 'error', where, sid, error: errorText(err) });
     },
     unknownBudget: ctx.unknownBudget,
   };

@@ -1,6 +1,6 @@
 // A new connection: counted, or refused with the reason policy/connect.ts gives.
 import { decideConnect, type ConnectRefusal } from '../policy/connect.js';
-import { clientKey } from '../policy/limits.js';
+import { clientKey } from '../address/ip.js';
 import type { SessionInfo } from '../smtp/server.js';
 import { replies, type SmtpReply } from '../smtp/replies.js';
 import type { GatewayContext } from './context.js';

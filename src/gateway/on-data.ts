@@ -9,7 +9,8 @@ import { replies, replyForCommit, type SmtpReply } from '../smtp/replies.js';
 import { commitTransaction } from '../transaction/commit.js';
 import { planRecipients, type AcceptedRecipient } from '../transaction/plan.js';
 import { storageReason } from '../delivery/reason.js';
-import { errText, internal, type GatewayContext } from './context.js';
+import { errorText } from '../observability/error-text.js';
+import { internal, type GatewayContext } from './context.js';
 import { newQuarantineEntry } from './quarantine-entry.js';
 import { envelopeKey } from './sessions.js';
 
@@ -88,7 +89,7 @@ export function onData(
           code: r.code,
           outcome: spooled.kind === 'too-large' ? 'too-large' : 'temporary',
           reason,
-          ...(spooled.kind === 'failed' ? { detail: errText(spooled.err) } : {}),
+          ...(spooled.kind === 'failed' ? { detail: errorText(spooled.err) } : {}),
         });
         return r;
       }

@@ -1,4 +1,6 @@
 // The Received: trace header (RFC 5321 §4.4) naming this server. Pure.
+import { plainClientAddress } from '../address/ip.js';
+import { formatRfc5322Date } from './date.js';
 
 export interface TraceInfo {
   readonly helo: string;
@@ -15,7 +17,7 @@ export interface TraceInfo {
 const clean = (s: string, max = 255): string => s.replace(/[^\x21-\x7e]/g, '').slice(0, max) || 'unknown';
 
 export function composeReceivedHeader(t: TraceInfo): string {
-  const ip = clean(t.remoteAddress.replace(/^::ffff:/, ''), 64);
+  const ip = clean(plainClientAddress(t.remoteAddress), 64);
   const host = t.clientHostname && t.clientHostname !== `[${ip}]` ? `${clean(t.clientHostname)} ` : '';
   const forClause = t.recipients.length === 1 ? `\r\n\tfor <${clean(t.recipients[0] ?? '', 320)}>` : '';
   return (
@@ -23,12 +25,4 @@ export function composeReceivedHeader(t: TraceInfo): string {
     `\tby ${t.hostname} (catchall-guard) with ${t.protocol} id ${t.qid}${forClause};\r\n` +
     `\t${formatRfc5322Date(t.date)}\r\n`
   );
-}
-
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-export function formatRfc5322Date(d: Date): string {
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `${DAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
 }

@@ -4,6 +4,7 @@
 //
 // At-most-once: the entry is switched to `sending` (fsynced) before the first byte goes out. A crash
 // while it says `sending` leaves it there, and the next start marks it failed instead of sending again.
+import { errorText } from '../observability/error-text.js';
 import type { Config } from '../config/load.js';
 import type { EventSink } from '../observability/events.js';
 import type { NoticeState, QuarantineEntry } from '../quarantine/entry.js';
@@ -45,8 +46,6 @@ export function noticePolicy(notices: Config['notices']): NoticePolicy {
     maxPerHour: notices.maxPerHour,
   };
 }
-
-const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** A send can take minutes (several MX hosts, each with its timeouts): an older claim is a crashed holder's. */
 export const NOTICE_CLAIM_STALE_MS = 30 * 60_000;
@@ -159,8 +158,8 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
       date: ctx.now(),
     });
   } catch (err) {
-    await write({ status: 'failed', reason: 'compose-error', attempts, to, lastError: errText(err) }, auth);
-    log('failed', 'compose-error', { detail: errText(err) });
+    await write({ status: 'failed', reason: 'compose-error', attempts, to, lastError: errorText(err) }, auth);
+    log('failed', 'compose-error', { detail: errorText(err) });
     return DONE;
   }
 
@@ -170,7 +169,7 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
     if (!(await write({ status: 'sending', attempts: attempt, to, nextAttemptAt: startedAt }, auth))) return DONE;
   } catch (err) {
     // nothing was sent and the entry still says pending: try again after the first backoff step
-    events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: errText(err) });
+    events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: errorText(err) });
     return { kind: 'retry-at', atMs: ctx.now().getTime() + retryDelayMs(1, ctx.retryBaseMs) };
   }
   const result: NoticeSendResult = await ctx.transport.send(notice);
@@ -179,7 +178,7 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
     return await settle(result);
   } catch (err) {
     // the entry stays `sending`: at the next start it is marked failed, never sent a second time
-    events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: errText(err) });
+    events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: errorText(err) });
     return DONE;
   }
 

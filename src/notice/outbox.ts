@@ -2,6 +2,7 @@
 // schedule (entry id → when it is due), fed by a scan of the quarantine at start, by kick(qid) after
 // each quarantine commit, by each deferral, and by an hourly rescan as a safety net. The entries'
 // JSON stays the truth: the schedule can always be rebuilt from it.
+import { errorText } from '../observability/error-text.js';
 import type { Config } from '../config/load.js';
 import type { EventSink } from '../observability/events.js';
 import { parseMessageId, type MessageId } from '../quarantine/id.js';
@@ -105,7 +106,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
           event: 'error',
           where: 'notice-outbox',
           qid: id,
-          error: err instanceof Error ? err.message : String(err),
+          error: errorText(err),
         });
         if (!stopped) due.set(id, now().getTime() + (deps.retryBaseMs ?? DEFAULT_RETRY_BASE_MS));
       })
@@ -170,7 +171,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
           event: 'error',
           where: 'notice-outbox',
           qid: id,
-          error: err instanceof Error ? err.message : String(err),
+          error: errorText(err),
         });
         return null;
       });

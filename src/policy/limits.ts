@@ -1,29 +1,7 @@
 // Connection counts and the per-IP budget of unknown-recipient answers (directory harvest, quarantine flood).
 import { LRUCache } from 'lru-cache';
 
-import { isIPv6 } from 'node:net';
-
 const HOUR_MS = 3_600_000;
-
-/**
- * The key per-client limits count under: an IPv4 address (also when IPv4-mapped), or the /64 of an
- * IPv6 address — one end site gets a whole /64, and counting single addresses would let it rotate.
- */
-export function clientKey(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped?.[1]) return mapped[1];
-  if (!isIPv6(ip)) return ip;
-  const [head = '', tail = ''] = ip.toLowerCase().split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::')
-    ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
-    : left;
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.replace(/^0+(?=.)/, ''))
-    .join(':')}::/64`;
-}
 
 export interface ConnectionCounter {
   /** Sessions open now: in all, and from this client key. */

@@ -1,5 +1,6 @@
 // The one DNS seam of the notice path: SPF/DMARC checks and direct-to-MX sending both ask through it,
 // so tests can answer offline and a slow resolver can never hold a notice up for long.
+import { errorText } from '../observability/error-text.js';
 import { Resolver } from 'node:dns/promises';
 
 /** Same shape as `dns.promises.resolve(name, rrtype)`, which is also what mailauth calls. */
@@ -43,5 +44,5 @@ export function isDnsNoData(err: unknown): boolean {
 
 export function dnsErrorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
+  return typeof code === 'string' ? code : errorText(err);
 }

@@ -2,6 +2,7 @@
 // a DNS outage included, is a `temperror`, which the notice gate counts as "not authenticated".
 // The dmarc check reads DKIM signatures the sender chose: it sees a bounded copy of the message
 // (dkim-input.ts) and runs in a worker thread that is terminated at the deadline.
+import { errorText } from '../observability/error-text.js';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import type { DNSResolver } from 'mailauth';
@@ -125,7 +126,7 @@ function verifyInWorker(
               id: m.id,
               ok: false,
               code: typeof code === 'string' ? code : undefined,
-              message: err instanceof Error ? err.message : String(err),
+              message: errorText(err),
             });
           },
         );

@@ -1,5 +1,6 @@
 // The DATA pipeline: prepare the quarantine entry → deliver to known recipients → commit the entry.
 // 250 must mean durable and 451 must mean nothing kept; this order keeps both promises.
+import { errorCodeOrText } from '../observability/error-text.js';
 import type { Delivery, DeliveryRecipient, UpstreamReply } from '../delivery/delivery.js';
 import { storageReason } from '../delivery/reason.js';
 import type { SpooledMessage } from '../message/spool.js';
@@ -72,5 +73,5 @@ export async function commitTransaction(
 }
 
 function describe(err: unknown): string {
-  return (err as NodeJS.ErrnoException | null)?.code ?? (err instanceof Error ? err.message : String(err));
+  return errorCodeOrText(err);
 }

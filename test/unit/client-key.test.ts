@@ -1,6 +1,6 @@
 // Per-client limits count IPv4 addresses singly and IPv6 by /64 (an end site's whole allocation).
 import { describe, expect, it } from 'vitest';
-import { clientKey } from '../../src/policy/limits.js';
+import { clientKey } from '../../src/address/ip.js';
 
 describe('clientKey', () => {
   it.each([

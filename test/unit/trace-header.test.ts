@@ -1,6 +1,7 @@
 // message/trace-header: the Received: header (RFC 5321 §4.4), and no header injection through it.
 import { describe, expect, it } from 'vitest';
-import { composeReceivedHeader, formatRfc5322Date, type TraceInfo } from '../../src/message/trace-header.js';
+import { formatRfc5322Date } from '../../src/message/date.js';
+import { composeReceivedHeader, type TraceInfo } from '../../src/message/trace-header.js';
 
 const DATE = new Date(Date.UTC(2026, 10, 23, 10, 0, 0));
 
