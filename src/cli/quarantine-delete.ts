@@ -1,6 +1,7 @@
 // `quarantine delete ID` and `quarantine purge [--older-than DURATION]`.
 import { parseDuration } from '../config/units.js';
 import type { MessageId } from '../quarantine/id.js';
+import { purgeRule } from '../quarantine/purge.js';
 import type { QuarantineStore } from '../quarantine/store.js';
 import { writeOut } from '../report/stdout.js';
 import { EXIT_OK, EXIT_USAGE, fail, noSuchEntry, type ExitCode } from './quarantine-common.js';
@@ -19,14 +20,13 @@ export async function purgeEntries(
   olderThan: string | undefined,
   now: Date,
 ): Promise<ExitCode> {
-  let deleted: number;
-  if (olderThan === undefined) {
-    deleted = (await store.purgeExpired(now)).deleted;
-  } else {
+  let olderThanMs: number | undefined;
+  if (olderThan !== undefined) {
     const d = parseDuration(olderThan);
     if (!d.ok) return fail(EXIT_USAGE, `--older-than: ${d.error}`);
-    deleted = (await store.purgeOlderThan(new Date(now.getTime() - d.value))).deleted;
+    olderThanMs = d.value;
   }
+  const { deleted } = await store.purge(purgeRule(now, olderThanMs));
   await writeOut(`purged ${entriesWord(deleted)}\n`);
   return EXIT_OK;
 }

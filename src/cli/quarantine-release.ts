@@ -8,7 +8,7 @@ import type { SpooledMessage } from '../message/spool.js';
 import { lookupRecipient } from '../policy/lookup.js';
 import type { MessageId } from '../quarantine/id.js';
 import type { QuarantineEntry } from '../quarantine/entry.js';
-import { HEADER_READ_BYTES, headerBlockOf, UnsafeEntryFileError, type QuarantineStore } from '../quarantine/store.js';
+import { UnsafeEntryFileError, type QuarantineStore } from '../quarantine/store.js';
 import { writeOut } from '../report/stdout.js';
 import { terminalText } from './output.js';
 import {
@@ -71,7 +71,7 @@ export async function releaseEntry(
   const target = resolveReleaseTarget(config, to);
   if (!target.ok) return fail(target.code, target.error);
   let entry: QuarantineEntry | null;
-  let data: Buffer | null;
+  let message: SpooledMessage | null;
   try {
     entry = await store.get(id);
     if (!entry) return noSuchEntry(id);
@@ -81,22 +81,13 @@ export async function releaseEntry(
         `entry ${id} holds the headers only (quarantine.storeBody was false): there is no message to release`,
       );
     }
-    // read through the descriptor the store checked, into memory: delivering by path would hard-link
-    // whatever the name points at by then (a planted symbolic link) into the Maildir
-    data = await store.readMessage(id);
+    // in memory, read through the descriptor the store checked: never delivered by path
+    message = await store.loadMessage(id);
   } catch (err) {
     if (err instanceof UnsafeEntryFileError) return unsafeEntry(id, err, `nothing delivered, entry ${id} kept`);
     throw err;
   }
-  if (data === null) return fail(EXIT_FAILURE, `entry ${id} has no readable message file`);
-  const headers = headerBlockOf(data.subarray(0, HEADER_READ_BYTES), data.length <= HEADER_READ_BYTES);
-  const message: SpooledMessage = {
-    kind: 'memory',
-    data,
-    size: data.length,
-    headerBlock: headers,
-    headerEnd: headers.length,
-  };
+  if (message === null) return fail(EXIT_FAILURE, `entry ${id} has no readable message file`);
 
   const delivery = buildDelivery(config);
   let outcome: DeliveryOutcome;

@@ -1,6 +1,7 @@
 // The running server's retention: deletes expired quarantine entries at start and then every interval
 // (SPEC §5: at least hourly), logging a `purge` event per run. Runs never overlap.
 import type { EventSink } from '../observability/events.js';
+import { expiredBy } from './purge.js';
 import type { QuarantineStore } from './store.js';
 
 export const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
@@ -29,7 +30,7 @@ export function startRetention(opts: RetentionOptions): Retention {
 
   async function purge(): Promise<number | null> {
     try {
-      const { deleted } = await opts.store().purgeExpired(now());
+      const { deleted } = await opts.store().purge(expiredBy(now()));
       opts.events.emit({ event: 'purge', deleted });
       return deleted;
     } catch (err) {

@@ -1,5 +1,6 @@
-// The few file operations that make "250 means on disk" true, behind one small seam so tests can
-// inject a failing disk. Files are created 0600, directories 0700.
+// The few file operations that make "250 means on disk" true, and the few reads beside them, behind one
+// small seam so tests can inject a failing disk. Files are created 0600, directories 0700.
+import type { Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { SpooledMessage } from '../message/spool.js';
@@ -14,7 +15,20 @@ export interface DurableFs {
   rename(from: string, to: string): Promise<void>;
   fsyncDir(dir: string): Promise<void>;
   unlink(file: string): Promise<void>;
+  /** The names in `dir`, unsorted, dot names included: the caller picks what it wants. */
+  readdir(dir: string): Promise<string[]>;
+  /** The name itself, never what a symbolic link points at. */
+  lstat(file: string): Promise<Stats>;
+  /**
+   * Opens an existing file for reading without following a symbolic link in its last component (the
+   * open fails with ELOOP; EMLINK on the BSDs) and without waiting for a writer when it is a FIFO.
+   * What the opened file is, is the caller's to judge on the handle (fstat), not on the name.
+   */
+  openReadNoFollow(file: string): Promise<fsp.FileHandle>;
 }
+
+/** O_NONBLOCK: a FIFO would otherwise hang the open until a writer comes; regular files ignore it. */
+const READ_NO_FOLLOW = fsp.constants.O_RDONLY | fsp.constants.O_NOFOLLOW | fsp.constants.O_NONBLOCK;
 
 export const nodeDurableFs: DurableFs = {
   async mkdirp(dir) {
@@ -77,6 +91,9 @@ export const nodeDurableFs: DurableFs = {
       if (err.code !== 'ENOENT') throw err;
     });
   },
+  readdir: (dir) => fsp.readdir(dir),
+  lstat: (file) => fsp.lstat(file),
+  openReadNoFollow: (file) => fsp.open(file, READ_NO_FOLLOW),
 };
 
 /** A durable copy of a spooled message at `dest` (a new file): linked or copied from the spool file, or written from memory. */

@@ -17,8 +17,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QuarantineEntry } from '../../src/quarantine/entry.js';
-import { newMessageId } from '../../src/quarantine/id.js';
-import { createQuarantineStore, type QuarantineStore } from '../../src/quarantine/store.js';
+import { newMessageId, type MessageId } from '../../src/quarantine/id.js';
+import { createQuarantineStore, UnsafeEntryFileError, type QuarantineStore } from '../../src/quarantine/store.js';
 import { sendVerbatim, simpleMessage } from '../helpers/smtp-client.js';
 import { baseConfig, startApp, writeConfig, type TestApp } from '../helpers/start-app.js';
 import { closedPort, startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
@@ -63,7 +63,7 @@ async function plant(opts: {
   subject?: string;
   mailFrom?: string;
   recipients?: string[];
-}): Promise<string> {
+}): Promise<MessageId> {
   const id = newMessageId(opts.receivedAt);
   const raw = `Received: from client.test\r\n${simpleMessage({ subject: opts.subject ?? 'planted' })}`;
   const spool = path.join(t.dir, `spool-${id}`);
@@ -313,6 +313,33 @@ describe('quarantine release', () => {
       expect(r.stderr).toMatch(/refused: 550 5\.7\.1/);
       expect(existsSync(path.join(qdir, `${id}.json`))).toBe(true);
     });
+  });
+});
+
+describe('the store gives release the stored message', () => {
+  it('loadMessage: the .eml in memory, with its header block; null when there is none', async () => {
+    const id = await plant({ receivedAt: new Date(), expiresAt: new Date(Date.now() + DAY), subject: 'load me' });
+    const eml = readFileSync(path.join(qdir, `${id}.eml`));
+    const m = await store.loadMessage(id);
+    expect(m?.kind).toBe('memory');
+    if (m?.kind !== 'memory') return;
+    expect(m.data.equals(eml)).toBe(true);
+    expect(m.size).toBe(eml.length);
+    const end = eml.indexOf('\r\n\r\n') + 4;
+    expect(m.headerEnd).toBe(end);
+    expect(m.headerBlock.equals(eml.subarray(0, end))).toBe(true);
+    expect(await store.loadMessage('doesnotexist123' as MessageId)).toBeNull();
+  });
+
+  it('loadMessage of a planted symbolic link: UnsafeEntryFileError, nothing read', async () => {
+    const id = await plant({ receivedAt: new Date(), expiresAt: new Date(Date.now() + DAY) });
+    const elsewhere = path.join(t.dir, `elsewhere-${id}`);
+    writeFileSync(elsewhere, 'Subject: not ours\r\n\r\nsecret\r\n');
+    rmSync(path.join(qdir, `${id}.eml`));
+    symlinkSync(elsewhere, path.join(qdir, `${id}.eml`));
+    await expect(store.loadMessage(id)).rejects.toBeInstanceOf(UnsafeEntryFileError);
+    expect(await store.remove(id)).toBe(true);
+    expect(readFileSync(elsewhere, 'utf8')).toContain('secret');
   });
 });
 

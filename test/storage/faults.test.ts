@@ -33,6 +33,9 @@ function faultyFs(): { fs: DurableFs; failAt: Set<FsOp> } {
     rename: async (from, to) => (guard('rename'), nodeDurableFs.rename(from, to)),
     fsyncDir: async (dir) => (guard('fsyncDir'), nodeDurableFs.fsyncDir(dir)),
     unlink: (file) => nodeDurableFs.unlink(file),
+    readdir: (dir) => nodeDurableFs.readdir(dir),
+    lstat: (file) => nodeDurableFs.lstat(file),
+    openReadNoFollow: (file) => nodeDurableFs.openReadNoFollow(file),
   };
   return { fs, failAt };
 }

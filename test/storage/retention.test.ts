@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { QuarantineEntry } from '../../src/quarantine/entry.js';
 import { newMessageId } from '../../src/quarantine/id.js';
+import { expiredBy, purgeMatching, purgeRule, receivedBy } from '../../src/quarantine/purge.js';
 import { RETENTION_INTERVAL_MS, startRetention, type Retention } from '../../src/quarantine/retention.js';
 import { createQuarantineStore, type QuarantineStore } from '../../src/quarantine/store.js';
 import { captureEvents } from '../helpers/log-capture.js';
@@ -112,7 +113,7 @@ describe('retention purge in the running server', () => {
     let calls = 0;
     const failing: QuarantineStore = {
       ...store,
-      async purgeExpired() {
+      async purge() {
         calls++;
         if (calls === 1) throw Object.assign(new Error('permission denied'), { code: 'EACCES' });
         return { deleted: 0 };
@@ -132,7 +133,7 @@ describe('retention purge in the running server', () => {
     let calls = 0;
     const slow: QuarantineStore = {
       ...store,
-      async purgeExpired() {
+      async purge() {
         calls++;
         running++;
         maxRunning = Math.max(maxRunning, running);
@@ -152,5 +153,73 @@ describe('retention purge in the running server', () => {
     await vi.advanceTimersByTimeAsync(20); // let the last run finish before the timers turn real again
     expect(maxRunning).toBe(1);
     expect(events.of('purge')).toHaveLength(3);
+  });
+});
+
+describe('purge rules', () => {
+  const NOW = new Date('2026-12-01T12:00:00.000Z');
+  const at = (offsetMs: number): string => new Date(NOW.getTime() + offsetMs).toISOString();
+  const entry = (receivedAt: string, expiresAt: string): { receivedAt: string; expiresAt: string } => ({
+    receivedAt,
+    expiresAt,
+  });
+
+  it.each([
+    // [case, receivedAt, expiresAt, goes]
+    ['expired a week ago', at(-20 * DAY), at(-7 * DAY), true],
+    ['expires this very millisecond', at(-14 * DAY), at(0), true],
+    ['expires a millisecond from now', at(-14 * DAY), at(1), false],
+    ['expires in two weeks, received long ago', at(-90 * DAY), at(14 * DAY), false],
+    ['an unreadable expiresAt', at(-90 * DAY), 'never', false],
+    ['a date without a time (UTC midnight)', at(-90 * DAY), '2026-12-01', true],
+  ] as const)('expiredBy(now): %s → %s', (_case, receivedAt, expiresAt, goes) => {
+    expect(expiredBy(NOW)(entry(receivedAt, expiresAt))).toBe(goes);
+  });
+
+  it.each([
+    ['received before the cutoff, not expired', at(-3 * DAY), at(11 * DAY), true],
+    ['received at the cutoff', at(-2 * DAY), at(12 * DAY), true],
+    ['received a millisecond after the cutoff', at(-2 * DAY + 1), at(12 * DAY), false],
+    ['received an hour ago, already expired', at(-3_600_000), at(-1), false],
+    ['an unreadable receivedAt', 'yesterday', at(-DAY), false],
+  ] as const)('receivedBy(now - 2d): %s → %s', (_case, receivedAt, expiresAt, goes) => {
+    expect(receivedBy(new Date(NOW.getTime() - 2 * DAY))(entry(receivedAt, expiresAt))).toBe(goes);
+  });
+
+  it.each([
+    // [case, --older-than in ms or none, receivedAt, expiresAt, goes]
+    ['no duration: expired goes', undefined, at(-20 * DAY), at(-DAY), true],
+    ['no duration: old but unexpired stays', undefined, at(-20 * DAY), at(DAY), false],
+    ['2d: old but unexpired goes', 2 * DAY, at(-3 * DAY), at(11 * DAY), true],
+    ['2d: recent but expired stays', 2 * DAY, at(-DAY), at(-1), false],
+    ['0: everything received up to now goes', 0, at(0), at(DAY), true],
+  ] as const)('purgeRule (quarantine purge [--older-than]): %s', (_case, olderThanMs, receivedAt, expiresAt, goes) => {
+    expect(purgeRule(NOW, olderThanMs)(entry(receivedAt, expiresAt))).toBe(goes);
+  });
+
+  it('purgeMatching removes exactly the entries the rule picks, in list order, and counts them', async () => {
+    const listed = [
+      { id: 'c', receivedAt: at(-DAY), expiresAt: at(-1) },
+      { id: 'b', receivedAt: at(-DAY), expiresAt: at(DAY) },
+      { id: 'a', receivedAt: at(-2 * DAY), expiresAt: at(-DAY) },
+    ];
+    const removed: string[] = [];
+    const result = await purgeMatching(listed, expiredBy(NOW), async (id) => void removed.push(id));
+    expect(result).toEqual({ deleted: 2 });
+    expect(removed).toEqual(['c', 'a']);
+  });
+
+  it('purgeMatching stops at the first failing removal and passes the error on', async () => {
+    const listed = [
+      { id: 'x', receivedAt: at(-DAY), expiresAt: at(-1) },
+      { id: 'y', receivedAt: at(-DAY), expiresAt: at(-1) },
+    ];
+    const removed: string[] = [];
+    const failing = async (id: string): Promise<void> => {
+      if (id === 'x') throw Object.assign(new Error('permission denied'), { code: 'EACCES' });
+      removed.push(id);
+    };
+    await expect(purgeMatching(listed, expiredBy(NOW), failing)).rejects.toMatchObject({ code: 'EACCES' });
+    expect(removed).toEqual([]);
   });
 });

@@ -1,0 +1,178 @@
+// Reading entries: the metadata, the stored message (whole, streamed, or its header block) and the
+// listing. Every entry file is opened without following a link and judged on the opened descriptor, so
+// a file planted in the directory is refused, never read through.
+import type { Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { scanHeaderBlock } from '../message/header-block.js';
+import type { SpooledMessage } from '../message/spool.js';
+import type { DurableFs } from '../storage/durable-fs.js';
+import { decodeEntry, type QuarantineEntry } from './entry.js';
+import type { EntryPaths } from './entry-paths.js';
+import { parseMessageId, type MessageId } from './id.js';
+
+/**
+ * A file of an entry that is not a regular file of its own: a symbolic link, a FIFO or a directory
+ * someone planted in the quarantine directory. It is never read through, so `show --raw` cannot print
+ * and `release` cannot deliver a file from elsewhere.
+ */
+export class UnsafeEntryFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly found: string,
+  ) {
+    super(`${path.basename(file)} is ${found}, not a regular file`);
+    this.name = 'UnsafeEntryFileError';
+  }
+}
+
+function describeNonRegular(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  return 'a device';
+}
+
+/** Opens a file of the quarantine directory for reading only if it is a regular file itself. */
+export async function openEntryFile(fs: DurableFs, file: string): Promise<FileHandle> {
+  let fh: FileHandle;
+  try {
+    fh = await fs.openReadNoFollow(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'EMLINK') throw new UnsafeEntryFileError(file, 'a symbolic link');
+    throw err;
+  }
+  try {
+    // fstat of what was opened, not a stat of the name: the name may be swapped between the two
+    const st = await fh.stat();
+    if (!st.isFile()) throw new UnsafeEntryFileError(file, describeNonRegular(st));
+    return fh;
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+export async function readEntryFile(fs: DurableFs, file: string): Promise<Buffer> {
+  const fh = await openEntryFile(fs, file);
+  try {
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Enough for any legitimate header block: what a notice quotes and a release passes on as headers. */
+export const HEADER_READ_BYTES = 256 * 1024;
+
+/**
+ * The header block of a stored message, by the same rule as at receive time: never a line of the body.
+ * `head` is the message's first bytes (at most HEADER_READ_BYTES), `whole` whether they are all of it.
+ */
+export function headerBlockOf(head: Buffer, whole: boolean): Buffer {
+  const scan = scanHeaderBlock(head);
+  const end = scan.complete || whole ? scanHeaderBlock(Buffer.concat([head, Buffer.from('\n')])).end : scan.end;
+  return head.subarray(0, Math.min(end, head.length));
+}
+
+/** The ids of the entries among a directory's names, newest first (ids sort by time). */
+export function entryIdsNewestFirst(names: readonly string[]): MessageId[] {
+  return names
+    .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
+    .map((n) => parseMessageId(n.slice(0, -'.json'.length)))
+    .filter((id): id is MessageId => id !== null)
+    .sort()
+    .reverse();
+}
+
+// properties, not methods: the store hands them on detached from this object
+export interface EntryReader {
+  /** null when there is no such entry or its metadata does not decode; UnsafeEntryFileError for a planted file. */
+  readonly get: (id: MessageId) => Promise<QuarantineEntry | null>;
+  /** The stored message as a stream; a planted file makes it fail (UnsafeEntryFileError) before its first byte. */
+  readonly openMessage: (id: MessageId) => Readable | null;
+  /**
+   * The whole stored message in memory, with its header block, in the shape delivery takes. Read
+   * through the checked descriptor: delivering by path would hard-link whatever the name points at by
+   * then (a planted symbolic link) into the Maildir. null when there is none, UnsafeEntryFileError for
+   * a planted file.
+   */
+  readonly loadMessage: (id: MessageId) => Promise<SpooledMessage | null>;
+  /** The stored header block; null when it cannot be read (a planted file included). */
+  readonly readHeaders: (id: MessageId) => Promise<Buffer | null>;
+  /** Entries newest first. Unreadable metadata files (planted ones included) are skipped. */
+  readonly list: () => Promise<QuarantineEntry[]>;
+}
+
+export function createEntryReader(fs: DurableFs, paths: EntryPaths): EntryReader {
+  async function get(id: MessageId): Promise<QuarantineEntry | null> {
+    let text: string;
+    try {
+      text = (await readEntryFile(fs, paths.json(id))).toString('utf8');
+    } catch (err) {
+      if (err instanceof UnsafeEntryFileError) throw err;
+      return null;
+    }
+    return decodeEntry(text);
+  }
+
+  return {
+    get,
+    openMessage(id) {
+      const file = paths.eml(id);
+      return Readable.from(
+        (async function* () {
+          const fh = await openEntryFile(fs, file);
+          try {
+            for await (const chunk of fh.createReadStream({ autoClose: false })) yield chunk as Buffer;
+          } finally {
+            await fh.close();
+          }
+        })(),
+        { objectMode: false },
+      );
+    },
+    async loadMessage(id) {
+      let data: Buffer;
+      try {
+        data = await readEntryFile(fs, paths.eml(id));
+      } catch (err) {
+        if (err instanceof UnsafeEntryFileError) throw err;
+        return null;
+      }
+      const headers = headerBlockOf(data.subarray(0, HEADER_READ_BYTES), data.length <= HEADER_READ_BYTES);
+      return { kind: 'memory', data, size: data.length, headerBlock: headers, headerEnd: headers.length };
+    },
+    async readHeaders(id) {
+      try {
+        const fh = await openEntryFile(fs, paths.eml(id));
+        try {
+          const buf = Buffer.alloc(HEADER_READ_BYTES);
+          const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+          return headerBlockOf(buf.subarray(0, bytesRead), bytesRead < buf.length);
+        } finally {
+          await fh.close();
+        }
+      } catch {
+        return null;
+      }
+    },
+    async list() {
+      let names: string[];
+      try {
+        names = await fs.readdir(paths.dir);
+      } catch {
+        return [];
+      }
+      const entries: QuarantineEntry[] = [];
+      for (const id of entryIdsNewestFirst(names)) {
+        const e = await get(id).catch(() => null);
+        if (e) entries.push(e);
+      }
+      return entries;
+    },
+  };
+}
