@@ -1,7 +1,7 @@
 // Reads the YAML file, applies the environment overrides, validates, resolves paths, freezes.
 import { readFileSync, accessSync, statSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
-import { domainToASCII } from 'node:url';
+import { toAsciiDomain } from '../address/parse.js';
 import { parseDocument } from 'yaml';
 import { configSchema, LOG_LEVELS, type FileConfig } from './schema.js';
 import { issueFromZod, type ConfigIssue } from './issues.js';
@@ -131,7 +131,7 @@ function resolveAndCheck(cfg: FileConfig, paths: Config['paths']): LoadResult {
   };
 
   const domains = cfg.domains.map((d, i) => {
-    const ascii = domainToASCII(d.name.trim().toLowerCase().replace(/\.$/, ''));
+    const ascii = toAsciiDomain(d.name);
     if (!ascii || !/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(ascii)) {
       issues.push({ path: `domains[${i}].name`, message: `"${d.name}" is not a valid domain name` });
     }
@@ -143,7 +143,7 @@ function resolveAndCheck(cfg: FileConfig, paths: Config['paths']): LoadResult {
       observeMailbox =
         at < 0
           ? `${observeMailbox.toLowerCase()}@${ascii}`
-          : `${observeMailbox.slice(0, at).toLowerCase()}@${domainToASCII(observeMailbox.slice(at + 1).toLowerCase())}`;
+          : `${observeMailbox.slice(0, at).toLowerCase()}@${toAsciiDomain(observeMailbox.slice(at + 1))}`;
     }
     return { ...d, name: ascii || d.name, recipientsFile, observeMailbox };
   });

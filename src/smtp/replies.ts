@@ -103,7 +103,7 @@ export function replyForCommit(outcome: CommitOutcome): SmtpReply {
       const up = outcome.upstream;
       const code = up.code === 554 ? 554 : 550;
       const enhanced = up.enhanced && ENHANCED.test(up.enhanced) && up.enhanced.startsWith('5') ? up.enhanced : '5.0.0';
-      return reply(code, enhanced, `mailbox server refused the message: ${sanitizeText(up.text).slice(0, 200)}`);
+      return reply(code, enhanced, `mailbox server refused the message: ${wireText(up.text).slice(0, 200)}`);
     }
   }
 }
@@ -113,7 +113,8 @@ export function replyForFailure(_err: unknown): SmtpReply {
   return replies.storageFailure('internal-error');
 }
 
-export function sanitizeText(text: string): string {
+/** Text from elsewhere (an upstream's reply) made safe for one SMTP reply line. */
+export function wireText(text: string): string {
   return text.replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
 }
 

@@ -10,7 +10,7 @@ import {
   replyForFailure,
   replyForRcpt,
   ReplyError,
-  sanitizeText,
+  wireText,
 } from '../../src/smtp/replies.js';
 import type { CommitOutcome } from '../../src/transaction/commit.js';
 
@@ -200,8 +200,8 @@ describe('reply helpers', () => {
     ['a\r\nb', 'a b'],
     ['\x00\x1b[31mred\x7f', '[31mred'],
     ['  spaced  ', 'spaced'],
-  ])('sanitizeText(%j) = %j', (input, out) => {
-    expect(sanitizeText(input)).toBe(out);
+  ])('wireText(%j) = %j', (input, out) => {
+    expect(wireText(input)).toBe(out);
   });
 
   it('every catalogue reply has an enhanced code of the reply class', () => {
