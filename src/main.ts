@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 // argv → command. Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
 // The only place that calls process.exit or prints a final error.
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type ExitCode } from './cli/exit-codes.js';
 import { errorText } from './observability/error-text.js';
 import { parseArgs } from 'node:util';
 import { loadConfig, resolveConfigPath, type Config } from './config/load.js';
 import { formatIssues } from './config/issues.js';
 import { createLogger } from './observability/logger.js';
 // commands are imported when used: `probe` (the container's HEALTHCHECK) and `check` stay fast
-
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 const USAGE = `usage: catchall-guard [command] [--config PATH]
 
@@ -28,16 +27,16 @@ config: --config PATH, else $CATCHALL_GUARD_CONFIG, else config/default.yaml`;
 
 class UsageError extends Error {}
 
-function loadOrExplain(configPath: string | undefined): Config | number {
+function loadOrExplain(configPath: string | undefined): Config | ExitCode {
   const r = loadConfig({ configPath });
   if (r.ok) return r.config;
   process.stderr.write(
     `catchall-guard: invalid configuration (${resolveConfigPath({ configPath })}):\n${formatIssues(r.issues)}\n`,
   );
-  return EXIT.usage;
+  return EXIT_USAGE;
 }
 
-async function run(argv: string[]): Promise<number> {
+async function run(argv: string[]): Promise<ExitCode> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -59,7 +58,7 @@ async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
-    return EXIT.ok;
+    return EXIT_OK;
   }
   const [command = 'serve', ...rest] = positionals;
   switch (command) {
@@ -84,14 +83,14 @@ async function run(argv: string[]): Promise<number> {
       const { checkAddress } = await import('./cli/check.js');
       const r = checkAddress(config, rest[0]);
       process.stdout.write(`decision: ${r.decision}\nreply: ${r.reply}\n`);
-      return EXIT.ok;
+      return EXIT_OK;
     }
     case 'config': {
       if (rest.length !== 1 || rest[0] !== 'validate') throw new UsageError('usage: config validate');
       const config = loadOrExplain(values.config);
       if (typeof config === 'number') return config;
       process.stdout.write('ok\n');
-      return EXIT.ok;
+      return EXIT_OK;
     }
     case 'quarantine': {
       const config = loadOrExplain(values.config);
@@ -121,7 +120,7 @@ async function run(argv: string[]): Promise<number> {
 // a bug must not print a stack trace for the operator to decode: one line, exit 1 (the container restarts)
 const crash = (err: unknown): void => {
   process.stderr.write(`catchall-guard: internal error: ${errorText(err)}\n`);
-  process.exit(EXIT.failure);
+  process.exit(EXIT_FAILURE);
 };
 process.on('uncaughtException', crash);
 process.on('unhandledRejection', crash);
@@ -133,10 +132,10 @@ run(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof UsageError) {
       process.stderr.write(`catchall-guard: ${err.message}\n${USAGE}\n`);
-      process.exitCode = EXIT.usage;
+      process.exitCode = EXIT_USAGE;
       return;
     }
     process.stderr.write(`catchall-guard: ${errorText(err)}\n`);
-    process.exitCode = EXIT.failure;
+    process.exitCode = EXIT_FAILURE;
   },
 );

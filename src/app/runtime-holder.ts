@@ -39,7 +39,7 @@ export function createRuntimeHolder(
       directory: compileDirectory(config.domains, watched.current()),
       delivery,
       quarantine: createQuarantineStore(config.quarantine.path, deps.fs),
-      quarantineUsage: createQuarantineUsage(config.quarantine.path),
+      quarantineUsage: createQuarantineUsage(config.quarantine.path, { fs: deps.fs }),
       spoolDir: spoolDirOf(config),
     };
   }

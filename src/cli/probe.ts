@@ -1,4 +1,5 @@
 // `probe`: the container HEALTHCHECK. Connects to our own SMTP port, expects the 220 greeting, says QUIT.
+import { EXIT_FAILURE, EXIT_OK, type ExitCode } from './exit-codes.js';
 import net from 'node:net';
 import type { Config } from '../config/load.js';
 
@@ -67,12 +68,12 @@ export function probeSmtp(target: ProbeTarget, timeoutMs: number = PROBE_TIMEOUT
   });
 }
 
-export async function runProbe(config: Config): Promise<number> {
+export async function runProbe(config: Config): Promise<ExitCode> {
   const r = await probeSmtp(probeTarget(config));
   if (r.ok) {
     process.stdout.write(`ok: ${r.greeting}\n`);
-    return 0;
+    return EXIT_OK;
   }
   process.stderr.write(`catchall-guard: probe failed: ${r.error}\n`);
-  return 1;
+  return EXIT_FAILURE;
 }

@@ -1,14 +1,9 @@
 // What every `quarantine` subcommand shares: exit codes, error lines, and the one way an id from the
 // command line becomes a MessageId.
 import { parseMessageId, type MessageId } from '../quarantine/id.js';
+import { EXIT_FAILURE, EXIT_USAGE, type ExitCode } from './exit-codes.js';
 import type { UnsafeEntryFileError } from '../quarantine/store.js';
-import { terminalText } from './output.js';
-
-/** SPEC §8: main.ts exits with what the command returns. */
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
-export type ExitCode = typeof EXIT_OK | typeof EXIT_FAILURE | typeof EXIT_USAGE;
+import { terminalText } from './output/text.js';
 
 export const QUARANTINE_USAGE = `usage: catchall-guard quarantine list [--json]
        catchall-guard quarantine show ID [--raw | --json]

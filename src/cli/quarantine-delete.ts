@@ -3,8 +3,9 @@ import { parseDuration } from '../config/units.js';
 import type { MessageId } from '../quarantine/id.js';
 import { purgeRule } from '../quarantine/purge.js';
 import type { QuarantineStore } from '../quarantine/store.js';
-import { writeOut } from '../report/stdout.js';
-import { EXIT_OK, EXIT_USAGE, fail, noSuchEntry, type ExitCode } from './quarantine-common.js';
+import { writeOut } from './output/stdout.js';
+import { fail, noSuchEntry } from './quarantine-common.js';
+import { EXIT_OK, EXIT_USAGE, type ExitCode } from './exit-codes.js';
 
 export async function deleteEntry(store: QuarantineStore, id: MessageId): Promise<ExitCode> {
   if (!(await store.remove(id))) return noSuchEntry(id);

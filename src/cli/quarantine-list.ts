@@ -1,10 +1,10 @@
 // `quarantine list [--json]`: entries newest first, as an aligned table or as a JSON array.
 import type { QuarantineEntry } from '../quarantine/entry.js';
 import type { QuarantineStore } from '../quarantine/store.js';
-import { renderTable, type Column } from '../report/table.js';
-import { writeOut } from '../report/stdout.js';
-import { writeJson } from './output.js';
-import { EXIT_OK, type ExitCode } from './quarantine-common.js';
+import { renderTable, type Column } from './output/table.js';
+import { writeOut } from './output/stdout.js';
+import { writeJson } from './output/text.js';
+import { EXIT_OK, type ExitCode } from './exit-codes.js';
 
 const COLUMNS: readonly Column[] = [
   { header: 'ID' },

@@ -9,17 +9,10 @@ import { lookupRecipient } from '../policy/lookup.js';
 import type { MessageId } from '../quarantine/id.js';
 import type { QuarantineEntry } from '../quarantine/entry.js';
 import { UnsafeEntryFileError, type QuarantineStore } from '../quarantine/store.js';
-import { writeOut } from '../report/stdout.js';
-import { terminalText } from './output.js';
-import {
-  EXIT_FAILURE,
-  EXIT_OK,
-  EXIT_USAGE,
-  fail,
-  noSuchEntry,
-  unsafeEntry,
-  type ExitCode,
-} from './quarantine-common.js';
+import { writeOut } from './output/stdout.js';
+import { terminalText } from './output/text.js';
+import { fail, noSuchEntry, unsafeEntry } from './quarantine-common.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type ExitCode } from './exit-codes.js';
 
 export type ReleaseTarget =
   | { readonly ok: true; readonly recipient: DeliveryRecipient }

@@ -2,9 +2,10 @@
 import type { QuarantineEntry } from '../quarantine/entry.js';
 import type { MessageId } from '../quarantine/id.js';
 import { UnsafeEntryFileError, type QuarantineStore } from '../quarantine/store.js';
-import { pipeOut, writeOut } from '../report/stdout.js';
-import { terminalText, writeJson } from './output.js';
-import { EXIT_FAILURE, EXIT_OK, fail, noSuchEntry, unsafeEntry, type ExitCode } from './quarantine-common.js';
+import { pipeOut, writeOut } from './output/stdout.js';
+import { terminalText, writeJson } from './output/text.js';
+import { fail, noSuchEntry, unsafeEntry } from './quarantine-common.js';
+import { EXIT_FAILURE, EXIT_OK, type ExitCode } from './exit-codes.js';
 
 function noticeLine(n: QuarantineEntry['notice']): string {
   const parts: string[] = [n.status];

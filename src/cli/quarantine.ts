@@ -2,8 +2,9 @@
 // its own quarantine-*.ts module and returns its exit code.
 import type { Config } from '../config/load.js';
 import { createQuarantineStore } from '../quarantine/store.js';
-import { terminalText } from './output.js';
-import { idArgument, usage, type ExitCode } from './quarantine-common.js';
+import { terminalText } from './output/text.js';
+import { idArgument, usage } from './quarantine-common.js';
+import { type ExitCode } from './exit-codes.js';
 import { deleteEntry, purgeEntries } from './quarantine-delete.js';
 import { listEntries } from './quarantine-list.js';
 import { releaseEntry } from './quarantine-release.js';

@@ -1,10 +1,11 @@
 // `report [--log FILE] [--json]`: unknown recipients seen in the log, to find the addresses that should
 // become known before a domain switches from `observe` to `reject`.
+import { EXIT_FAILURE, EXIT_OK, type ExitCode } from './exit-codes.js';
 import { createReportAggregator } from '../report/aggregate.js';
 import { formatReport, REPORT_TABLE_ROWS } from '../report/format.js';
 import { openLogSource, readLogLines } from '../report/read-log.js';
-import { writeOut } from '../report/stdout.js';
-import { writeJson } from './output.js';
+import { writeOut } from './output/stdout.js';
+import { writeJson } from './output/text.js';
 
 export interface ReportCliOptions {
   readonly logFile: string | undefined;
@@ -20,7 +21,7 @@ function describe(err: unknown): string {
   return e?.message ?? String(err);
 }
 
-export async function runReport(opts: ReportCliOptions): Promise<number> {
+export async function runReport(opts: ReportCliOptions): Promise<ExitCode> {
   const source = openLogSource(opts.logFile);
   if (opts.logFile === undefined && process.stdin.isTTY)
     process.stderr.write('catchall-guard: reading log lines from stdin (end with Ctrl-D); use --log FILE for a file\n');
@@ -29,9 +30,9 @@ export async function runReport(opts: ReportCliOptions): Promise<number> {
     for await (const line of readLogLines(source)) aggregator.addLine(line);
   } catch (err) {
     process.stderr.write(`catchall-guard: cannot read ${opts.logFile ?? 'stdin'}: ${describe(err)}\n`);
-    return 1;
+    return EXIT_FAILURE;
   }
   if (opts.json) await writeJson(aggregator.summary());
   else await writeOut(`${formatReport(aggregator.summary({ maxRecipients: REPORT_TABLE_ROWS }))}\n`);
-  return 0;
+  return EXIT_OK;
 }

@@ -1,5 +1,6 @@
 // `serve`: runs the SMTP server; SIGTERM/SIGINT drain and exit 0 (a second signal exits at once),
 // SIGHUP reloads the whole configuration.
+import { EXIT_FAILURE, EXIT_OK, type ExitCode } from './exit-codes.js';
 import type { Logger } from 'pino';
 import { createApp } from '../app.js';
 import { loadConfig, type Config } from '../config/load.js';
@@ -8,25 +9,25 @@ import { createEventSink } from '../observability/events.js';
 
 export const SHUTDOWN_GRACE_MS = 30_000;
 
-export async function runServe(config: Config, configPath: string, log: Logger): Promise<number> {
+export async function runServe(config: Config, configPath: string, log: Logger): Promise<ExitCode> {
   const events = createEventSink(log);
   const app = createApp(config, { events });
   let stopping = false;
   let started = false;
-  let resolveExit: (code: number) => void = () => undefined;
-  const exit = new Promise<number>((resolve) => (resolveExit = resolve));
+  let resolveExit: (code: ExitCode) => void = () => undefined;
+  const exit = new Promise<ExitCode>((resolve) => (resolveExit = resolve));
 
   const drainAndExit = (): void => {
     void app.stop(SHUTDOWN_GRACE_MS).then(() => {
       process.off('SIGHUP', reload);
-      log.flush(() => resolveExit(0));
+      log.flush(() => resolveExit(EXIT_OK));
     });
   };
   const stop = (): void => {
     if (stopping) {
       events.emit({ event: 'shutdown', phase: 'forced' });
       log.flush();
-      process.exit(1);
+      process.exit(EXIT_FAILURE);
     }
     stopping = true;
     // a signal during start-up is honoured once the listeners are up
@@ -51,7 +52,7 @@ export async function runServe(config: Config, configPath: string, log: Logger):
     events.emit({ event: 'error', where: 'listen', error: e.code ? `${e.code}: ${e.message}` : String(err) });
     await app.stop(0).catch(() => undefined);
     await new Promise<void>((resolve) => log.flush(() => resolve()));
-    return 1;
+    return EXIT_FAILURE;
   }
   started = true;
   if (stopping) drainAndExit();

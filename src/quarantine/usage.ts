@@ -1,8 +1,8 @@
 // How many bytes the quarantine holds, for quarantine.maxSize. Counted from the directory at start and
 // again at most every `refreshMs` (entries leave through retention, `quarantine delete` or another
 // instance on the same volume, none of which tell this process), plus what this process added since.
-import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { nodeDurableFs, type DurableFs } from '../storage/durable-fs.js';
 
 export interface QuarantineUsage {
   /** The last count plus what was added since; starts a recount in the background when stale. */
@@ -15,11 +15,11 @@ export interface QuarantineUsage {
 
 export const USAGE_REFRESH_MS = 60_000;
 
-async function countDir(dir: string): Promise<number> {
+async function countDir(fs: DurableFs, dir: string): Promise<number> {
   let total = 0;
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
     // lstat: a planted symlink points at someone else's bytes, not ours
-    const st = await lstat(path.join(dir, name)).catch(() => null);
+    const st = await fs.lstat(path.join(dir, name)).catch(() => null);
     if (st?.isFile()) total += st.size;
   }
   return total;
@@ -27,7 +27,7 @@ async function countDir(dir: string): Promise<number> {
 
 export function createQuarantineUsage(
   dir: string,
-  opts: { readonly refreshMs?: number; readonly now?: () => number } = {},
+  opts: { readonly refreshMs?: number; readonly now?: () => number; readonly fs?: DurableFs | undefined } = {},
 ): QuarantineUsage {
   const refreshMs = opts.refreshMs ?? USAGE_REFRESH_MS;
   const now = opts.now ?? Date.now;
@@ -41,7 +41,7 @@ export function createQuarantineUsage(
       const startedAt = now();
       const addedBefore = addedSince;
       try {
-        counted = await countDir(dir);
+        counted = await countDir(opts.fs ?? nodeDurableFs, dir);
         // what was added while counting may or may not be in the count: keeping it errs on the full side
         addedSince -= addedBefore;
         countedAt = startedAt;

@@ -2,7 +2,7 @@
 // tables within 100 columns (wider only for an address longer than that), the first capped at the top
 // `maxRows` addresses. Pure.
 import type { ReportSummary } from './aggregate.js';
-import { renderTable } from './table.js';
+import { renderTable } from '../cli/output/table.js';
 
 /** The day is what matters for deciding which addresses to make known; --json has the full times. */
 const dayCell = (iso: string | null): string => (iso ? iso.slice(0, 10) : '-');

@@ -15,7 +15,7 @@ import {
   type ReportSummary,
 } from '../../src/report/aggregate.js';
 import { formatReport } from '../../src/report/format.js';
-import { renderTable } from '../../src/report/table.js';
+import { renderTable } from '../../src/cli/output/table.js';
 import { createTopK } from '../../src/report/top-k.js';
 import { buildDist } from '../helpers/build-dist.js';
 import { runCli } from '../helpers/cli.js';

@@ -1,7 +1,7 @@
 // The one terminal-escaping function of the command line, and its JSON writer (src/cli/output.ts).
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { terminalJson, terminalText, writeJson } from '../../src/cli/output.js';
+import { terminalJson, terminalText, writeJson } from '../../src/cli/output/text.js';
 
 async function written(value: unknown): Promise<string> {
   const out = new PassThrough();

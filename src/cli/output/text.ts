@@ -4,7 +4,7 @@
 // such characters (notice/sanitize.ts: a mail reader needs clean text); an operator needs to see that
 // they were there, so here they become `<U+202E>`. Pure, except writeJson's output.
 import type { Writable } from 'node:stream';
-import { writeOut } from '../report/stdout.js';
+import { writeOut } from './stdout.js';
 
 /** Line and paragraph breaks and tabs: layout, not deception. A run of them becomes one space. */
 const LAYOUT = /[\t\n\v\f\r\u0085\u2028\u2029]+/g;

@@ -1,5 +1,5 @@
 // Plain-text tables for the terminal: aligned columns within a width, long cells cut with "…". Pure.
-import { terminalText } from '../cli/output.js';
+import { terminalText } from './text.js';
 
 export interface Column {
   readonly header: string;
