@@ -40,7 +40,7 @@ export interface App {
   reload(config: Config): { readonly ok: true } | { readonly ok: false; readonly error: string };
   /** Graceful: refuse new sessions, close idle ones, let DATA in flight finish within the grace period. */
   stop(graceMs?: number): Promise<void>;
-  readonly runtime: () => Runtime;
+  /** The SMTP hooks, for tests that drive a phase directly. */
   readonly gateway: Gateway;
   /** The HTTP endpoint's address, when `http.listen` is configured and start() has run. */
   readonly httpAddress: () => AddressInfo | null;
@@ -121,7 +121,6 @@ export function createApp(initial: Config, deps: AppDeps): App {
   }
 
   return {
-    runtime: runtime.current,
     gateway,
     httpAddress: () => httpAddress,
 

@@ -1,6 +1,6 @@
 // The gateway: SMTP hooks wired to address parsing, the directory, the policy and the DATA pipeline,
 // one file per SMTP phase. Holds no SMTP wire knowledge (smtp/) and no decision logic (policy/).
-import { createConnectionCounter, createUnknownBudget, type UnknownBudget } from '../policy/limits.js';
+import { createConnectionCounter, createUnknownBudget } from '../policy/limits.js';
 import type { DeadlineKind, SmtpHooks } from '../smtp/server.js';
 import { replies } from '../smtp/replies.js';
 import { errorText } from '../observability/error-text.js';
@@ -12,9 +12,7 @@ import { createSessions } from './sessions.js';
 
 export type { GatewayDeps } from './context.js';
 
-export interface Gateway extends SmtpHooks {
-  readonly unknownBudget: UnknownBudget;
-}
+export type Gateway = SmtpHooks;
 
 export function createGateway(deps: GatewayDeps): Gateway {
   const ctx: GatewayContext = {
@@ -47,6 +45,5 @@ export function createGateway(deps: GatewayDeps): Gateway {
     failed(where, sid, err) {
       events.emit({ event: 'error', where, sid, error: errorText(err) });
     },
-    unknownBudget: ctx.unknownBudget,
   };
 }
