@@ -185,7 +185,9 @@ describe('SMTP fuzzing (child process)', () => {
       expect(server.proc.exitCode).toBeNull();
       expect(server.proc.signalCode).toBeNull();
       expect(connectErrors).toBe(0);
-      expect(done).toBeGreaterThanOrEqual(SESSIONS);
+      // every session of the seeded stream ran: the loop did not hit its deadline
+      expect(done).toBe(SESSIONS);
+      expect(warm.done).toBe(WARMUP);
       expect(badLines).toEqual([]);
       expect(errorEvents).toEqual([]);
       expect(server.stderr()).toBe('');
@@ -208,8 +210,7 @@ describe('SMTP fuzzing (child process)', () => {
         to: ['alice@example.test'],
         raw: simpleMessage({ messageId: '<after-fuzz@client.test>' }),
       });
-      expect(ok.code).toBe(250);
-      expect(ok.response).toMatch(/^250 2\.0\.0 Ok: queued as /);
+      expect(ok.response).toMatch(/^250 2\.0\.0 Ok: queued as [A-Za-z0-9_-]+$/);
       expect(tempLeftovers(dataDir)).toEqual([]);
     },
     LOOP_DEADLINE_MS + 90_000,
