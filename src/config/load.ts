@@ -169,6 +169,11 @@ function resolveAndCheck(cfg: FileConfig, paths: Config['paths']): LoadResult {
   }
   const templatesDir = cfg.notices.templatesDir === undefined ? undefined : beside(cfg.notices.templatesDir);
   if (templatesDir) readable(templatesDir, 'notices.templatesDir', 'directory');
+  let dkim = cfg.notices.dkim;
+  if (dkim) {
+    dkim = { ...dkim, privateKey: beside(dkim.privateKey) };
+    readable(dkim.privateKey, 'notices.dkim.privateKey');
+  }
 
   if (issues.length > 0) return { ok: false, issues };
   const config: Config = {
@@ -177,7 +182,7 @@ function resolveAndCheck(cfg: FileConfig, paths: Config['paths']): LoadResult {
     domains,
     delivery: { ...cfg.delivery, maildir: { path: data(cfg.delivery.maildir.path) } },
     quarantine: { ...cfg.quarantine, path: data(cfg.quarantine.path) },
-    notices: { ...cfg.notices, templatesDir },
+    notices: { ...cfg.notices, templatesDir, dkim },
     paths,
   };
   return { ok: true, config: deepFreeze(config) };

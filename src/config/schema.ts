@@ -64,7 +64,7 @@ const localPartPattern = z
 export const domainSchema = z
   .object({
     name: nonEmpty,
-    unknownRecipients: z.enum(['reject', 'quarantine', 'observe']).default('reject'),
+    unknownRecipients: z.enum(['reject', 'reject-after-data', 'quarantine', 'observe']).default('reject'),
     recipients: z.array(localPartPattern).default([]),
     recipientsFile: nonEmpty.optional(),
     subaddressSeparator: z.string().max(1, 'expected one character, or "" to turn subaddressing off').default('+'),
@@ -125,7 +125,34 @@ export const noticesSchema = z
     requireSenderAuth: z.enum(['spf', 'dmarc', 'none']).default('spf'),
     perSenderInterval: duration.default('24h'),
     maxPerHour: count.default(200),
+    /** Who the sender's organisation can write to about a notice (SPEC §6); named in the readable part. */
+    contact: nonEmpty.optional(),
+    /** DKIM-sign notices for the From: domain (RFC 6376); the key file sits beside the config. */
+    dkim: z
+      .object({
+        selector: nonEmpty.regex(
+          /^[A-Za-z0-9][A-Za-z0-9-]*(\.[A-Za-z0-9][A-Za-z0-9-]*)*$/,
+          'expected a DKIM selector such as cg2026',
+        ),
+        privateKey: nonEmpty,
+      })
+      .strict()
+      .optional(),
     transport: noticeTransport.default({}),
+  })
+  .strict();
+
+/** "host", "host:port" or "[v6]:port"; port 53 when omitted. */
+const dnsServer = nonEmpty.regex(
+  /^(\[[0-9A-Fa-f:.]+\](:\d{1,5})?|[0-9A-Fa-f:]+|[A-Za-z0-9.-]+(:\d{1,5})?)$/,
+  'expected "host", "host:port" or "[v6]:port"',
+);
+
+export const dnsSchema = z
+  .object({
+    /** Resolvers for SPF/DMARC, notice MX look-ups and doctor; the system's when omitted. */
+    servers: z.array(dnsServer).min(1).optional(),
+    timeout: duration.pipe(z.number().min(100, 'at least 100ms')).default('5s'),
   })
   .strict();
 
@@ -138,6 +165,7 @@ export const configSchema = z
     delivery: deliverySchema.default({}),
     quarantine: quarantineSchema.default({}),
     notices: noticesSchema.default({}),
+    dns: dnsSchema.default({}),
     log: z
       .object({ level: z.enum(LOG_LEVELS).default('info') })
       .strict()

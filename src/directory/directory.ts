@@ -2,7 +2,7 @@
 import type { DomainFileConfig } from '../config/schema.js';
 import { compileGlobs, isGlob } from './glob.js';
 
-export type UnknownRecipientMode = 'reject' | 'quarantine' | 'observe';
+export type UnknownRecipientMode = 'reject' | 'reject-after-data' | 'quarantine' | 'observe';
 
 export type DirectoryAnswer =
   | { readonly kind: 'not-served' }

@@ -95,43 +95,42 @@ export function onData(
       }
       const message = spooled.message;
       try {
-        // the full header facts feed the quarantine entry and its notice; the log needs only the Message-ID
-        const facts =
-          plan.quarantined.length > 0
-            ? await readMessageFacts(message.headerBlock)
-            : { ...EMPTY_FACTS, messageId: readMessageId(message.headerBlock) };
+        // a transaction is either accepting or rejecting (SPEC §4), never both: policy/decide.ts
+        const rejecting = plan.rejected.length > 0;
+        const keepsEntry = rejecting || plan.quarantined.length > 0;
+        // the full header facts feed the entry and its notice; the log needs only the Message-ID
+        const facts = keepsEntry
+          ? await readMessageFacts(message.headerBlock)
+          : { ...EMPTY_FACTS, messageId: readMessageId(message.headerBlock) };
         const cfg = rt.config;
-        const entry =
-          plan.quarantined.length === 0
-            ? null
-            : newQuarantineEntry({
-                qid,
-                receivedAt,
-                session: info,
-                mailFrom: from,
-                recipients: plan.quarantined,
-                deliveredTo: [...plan.delivered, ...plan.observed],
-                size: message.size,
-                facts,
-                config: cfg,
-              });
+        // a reject-after-data record holds the header block only: the sender gets its message back
+        const storeBody = cfg.quarantine.storeBody && !rejecting;
+        const entry = !keepsEntry
+          ? null
+          : newQuarantineEntry({
+              qid,
+              receivedAt,
+              session: info,
+              mailFrom: from,
+              recipients: plan.entryRecipients,
+              kind: rejecting ? 'rejected' : 'quarantined',
+              mailDsn: tx.dsn,
+              deliveredTo: [...plan.delivered, ...plan.observed],
+              size: message.size,
+              facts,
+              config: cfg,
+            });
         const outcome = await commitTransaction(
-          {
-            qid,
-            mailFrom: from,
-            deliveries: plan.deliveries,
-            quarantineEntry: entry,
-            storeBody: cfg.quarantine.storeBody,
-          },
+          { qid, mailFrom: from, deliveries: plan.deliveries, quarantineEntry: entry, storeBody },
           message,
           { delivery: rt.delivery, quarantine: rt.quarantine },
         );
-        const r = replyForCommit(outcome);
         const stored = outcome.kind === 'stored';
+        const r = stored && rejecting ? replies.rejectedAfterData(plan.rejected) : replyForCommit(outcome);
         if (stored && entry) {
           // the entry's .eml (or its header block) is what fills the quarantine
-          rt.quarantineUsage.add(cfg.quarantine.storeBody ? message.size : message.headerEnd);
-          deps.onQuarantined?.(qid);
+          rt.quarantineUsage.add(storeBody ? message.size : message.headerEnd);
+          if (!rejecting) deps.onQuarantined?.(qid);
         }
         const refused = stored ? outcome.refused : [];
         events.emit({
@@ -140,12 +139,13 @@ export function onData(
           delivered: stored ? plan.delivered.filter((a) => !refused.includes(a)) : [],
           ...(refused.length > 0 ? { refused: [...refused] } : {}),
           quarantined: stored ? [...plan.quarantined] : [],
+          ...(stored && rejecting ? { rejected: [...plan.rejected], reason: 'user-unknown' } : {}),
           ...(stored && plan.observed.length > 0 ? { observed: [...plan.observed] } : {}),
           size: message.size,
           messageId: facts.messageId,
           durationMs: Date.now() - started,
           code: r.code,
-          outcome: outcome.kind,
+          outcome: stored && rejecting ? 'rejected' : outcome.kind,
           ...(outcome.kind === 'temporary' ? { reason: outcome.reason, detail: outcome.detail } : {}),
           ...(outcome.kind === 'permanent' ? { reason: 'upstream-refused', detail: outcome.upstream.text } : {}),
         });

@@ -1,6 +1,14 @@
 // MAIL FROM and RCPT TO: the transaction's sender, then one policy decision per recipient.
 import { normalizeSender } from '../address/parse.js';
-import { countsAsUnknown, decideRecipient, rcptLimits, type RcptOutcome } from '../policy/decide.js';
+import { mailDsn, rcptDsn, type RcptDsn } from '../message/dsn-params.js';
+import {
+  countsAsUnknown,
+  decideRecipient,
+  rcptLimits,
+  transactionKindOf,
+  type RcptOutcome,
+  type TransactionKind,
+} from '../policy/decide.js';
 import { lookupRecipient } from '../policy/lookup.js';
 import type { SessionInfo } from '../smtp/server.js';
 import { reasonForRcpt, replies, replyForRcpt, type SmtpReply } from '../smtp/replies.js';
@@ -9,19 +17,23 @@ import { internal, type GatewayContext } from './context.js';
 import type { Runtime } from './runtime.js';
 import { envelopeKey } from './sessions.js';
 
-export function onMailFrom(ctx: GatewayContext): (info: SessionInfo, address: string) => Promise<SmtpReply | null> {
-  return async (info, address) => {
+type Params = Readonly<Record<string, string | boolean>>;
+
+export function onMailFrom(
+  ctx: GatewayContext,
+): (info: SessionInfo, address: string, params: Params) => Promise<SmtpReply | null> {
+  return async (info, address, params) => {
     if (ctx.deps.isShuttingDown()) return replies.shuttingDown();
     const state = ctx.sessions.get(info.sid);
     // smtp-server runs onConnect before any command: a session we do not know is a bug, never a 250
     if (!state) return internal(ctx, info.sid, 'mail', 'no-session');
-    state.tx = { from: normalizeSender(address), recipients: new Map() };
+    state.tx = { from: normalizeSender(address), dsn: mailDsn(params), recipients: new Map() };
     return null;
   };
 }
 
 /** What the transaction keeps of an accepted recipient; null for every refusal. */
-function acceptedRecipient(outcome: RcptOutcome): AcceptedRecipient | null {
+function acceptedRecipient(outcome: RcptOutcome, dsn: RcptDsn | null): AcceptedRecipient | null {
   switch (outcome.kind) {
     case 'accept':
       return {
@@ -35,13 +47,24 @@ function acceptedRecipient(outcome: RcptOutcome): AcceptedRecipient | null {
         delivery: { address: outcome.deliverTo, mailbox: outcome.deliverTo },
       };
     case 'quarantine':
-      return { kind: 'quarantine', address: outcome.recipient.normalized };
+    case 'reject-after-data':
+      return { kind: outcome.kind, address: outcome.recipient.normalized, ...(dsn ? { dsn } : {}) };
     default:
       return null;
   }
 }
 
-export function onRcptTo(ctx: GatewayContext): (info: SessionInfo, address: string) => Promise<SmtpReply | null> {
+/** The kind the recipients accepted so far give the transaction (all share one, SPEC §4), leaving out `key`. */
+function kindSoFar(recipients: ReadonlyMap<string, AcceptedRecipient>, key: string): TransactionKind | null {
+  for (const [k, r] of recipients) {
+    if (k !== key) return r.kind === 'reject-after-data' ? 'rejecting' : 'accepting';
+  }
+  return null;
+}
+
+export function onRcptTo(
+  ctx: GatewayContext,
+): (info: SessionInfo, address: string, params: Params) => Promise<SmtpReply | null> {
   let wasFull = false;
   /** Whether quarantine.maxSize is reached; a change either way is logged once, as a `quota` event. */
   function quarantineFull(rt: Runtime): boolean {
@@ -55,7 +78,7 @@ export function onRcptTo(ctx: GatewayContext): (info: SessionInfo, address: stri
     return full;
   }
 
-  return async (info, address) => {
+  return async (info, address, params) => {
     const rt = ctx.deps.runtime();
     const state = ctx.sessions.get(info.sid);
     const tx = state?.tx;
@@ -75,6 +98,8 @@ export function onRcptTo(ctx: GatewayContext): (info: SessionInfo, address: stri
       limits: rcptLimits(rt.config.server),
       shuttingDown: ctx.deps.isShuttingDown(),
       quarantineFull: quarantineFull(rt),
+      nullSender: tx.from === '',
+      transactionKind: kindSoFar(tx.recipients, key),
     });
     if (countsAsUnknown(outcome)) {
       state.unknownRecipients++;
@@ -91,7 +116,11 @@ export function onRcptTo(ctx: GatewayContext): (info: SessionInfo, address: stri
       code: reply.code,
       ...(reason ? { reason } : {}),
     });
-    const accepted = acceptedRecipient(outcome);
+    const accepted = acceptedRecipient(outcome, rcptDsn(params));
+    // the policy keeps kinds apart; this only guards the invariant on-data relies on
+    if (accepted && transactionKindOf(outcome) !== (kindSoFar(tx.recipients, key) ?? transactionKindOf(outcome))) {
+      return internal(ctx, info.sid, 'rcpt', 'mixed-transaction');
+    }
     if (!accepted) return reply;
     tx.recipients.set(key, accepted);
     return null;

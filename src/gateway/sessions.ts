@@ -1,8 +1,11 @@
 // What the gateway remembers per SMTP session and per transaction, by session id.
+import type { MailDsn } from '../message/dsn-params.js';
 import type { AcceptedRecipient } from '../transaction/plan.js';
 
 export interface Transaction {
   readonly from: string;
+  /** ENVID and RET, when the client used the DSN extension. */
+  readonly dsn: MailDsn | null;
   /** Keyed by the address as smtp-server reports it, lower-cased, to match its envelope later. */
   readonly recipients: Map<string, AcceptedRecipient>;
 }

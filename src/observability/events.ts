@@ -17,6 +17,8 @@ export type LogEvent =
       delivered: string[];
       quarantined: string[];
       observed?: string[];
+      /** reject-after-data: the unknown recipients named in the 550 after the final dot. */
+      rejected?: string[];
       /** Refused permanently by the upstream while it took the message for the other recipients. */
       refused?: string[];
       size: number;
@@ -24,7 +26,7 @@ export type LogEvent =
       durationMs: number;
       code: number;
       /** `aborted`: the client went away or timed out before the final dot (code 0: no reply was given). */
-      outcome: 'stored' | 'temporary' | 'permanent' | 'too-large' | 'aborted';
+      outcome: 'stored' | 'rejected' | 'temporary' | 'permanent' | 'too-large' | 'aborted';
       /** Every outcome but `stored`: a stable code (`storage-enospc`, `upstream-timeout`, …; README, Logs). */
       reason?: string;
       detail?: string;

@@ -4,7 +4,10 @@ import type { DirectoryAnswer } from '../directory/directory.js';
 
 export type Decision =
   | { readonly kind: 'accept'; readonly recipient: MailAddress; readonly mailbox: string }
-  | { readonly kind: 'reject'; readonly recipient: MailAddress }
+  /** `nullSender`: a bounce to an address that never existed is backscatter, refused in every mode but observe. */
+  | { readonly kind: 'reject'; readonly recipient: MailAddress; readonly nullSender?: true }
+  /** 250 at RCPT, 550 5.1.1 after the final dot, a headers-only record kept (SPEC §4). */
+  | { readonly kind: 'reject-after-data'; readonly recipient: MailAddress }
   | { readonly kind: 'quarantine'; readonly recipient: MailAddress }
   | { readonly kind: 'observe'; readonly recipient: MailAddress; readonly deliverTo: string }
   | { readonly kind: 'relay-denied'; readonly raw: string; readonly reason: 'not-served' | RoutingVia }
@@ -14,7 +17,9 @@ export type RcptOutcome =
   | Decision
   | {
       readonly kind: 'limited';
-      readonly limit: 'max-recipients' | 'max-unknown-recipients' | 'max-unknown-recipients-per-ip';
+      /** `mixed-transaction`: a reject-after-data recipient among accepted ones, or the other way round. */
+      readonly limit:
+        'max-recipients' | 'max-unknown-recipients' | 'max-unknown-recipients-per-ip' | 'mixed-transaction';
     }
   | { readonly kind: 'deferred'; readonly reason: 'directory-unavailable' | 'shutting-down' | 'quarantine-full' };
 
@@ -41,7 +46,32 @@ export interface RcptContext {
   readonly shuttingDown: boolean;
   /** The quarantine has reached quarantine.maxSize: quarantine decisions wait (4xx) until room is made. */
   readonly quarantineFull?: boolean;
+  /** The transaction's envelope sender is `<>`. */
+  readonly nullSender?: boolean;
+  /**
+   * What the recipients accepted so far make of the transaction: `accepting` (it ends in 250: known,
+   * quarantined, observed) or `rejecting` (reject-after-data: it ends in 550); null before the first.
+   */
+  readonly transactionKind?: TransactionKind | null;
 }
+
+export type TransactionKind = 'accepting' | 'rejecting';
+
+/** The kind of transaction an accepted recipient belongs to; null for a refusal. */
+export function transactionKindOf(outcome: RcptOutcome): TransactionKind | null {
+  switch (outcome.kind) {
+    case 'accept':
+    case 'quarantine':
+    case 'observe':
+      return 'accepting';
+    case 'reject-after-data':
+      return 'rejecting';
+    default:
+      return null;
+  }
+}
+
+const MIXED: RcptOutcome = { kind: 'limited', limit: 'mixed-transaction' };
 
 /** The limits of RcptContext from the `server` section of the config. */
 export function rcptLimits(server: {
@@ -71,9 +101,11 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
     return { kind: 'invalid', raw: 'postmaster', why: 'postmaster not resolved' };
   }
   const address = recipient.address;
+  const kind = ctx.transactionKind ?? null;
   switch (answer.kind) {
     case 'known':
-      return { kind: 'accept', recipient: address, mailbox: answer.mailbox };
+      // SPEC §4: the first accepted recipient sets the kind; the other kind is sent in another transaction
+      return kind === 'rejecting' ? MIXED : { kind: 'accept', recipient: address, mailbox: answer.mailbox };
     case 'unavailable':
       return { kind: 'deferred', reason: 'directory-unavailable' };
     case 'not-served':
@@ -81,6 +113,12 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
     case 'unknown':
       break;
   }
+  // a null sender to an unknown address is refused at RCPT whatever the mode (observe aside)
+  const refusedNull = ctx.nullSender === true && answer.mode !== 'observe';
+  // the other kind of recipient counts toward nothing: it is only sent again, in its own transaction
+  const wouldBe: TransactionKind | null =
+    refusedNull || answer.mode === 'reject' ? null : answer.mode === 'reject-after-data' ? 'rejecting' : 'accepting';
+  if (kind !== null && wouldBe !== null && wouldBe !== kind) return MIXED;
   // SPEC §3: the harvest limits count every unknown-recipient answer but observe's, which exists to
   // watch traffic without changing what senders see
   if (answer.mode !== 'observe') {
@@ -89,9 +127,13 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
     if (limits.maxUnknownRecipientsPerIp > 0 && counts.unknownForIp >= limits.maxUnknownRecipientsPerIp)
       return { kind: 'limited', limit: 'max-unknown-recipients-per-ip' };
   }
+  // SPEC §4: a bounce to an address that never existed is backscatter: neither kept nor answered
+  if (refusedNull) return { kind: 'reject', recipient: address, nullSender: true };
   switch (answer.mode) {
     case 'reject':
       return { kind: 'reject', recipient: address };
+    case 'reject-after-data':
+      return { kind: 'reject-after-data', recipient: address };
     case 'quarantine':
       return ctx.quarantineFull === true
         ? { kind: 'deferred', reason: 'quarantine-full' }
@@ -106,5 +148,5 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
 
 /** Whether an outcome counts toward maxUnknownRecipients and maxUnknownRecipientsPerIp (observe does not). */
 export function countsAsUnknown(outcome: RcptOutcome): boolean {
-  return outcome.kind === 'reject' || outcome.kind === 'quarantine';
+  return outcome.kind === 'reject' || outcome.kind === 'reject-after-data' || outcome.kind === 'quarantine';
 }

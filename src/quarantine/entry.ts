@@ -1,7 +1,8 @@
 // A quarantine entry's metadata (<id>.json, SPEC §5) and its codec.
 import { z } from 'zod';
 
-export const NOTICE_STATUSES = ['pending', 'sending', 'sent', 'suppressed', 'failed'] as const;
+/** `not-needed`: a reject-after-data record, whose sender learns from the sending server's own bounce. */
+export const NOTICE_STATUSES = ['pending', 'sending', 'sent', 'suppressed', 'failed', 'not-needed'] as const;
 
 const noticeSchema = z.object({
   status: z.enum(NOTICE_STATUSES),
@@ -39,6 +40,20 @@ export const entrySchema = z.object({
     .partial()
     .default({}),
   auth: z.object({ spf: z.string(), dmarc: z.string() }).passthrough().nullable().default(null),
+  /** `rejected`: a reject-after-data record (headers only; the client got 550 after the final dot). */
+  kind: z.enum(['quarantined', 'rejected']).default('quarantined'),
+  /** What the client asked through the DSN extension (RFC 3461); only when it used it. */
+  dsn: z
+    .object({
+      envid: z.string().optional(),
+      ret: z.enum(['HDRS', 'FULL']).optional(),
+      recipients: z.array(
+        z.object({ address: z.string(), notify: z.array(z.string()).optional(), orcpt: z.string().optional() }),
+      ),
+    })
+    .optional(),
+  /** Who read or moved the entry, appended before anything is shown (SPEC §5). */
+  access: z.array(z.object({ at: z.string(), action: z.string(), by: z.string() })).default([]),
   notice: noticeSchema,
 });
 

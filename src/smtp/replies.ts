@@ -20,6 +20,11 @@ export const replies = {
     reply(550, '5.7.1', `<${addr}>: source routing and percent hacks are not supported: relay access denied`),
   malformedAddress: (why: string) => reply(501, '5.1.3', `bad recipient address syntax: ${why}`),
   tooManyRecipients: () => reply(452, '4.5.3', 'too many recipients in this transaction'),
+  /** SPEC §4: known and reject-after-data recipients never share a transaction (one ends 250, the other 550). */
+  otherTransaction: () => reply(452, '4.5.3', 'send this recipient in another transaction'),
+  /** After the final dot of a reject-after-data transaction: the sending server bounces, naming them. */
+  rejectedAfterData: (addresses: readonly string[]) =>
+    reply(550, '5.1.1', `${namedAddresses(addresses)}: recipient address rejected: user unknown`),
   harvestLimit: () => reply(421, '4.7.0', 'too many unknown recipients, closing connection'),
   harvestLimitIp: () => reply(421, '4.7.0', 'too many unknown recipients from your address, try again later'),
   tooManyConnections: () => reply(421, '4.7.0', 'too many connections, try again later'),
@@ -37,11 +42,28 @@ export const replies = {
   queued: (qid: string) => reply(250, '2.0.0', `Ok: queued as ${qid}`),
 } as const;
 
+/** RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets; the addresses get what the rest leaves. */
+const NAMED_ADDRESSES_MAX = 400;
+
+/** `<a@x>, <b@x>`, and "and N more" for what does not fit: always at least the first address. */
+function namedAddresses(addresses: readonly string[]): string {
+  let shown = '';
+  let n = 0;
+  for (const a of addresses) {
+    const next = n === 0 ? `<${a}>` : `${shown}, <${a}>`;
+    if (n > 0 && Buffer.byteLength(next) > NAMED_ADDRESSES_MAX) break;
+    shown = next;
+    n++;
+  }
+  return n < addresses.length ? `${shown} and ${addresses.length - n} more` : shown;
+}
+
 export function replyForRcpt(outcome: RcptOutcome): SmtpReply {
   switch (outcome.kind) {
     case 'accept':
     case 'quarantine':
     case 'observe':
+    case 'reject-after-data':
       return replies.recipientOk();
     case 'reject':
       return replies.userUnknown(outcome.recipient.normalized);
@@ -52,8 +74,16 @@ export function replyForRcpt(outcome: RcptOutcome): SmtpReply {
     case 'invalid':
       return replies.malformedAddress(outcome.why);
     case 'limited':
-      if (outcome.limit === 'max-recipients') return replies.tooManyRecipients();
-      return outcome.limit === 'max-unknown-recipients' ? replies.harvestLimit() : replies.harvestLimitIp();
+      switch (outcome.limit) {
+        case 'max-recipients':
+          return replies.tooManyRecipients();
+        case 'mixed-transaction':
+          return replies.otherTransaction();
+        case 'max-unknown-recipients':
+          return replies.harvestLimit();
+        case 'max-unknown-recipients-per-ip':
+          return replies.harvestLimitIp();
+      }
     case 'deferred':
       if (outcome.reason === 'shutting-down') return replies.shuttingDown();
       return outcome.reason === 'quarantine-full' ? replies.quarantineFull() : replies.directoryUnavailable();
@@ -66,9 +96,10 @@ export function reasonForRcpt(outcome: RcptOutcome): string | undefined {
     case 'accept':
     case 'quarantine':
     case 'observe':
+    case 'reject-after-data':
       return undefined;
     case 'reject':
-      return 'user-unknown';
+      return outcome.nullSender === true ? 'null-sender-unknown' : 'user-unknown';
     case 'relay-denied':
       return RELAY_REASON[outcome.reason];
     case 'invalid':

@@ -112,7 +112,8 @@ export function createSmtpListener(opts: SmtpServerOptions, hooks: SmtpHooks): S
     disabledCommands: ['AUTH', 'WIZ', 'SHELL', 'KILL', ...(opts.tls ? [] : ['STARTTLS'])],
     authOptional: true,
     hideENHANCEDSTATUSCODES: false,
-    hideDSN: true,
+    // DSN (RFC 3461): ENVID, RET, NOTIFY and ORCPT are kept with the envelope and honoured by the notice
+    hideDSN: false,
     hideREQUIRETLS: true,
     disableReverseLookup: opts.disableReverseLookup,
     socketTimeout: opts.socketTimeoutMs,

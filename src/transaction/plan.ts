@@ -1,12 +1,21 @@
 // Who gets what, from the recipients a transaction accepted: the one place the delivered, observed
 // and quarantined lists are made, for the commit and for the `message` event alike. Pure.
 import type { DeliveryRecipient } from '../delivery/delivery.js';
+import type { RcptDsn } from '../message/dsn-params.js';
 
 export type AcceptedRecipient =
   | { readonly kind: 'deliver'; readonly delivery: DeliveryRecipient }
   /** An unknown address in observe mode: delivered to the observe mailbox, reported under its own address. */
   | { readonly kind: 'observe'; readonly address: string; readonly delivery: DeliveryRecipient }
-  | { readonly kind: 'quarantine'; readonly address: string };
+  /** `dsn`: what the client asked of a failure report for this recipient (RFC 3461), kept for the notice. */
+  | { readonly kind: 'quarantine'; readonly address: string; readonly dsn?: RcptDsn | undefined }
+  | { readonly kind: 'reject-after-data'; readonly address: string; readonly dsn?: RcptDsn | undefined };
+
+/** An unknown recipient the entry is kept for, with its DSN parameters when the client gave any. */
+export interface EntryRecipient {
+  readonly address: string;
+  readonly dsn?: RcptDsn | undefined;
+}
 
 export interface RecipientPlan {
   /** What the delivery is asked to do: one per address, known and observed. */
@@ -17,6 +26,10 @@ export interface RecipientPlan {
   readonly observed: readonly string[];
   /** Unknown recipients of quarantine mode: the quarantine entry is for them. */
   readonly quarantined: readonly string[];
+  /** Unknown recipients of reject-after-data mode: 550 after the final dot, a headers-only record. */
+  readonly rejected: readonly string[];
+  /** The recipients of the entry (quarantined or rejected), with their DSN parameters. */
+  readonly entryRecipients: readonly EntryRecipient[];
   /** Every envelope recipient, in order, for the trace header. */
   readonly envelope: readonly string[];
 }
@@ -27,10 +40,13 @@ export function planRecipients(accepted: readonly AcceptedRecipient[]): Recipien
   const delivered: string[] = [];
   const observed: string[] = [];
   const quarantined: string[] = [];
+  const rejected: string[] = [];
+  const entryRecipients: EntryRecipient[] = [];
   const envelope: string[] = [];
   for (const a of accepted) {
-    if (a.kind === 'quarantine') {
-      quarantined.push(a.address);
+    if (a.kind === 'quarantine' || a.kind === 'reject-after-data') {
+      (a.kind === 'quarantine' ? quarantined : rejected).push(a.address);
+      entryRecipients.push({ address: a.address, ...(a.dsn ? { dsn: a.dsn } : {}) });
       envelope.push(a.address);
       continue;
     }
@@ -42,5 +58,5 @@ export function planRecipients(accepted: readonly AcceptedRecipient[]): Recipien
       deliveries.push(a.delivery);
     }
   }
-  return { deliveries, delivered, observed, quarantined, envelope };
+  return { deliveries, delivered, observed, quarantined, rejected, entryRecipients, envelope };
 }

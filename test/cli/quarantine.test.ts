@@ -84,6 +84,8 @@ async function plant(opts: {
     headerFrom: 'Sender <sender@client.test>',
     headers: {},
     auth: null,
+    kind: 'quarantined',
+    access: [],
     notice: { status: 'suppressed', reason: 'test', attempts: 0 },
   };
   const prepared = await store.prepare(

@@ -178,7 +178,6 @@ describe('a notice for a quarantined message', () => {
 
 describe('no notice (SPEC §6), recorded with its reason', () => {
   it.each([
-    ['null sender', '', {}, 'null-sender'],
     ['MAILER-DAEMON', 'MAILER-DAEMON@client.test', {}, 'mailer-daemon-sender'],
     ['noreply', 'no-reply@client.test', {}, 'noreply-sender'],
     ['Auto-Submitted', 'jane@client.test', { 'Auto-Submitted': 'auto-generated' }, 'auto-submitted'],

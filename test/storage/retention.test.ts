@@ -36,6 +36,8 @@ async function plant(receivedAt: Date, expiresAt: Date, into: QuarantineStore = 
     headerFrom: null,
     headers: {},
     auth: null,
+    kind: 'quarantined',
+    access: [],
     notice: { status: 'suppressed', reason: 'test', attempts: 0 },
   };
   const prepared = await into.prepare(

@@ -62,7 +62,11 @@ const quarantine = (address: string): AcceptedRecipient => ({ kind: 'quarantine'
 
 describe('planRecipients', () => {
   it.each<[string, AcceptedRecipient[], RecipientPlan]>([
-    ['nothing', [], { deliveries: [], delivered: [], observed: [], quarantined: [], envelope: [] }],
+    [
+      'nothing',
+      [],
+      { deliveries: [], delivered: [], observed: [], quarantined: [], rejected: [], entryRecipients: [], envelope: [] },
+    ],
     [
       'known recipients, one of them twice through a subaddress',
       [
@@ -79,6 +83,8 @@ describe('planRecipients', () => {
         delivered: ['alice@example.test', 'alice+x@example.test', 'bob@example.test'],
         observed: [],
         quarantined: [],
+        rejected: [],
+        entryRecipients: [],
         envelope: ['alice@example.test', 'alice+x@example.test', 'bob@example.test'],
       },
     ],
@@ -90,6 +96,8 @@ describe('planRecipients', () => {
         delivered: [],
         observed: ['x@example.test', 'y@example.test'],
         quarantined: [],
+        rejected: [],
+        entryRecipients: [],
         envelope: ['x@example.test', 'y@example.test'],
       },
     ],
@@ -104,7 +112,32 @@ describe('planRecipients', () => {
         delivered: ['bob@example.test'],
         observed: ['z@other.test'],
         quarantined: ['typo@example.test'],
+        rejected: [],
+        entryRecipients: [{ address: 'typo@example.test' }],
         envelope: ['bob@example.test', 'typo@example.test', 'z@other.test'],
+      },
+    ],
+    [
+      'reject-after-data recipients, with their DSN parameters',
+      [
+        {
+          kind: 'reject-after-data',
+          address: 'a@example.test',
+          dsn: { notify: ['FAILURE'], orcpt: 'rfc822;A@example.test' },
+        },
+        { kind: 'reject-after-data', address: 'b@example.test' },
+      ],
+      {
+        deliveries: [],
+        delivered: [],
+        observed: [],
+        quarantined: [],
+        rejected: ['a@example.test', 'b@example.test'],
+        entryRecipients: [
+          { address: 'a@example.test', dsn: { notify: ['FAILURE'], orcpt: 'rfc822;A@example.test' } },
+          { address: 'b@example.test' },
+        ],
+        envelope: ['a@example.test', 'b@example.test'],
       },
     ],
   ])('%s', (_name, accepted, expected) => {

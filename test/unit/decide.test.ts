@@ -11,6 +11,7 @@ type Kind = RcptOutcome['kind'];
 const ALL_KINDS: Record<Kind, true> = {
   accept: true,
   reject: true,
+  'reject-after-data': true,
   quarantine: true,
   observe: true,
   'relay-denied': true,
@@ -26,6 +27,7 @@ const mb = (address: MailAddress): ParsedRecipient => ({ kind: 'mailbox', addres
 const known: DirectoryAnswer = { kind: 'known', matchedBy: 'listed', mailbox: 'alice' };
 const unknownReject: DirectoryAnswer = { kind: 'unknown', mode: 'reject', observeMailbox: undefined };
 const unknownQuarantine: DirectoryAnswer = { kind: 'unknown', mode: 'quarantine', observeMailbox: undefined };
+const unknownRad: DirectoryAnswer = { kind: 'unknown', mode: 'reject-after-data', observeMailbox: undefined };
 const unknownObserve: DirectoryAnswer = { kind: 'unknown', mode: 'observe', observeMailbox: 'alice@example.test' };
 const unknownObserveNoMailbox: DirectoryAnswer = { kind: 'unknown', mode: 'observe', observeMailbox: undefined };
 const unavailable: DirectoryAnswer = { kind: 'unavailable', reason: 'recipients file not loaded' };
@@ -36,9 +38,14 @@ const LIMITS = { maxRecipients: 3, maxUnknownRecipients: 2, maxUnknownRecipients
 function ctx(
   recipient: ParsedRecipient,
   answer: DirectoryAnswer | null,
-  over: Partial<RcptContext['counts']> & { shuttingDown?: boolean; quarantineFull?: boolean } = {},
+  over: Partial<RcptContext['counts']> & {
+    shuttingDown?: boolean;
+    quarantineFull?: boolean;
+    nullSender?: boolean;
+    transactionKind?: 'accepting' | 'rejecting' | null;
+  } = {},
 ): RcptContext {
-  const { shuttingDown = false, quarantineFull = false, ...counts } = over;
+  const { shuttingDown = false, quarantineFull = false, nullSender = false, transactionKind = null, ...counts } = over;
   return {
     recipient,
     answer,
@@ -46,10 +53,84 @@ function ctx(
     limits: LIMITS,
     shuttingDown,
     quarantineFull,
+    nullSender,
+    transactionKind,
   };
 }
 
 const cases: Array<[string, RcptContext, RcptOutcome]> = [
+  // reject-after-data (SPEC §4)
+  [
+    'unknown, mode reject-after-data: 250 at RCPT',
+    ctx(mb(carol), unknownRad),
+    { kind: 'reject-after-data', recipient: carol },
+  ],
+  [
+    'reject-after-data in a transaction that already accepted a known recipient → 452 4.5.3',
+    ctx(mb(carol), unknownRad, { transactionKind: 'accepting' }),
+    { kind: 'limited', limit: 'mixed-transaction' },
+  ],
+  [
+    'a known recipient in a reject-after-data transaction → 452 4.5.3',
+    ctx(mb(alice), known, { transactionKind: 'rejecting' }),
+    { kind: 'limited', limit: 'mixed-transaction' },
+  ],
+  [
+    'a quarantine recipient in a reject-after-data transaction → 452 4.5.3',
+    ctx(mb(carol), unknownQuarantine, { transactionKind: 'rejecting' }),
+    { kind: 'limited', limit: 'mixed-transaction' },
+  ],
+  [
+    'the other kind counts toward nothing: 452 even past the unknown limits',
+    ctx(mb(carol), unknownRad, { transactionKind: 'accepting', unknownInSession: 9, unknownForIp: 9 }),
+    { kind: 'limited', limit: 'mixed-transaction' },
+  ],
+  [
+    'reject-after-data after reject-after-data: the same kind',
+    ctx(mb(carol), unknownRad, { transactionKind: 'rejecting' }),
+    { kind: 'reject-after-data', recipient: carol },
+  ],
+  [
+    'a reject-mode 550 in a reject-after-data transaction is still a 550 (it is no recipient of either kind)',
+    ctx(mb(carol), unknownReject, { transactionKind: 'rejecting' }),
+    { kind: 'reject', recipient: carol },
+  ],
+  [
+    'reject-after-data counts toward the per-IP limit',
+    ctx(mb(carol), unknownRad, { unknownForIp: 5 }),
+    { kind: 'limited', limit: 'max-unknown-recipients-per-ip' },
+  ],
+  // the null sender to an unknown address (SPEC §4): 550 in every mode but observe
+  [
+    '<> to unknown, mode quarantine → 550',
+    ctx(mb(carol), unknownQuarantine, { nullSender: true }),
+    { kind: 'reject', recipient: carol, nullSender: true },
+  ],
+  [
+    '<> to unknown, mode reject-after-data → 550',
+    ctx(mb(carol), unknownRad, { nullSender: true }),
+    { kind: 'reject', recipient: carol, nullSender: true },
+  ],
+  [
+    '<> to unknown, mode reject → 550',
+    ctx(mb(carol), unknownReject, { nullSender: true }),
+    { kind: 'reject', recipient: carol, nullSender: true },
+  ],
+  [
+    '<> to unknown, mode observe → observed',
+    ctx(mb(carol), unknownObserve, { nullSender: true }),
+    { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' },
+  ],
+  [
+    '<> to a known recipient → accepted',
+    ctx(mb(alice), known, { nullSender: true }),
+    { kind: 'accept', recipient: alice, mailbox: 'alice' },
+  ],
+  [
+    '<> to unknown in an accepting transaction → 550, not 452',
+    ctx(mb(carol), unknownRad, { nullSender: true, transactionKind: 'accepting' }),
+    { kind: 'reject', recipient: carol, nullSender: true },
+  ],
   // accept
   ['known recipient', ctx(mb(alice), known), { kind: 'accept', recipient: alice, mailbox: 'alice' }],
   [
@@ -243,7 +324,9 @@ describe('decideRecipient', () => {
     const outcomes = cases.map(([, input]) => decideRecipient(input));
     expect(new Set(outcomes.map((o) => o.kind))).toEqual(new Set(Object.keys(ALL_KINDS)));
     const limits = new Set(outcomes.flatMap((o) => (o.kind === 'limited' ? [o.limit] : [])));
-    expect(limits).toEqual(new Set(['max-recipients', 'max-unknown-recipients', 'max-unknown-recipients-per-ip']));
+    expect(limits).toEqual(
+      new Set(['max-recipients', 'max-unknown-recipients', 'max-unknown-recipients-per-ip', 'mixed-transaction']),
+    );
     const deferrals = new Set(outcomes.flatMap((o) => (o.kind === 'deferred' ? [o.reason] : [])));
     expect(deferrals).toEqual(new Set(['directory-unavailable', 'shutting-down', 'quarantine-full']));
     const relayReasons = new Set(outcomes.flatMap((o) => (o.kind === 'relay-denied' ? [o.reason] : [])));
@@ -295,6 +378,7 @@ describe('countsAsUnknown', () => {
   const sample: Record<Kind, RcptOutcome> = {
     accept: { kind: 'accept', recipient: alice, mailbox: 'alice' },
     reject: { kind: 'reject', recipient: carol },
+    'reject-after-data': { kind: 'reject-after-data', recipient: carol },
     quarantine: { kind: 'quarantine', recipient: carol },
     observe: { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' },
     'relay-denied': { kind: 'relay-denied', raw: 'x@y.test', reason: 'not-served' },
@@ -305,6 +389,7 @@ describe('countsAsUnknown', () => {
   const expected: Record<Kind, boolean> = {
     accept: false,
     reject: true,
+    'reject-after-data': true,
     quarantine: true,
     observe: false,
     'relay-denied': false,

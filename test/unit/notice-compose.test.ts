@@ -31,6 +31,8 @@ function entry(over: Partial<QuarantineEntry> = {}): QuarantineEntry {
     headerFrom: 'Jane <jane@shop.test>',
     headers: {},
     auth: null,
+    kind: 'quarantined',
+    access: [],
     notice: { status: 'pending', attempts: 0 },
     ...over,
   };

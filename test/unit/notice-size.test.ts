@@ -24,6 +24,8 @@ const entry: QuarantineEntry = {
   headerFrom: 'Jane <jane@shop.test>',
   headers: {},
   auth: null,
+  kind: 'quarantined',
+  access: [],
   notice: { status: 'pending', attempts: 0 },
 };
 

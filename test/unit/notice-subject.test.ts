@@ -90,6 +90,8 @@ describe('a hostile subject through the composer', () => {
     headerFrom: 'jane@shop.test',
     headers: {},
     auth: null,
+    kind: 'quarantined',
+    access: [],
     notice: { status: 'pending', attempts: 0 },
   });
   const template = parseTemplateFile(BUILTIN_TEMPLATES.en);

@@ -22,7 +22,12 @@ const rcptTable: Record<RcptOutcome['kind'], Array<[RcptOutcome, string]>> = {
   accept: [[{ kind: 'accept', recipient: alice, mailbox: 'alice' }, '250 2.1.5 Accepted']],
   reject: [
     [{ kind: 'reject', recipient: carol }, '550 5.1.1 <carol@example.test>: recipient address rejected: user unknown'],
+    [
+      { kind: 'reject', recipient: carol, nullSender: true },
+      '550 5.1.1 <carol@example.test>: recipient address rejected: user unknown',
+    ],
   ],
+  'reject-after-data': [[{ kind: 'reject-after-data', recipient: carol }, '250 2.1.5 Accepted']],
   quarantine: [[{ kind: 'quarantine', recipient: carol }, '250 2.1.5 Accepted']],
   observe: [[{ kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' }, '250 2.1.5 Accepted']],
   'relay-denied': [
@@ -64,6 +69,7 @@ const rcptTable: Record<RcptOutcome['kind'], Array<[RcptOutcome, string]>> = {
       { kind: 'limited', limit: 'max-unknown-recipients-per-ip' },
       '421 4.7.0 too many unknown recipients from your address, try again later',
     ],
+    [{ kind: 'limited', limit: 'mixed-transaction' }, '452 4.5.3 send this recipient in another transaction'],
   ],
   deferred: [
     [
@@ -237,12 +243,13 @@ describe('reply helpers', () => {
 describe('reasonForRcpt: the stable code of every refused RCPT', () => {
   const expected: Record<RcptOutcome['kind'], Array<string | undefined>> = {
     accept: [undefined],
-    reject: ['user-unknown'],
+    reject: ['user-unknown', 'null-sender-unknown'],
+    'reject-after-data': [undefined],
     quarantine: [undefined],
     observe: [undefined],
     'relay-denied': ['relay-denied', 'percent-hack', 'bang-path', 'quoted-at', 'address-literal'],
     invalid: ['malformed-address', 'malformed-address'],
-    limited: ['max-recipients', 'max-unknown-recipients', 'max-unknown-recipients-per-ip'],
+    limited: ['max-recipients', 'max-unknown-recipients', 'max-unknown-recipients-per-ip', 'mixed-transaction'],
     deferred: ['directory-unavailable', 'shutting-down', 'quarantine-full'],
   };
   for (const kind of Object.keys(rcptTable) as Array<RcptOutcome['kind']>) {
@@ -250,4 +257,27 @@ describe('reasonForRcpt: the stable code of every refused RCPT', () => {
       expect(rcptTable[kind].map(([o]) => reasonForRcpt(o))).toEqual(expected[kind]);
     });
   }
+});
+
+describe('rejectedAfterData: the 550 after the final dot names the unknown addresses, within 512 octets', () => {
+  it.each<[string, string[], string]>([
+    ['one', ['a@example.test'], '550 5.1.1 <a@example.test>: recipient address rejected: user unknown'],
+    [
+      'two',
+      ['a@example.test', 'b@example.test'],
+      '550 5.1.1 <a@example.test>, <b@example.test>: recipient address rejected: user unknown',
+    ],
+  ])('%s', (_n, addresses, line) => {
+    expect(formatReply(replies.rejectedAfterData(addresses))).toBe(line);
+  });
+
+  it('100 long addresses: as many as fit, then "and N more"; the line stays under 512 octets', () => {
+    const many = Array.from({ length: 100 }, (_, i) => `${'x'.repeat(60)}${String(i).padStart(3, '0')}@example.test`);
+    const line = formatReply(replies.rejectedAfterData(many));
+    expect(Buffer.byteLength(line)).toBeLessThanOrEqual(510);
+    const named = line.match(/<[^>]+>/g) ?? [];
+    expect(named).toEqual(many.slice(0, named.length).map((a) => `<${a}>`));
+    expect(line).toContain(` and ${100 - named.length} more: recipient address rejected: user unknown`);
+    expect(named.length).toBe(5);
+  });
 });
