@@ -41,23 +41,32 @@ describe('SPF', () => {
     });
   });
   it('fail and softfail', async () => {
-    expect((await verifySenderAuth(input(), fakeDns({ 'shop.test': 'v=spf1 -all' }))).spf).toBe('fail');
-    expect((await verifySenderAuth(input(), fakeDns({ 'shop.test': 'v=spf1 ~all' }))).spf).toBe('softfail');
+    expect(await verifySenderAuth(input(), fakeDns({ 'shop.test': 'v=spf1 -all' }))).toEqual({
+      spf: 'fail',
+      dmarc: 'skipped',
+    });
+    expect(await verifySenderAuth(input(), fakeDns({ 'shop.test': 'v=spf1 ~all' }))).toEqual({
+      spf: 'softfail',
+      dmarc: 'skipped',
+    });
   });
   it('no SPF record → none', async () => {
-    expect((await verifySenderAuth(input(), fakeDns({}))).spf).toBe('none');
+    expect(await verifySenderAuth(input(), fakeDns({}))).toEqual({ spf: 'none', dmarc: 'skipped' });
   });
   it('a mapped IPv4 client address is checked as IPv4', async () => {
     expect(
-      (await verifySenderAuth(input({ ip: '::ffff:192.0.2.7' }), fakeDns({ 'shop.test': 'v=spf1 ip4:192.0.2.7 -all' })))
-        .spf,
-    ).toBe('pass');
+      await verifySenderAuth(input({ ip: '::ffff:192.0.2.7' }), fakeDns({ 'shop.test': 'v=spf1 ip4:192.0.2.7 -all' })),
+    ).toEqual({ spf: 'pass', dmarc: 'skipped' });
   });
   it('DNS error → temperror, never a throw', async () => {
-    expect((await verifySenderAuth(input(), fakeDns({ 'shop.test': dnsError('ESERVFAIL') }))).spf).toBe('temperror');
-    expect((await verifySenderAuth(input(), async () => Promise.reject(new Error('resolver exploded')))).spf).toBe(
-      'temperror',
-    );
+    expect(await verifySenderAuth(input(), fakeDns({ 'shop.test': dnsError('ESERVFAIL') }))).toEqual({
+      spf: 'temperror',
+      dmarc: 'skipped',
+    });
+    expect(await verifySenderAuth(input(), async () => Promise.reject(new Error('resolver exploded')))).toEqual({
+      spf: 'temperror',
+      dmarc: 'skipped',
+    });
   });
   it('a resolver that never answers → temperror within the deadline', async () => {
     const started = Date.now();
