@@ -77,10 +77,10 @@ describe('DKIM verification is bounded (issue #9, item 3)', () => {
     const dns = countingDns(SPF_FAILS, { delayMs: 5 });
     const started = Date.now();
     const r = await verifySenderAuth(input(manySignatures(200) + HEADERS + '\r\n' + BODY), dns.resolve);
-    expect(dns.keyLookups.length).toBeGreaterThan(0); // the signatures were really looked at
-    expect(dns.keyLookups.length).toBeLessThanOrEqual(MAX_DKIM_SIGNATURES);
-    // the first ones from the top, the most recently added
-    expect(dns.keyLookups[0]).toBe('s0._domainkey.d0.attacker.test');
+    // the signatures were really looked at: the first MAX_DKIM_SIGNATURES from the top, the most recently added
+    expect(dns.keyLookups).toEqual(
+      Array.from({ length: MAX_DKIM_SIGNATURES }, (_, i) => `s${i}._domainkey.d${i}.attacker.test`),
+    );
     expect(r).toEqual({ spf: 'fail', dmarc: 'fail', aligned: true });
     expect(Date.now() - started).toBeLessThan(10_000);
   });
@@ -97,7 +97,7 @@ describe('DKIM verification is bounded (issue #9, item 3)', () => {
     console.log(
       `400 signatures, 4 MB body: ${Math.round(spent)} ms CPU (all threads), ${Date.now() - started} ms wall`,
     );
-    expect(r.dmarc).toBe('fail');
+    expect(r).toEqual({ spf: 'fail', dmarc: 'fail', aligned: true });
     // process.cpuUsage counts the worker thread too; worker start-up (loading mailauth) is most of it
     expect(spent).toBeLessThan(2_500);
   });
@@ -116,9 +116,9 @@ describe('DKIM verification is bounded (issue #9, item 3)', () => {
     expect(dns.keyLookups).toEqual(['s0._domainkey.d0.attacker.test']); // it was stuck in the key look-up
     expect(elapsed).toBeGreaterThanOrEqual(1_400);
     expect(elapsed).toBeLessThan(4_000);
-    expect(worker).toBeDefined();
     // terminated, not left waiting: the worker's thread is gone (threadId -1 once it has exited)
-    const w = worker as Worker;
+    if (worker === undefined) throw new Error('verifySenderAuth started no worker');
+    const w = worker;
     if (w.threadId !== -1) await new Promise((resolve) => w.once('exit', resolve));
     expect(w.threadId).toBe(-1);
   });
@@ -137,7 +137,7 @@ describe('DKIM verification is bounded (issue #9, item 3)', () => {
     });
     expect(r).toEqual(TEMPERROR);
     expect(Date.now() - started).toBeLessThan(1_500);
-    expect(exited).toBeDefined();
+    expect(exited).toBeInstanceOf(Promise);
     await exited;
   });
 
@@ -186,9 +186,9 @@ describe('boundDkimInput', () => {
     const field = `X-Pad: ${'p'.repeat(90)}\r\n\t${'q'.repeat(90)}\r\n`;
     const head = HEADERS + field.repeat(Math.ceil((MAX_DKIM_HEADER_BYTES * 2) / field.length)) + '\r\n';
     const out = boundDkimInput(Buffer.from(head + BODY), true).toString('latin1');
+    // as many whole X-Pad fields as start within the limit, then the blank line; no body
+    const kept = Math.floor((MAX_DKIM_HEADER_BYTES - HEADERS.length) / field.length);
+    expect(out).toBe(HEADERS + field.repeat(kept) + '\r\n');
     expect(out.length).toBeLessThanOrEqual(MAX_DKIM_HEADER_BYTES + 2);
-    expect(out.startsWith(HEADERS)).toBe(true);
-    expect(out.endsWith(`${'q'.repeat(90)}\r\n\r\n`)).toBe(true);
-    expect(out).not.toContain(BODY.trim());
   });
 });
