@@ -44,14 +44,20 @@ describe('composeReceivedHeader', () => {
   });
 
   it('names the reverse-DNS host when it differs from the bracketed address', () => {
-    expect(composeReceivedHeader(info({ clientHostname: 'mail.client.test' }))).toMatch(
-      /^Received: from client\.test \(mail\.client\.test \[127\.0\.0\.1\]\)\r\n/,
+    expect(composeReceivedHeader(info({ clientHostname: 'mail.client.test' }))).toBe(
+      'Received: from client.test (mail.client.test [127.0.0.1])\r\n' +
+        '\tby mx.example.test (catchall-guard) with ESMTP id 0abc123def000xyzXYZ_-\r\n' +
+        '\tfor <alice@example.test>;\r\n' +
+        '\tMon, 23 Nov 2026 10:00:00 +0000\r\n',
     );
   });
 
   it('strips the IPv4-mapped IPv6 prefix', () => {
-    expect(composeReceivedHeader(info({ remoteAddress: '::ffff:192.0.2.7', clientHostname: '[192.0.2.7]' }))).toMatch(
-      /^Received: from client\.test \(\[192\.0\.2\.7\]\)/,
+    expect(composeReceivedHeader(info({ remoteAddress: '::ffff:192.0.2.7', clientHostname: '[192.0.2.7]' }))).toBe(
+      'Received: from client.test ([192.0.2.7])\r\n' +
+        '\tby mx.example.test (catchall-guard) with ESMTP id 0abc123def000xyzXYZ_-\r\n' +
+        '\tfor <alice@example.test>;\r\n' +
+        '\tMon, 23 Nov 2026 10:00:00 +0000\r\n',
     );
   });
 
@@ -66,31 +72,43 @@ describe('composeReceivedHeader', () => {
   });
 
   it.each(['SMTP', 'ESMTP', 'ESMTPS'] as const)('names the protocol %s', (protocol) => {
-    expect(composeReceivedHeader(info({ protocol }))).toContain(` with ${protocol} id `);
+    expect(composeReceivedHeader(info({ protocol }))).toBe(
+      'Received: from client.test ([127.0.0.1])\r\n' +
+        `\tby mx.example.test (catchall-guard) with ${protocol} id 0abc123def000xyzXYZ_-\r\n` +
+        '\tfor <alice@example.test>;\r\n' +
+        '\tMon, 23 Nov 2026 10:00:00 +0000\r\n',
+    );
   });
 
   it('an empty HELO becomes "unknown"', () => {
-    expect(composeReceivedHeader(info({ helo: '' }))).toMatch(/^Received: from unknown \(/);
+    expect(composeReceivedHeader(info({ helo: '' }))).toBe(
+      'Received: from unknown ([127.0.0.1])\r\n' +
+        '\tby mx.example.test (catchall-guard) with ESMTP id 0abc123def000xyzXYZ_-\r\n' +
+        '\tfor <alice@example.test>;\r\n' +
+        '\tMon, 23 Nov 2026 10:00:00 +0000\r\n',
+    );
   });
 
-  it.each<[string, string]>([
-    ['CRLF + header', 'evil.test\r\nX-Injected: yes'],
-    ['bare LF + header', 'evil.test\nX-Injected: yes'],
-    ['bare CR', 'evil.test\rX-Injected: yes'],
-    ['CRLF CRLF + body', 'evil.test\r\n\r\nInjected body'],
-    ['folding attempt', 'evil.test\r\n\tby fake.example (Postfix)'],
-    ['NUL and escapes', 'evil\x00.test\x1b[2J'],
-    ['Unicode', 'évil.tést\u2028X-Injected: yes'],
-    ['parentheses and spaces', 'evil.test (trusted) by mx.example.test'],
-  ])('a hostile HELO (%s) cannot inject lines or headers', (_label, helo) => {
+  it.each<[string, string, string]>([
+    // [label, HELO, what the header names: the visible US-ASCII characters of it, nothing else]
+    ['CRLF + header', 'evil.test\r\nX-Injected: yes', 'evil.testX-Injected:yes'],
+    ['bare LF + header', 'evil.test\nX-Injected: yes', 'evil.testX-Injected:yes'],
+    ['bare CR', 'evil.test\rX-Injected: yes', 'evil.testX-Injected:yes'],
+    ['CRLF CRLF + body', 'evil.test\r\n\r\nInjected body', 'evil.testInjectedbody'],
+    ['folding attempt', 'evil.test\r\n\tby fake.example (Postfix)', 'evil.testbyfake.example(Postfix)'],
+    ['NUL and escapes', 'evil\x00.test\x1b[2J', 'evil.test[2J'],
+    ['Unicode', 'évil.tést\u2028X-Injected: yes', 'vil.tstX-Injected:yes'],
+    ['parentheses and spaces', 'evil.test (trusted) by mx.example.test', 'evil.test(trusted)bymx.example.test'],
+  ])('a hostile HELO (%s) cannot inject lines or headers', (_label, helo, named) => {
     const h = composeReceivedHeader(info({ helo }));
     assertSingleHeader(h);
-    expect(h.split('\r\n')).toHaveLength(5); // Received, by, for, date, and the empty rest after the final CRLF
-    expect(h).not.toMatch(/\r\nX-Injected/);
-    expect(h).not.toMatch(/\r\n\r\n/);
-    const from = /^Received: from (\S+) \(/.exec(h);
-    expect(from?.[1]).toBeDefined();
-    expect(from?.[1]).not.toMatch(/\s/);
+    // Received, by, for, date: one header of four lines
+    expect(h).toBe(
+      `Received: from ${named} ([127.0.0.1])\r\n` +
+        '\tby mx.example.test (catchall-guard) with ESMTP id 0abc123def000xyzXYZ_-\r\n' +
+        '\tfor <alice@example.test>;\r\n' +
+        '\tMon, 23 Nov 2026 10:00:00 +0000\r\n',
+    );
   });
 
   it('a hostile client hostname or recipient cannot inject lines either', () => {
@@ -98,13 +116,19 @@ describe('composeReceivedHeader', () => {
       info({ clientHostname: 'host\r\nX-Injected: 1', recipients: ['a@example.test>\r\nX-Injected: 2'] }),
     );
     assertSingleHeader(h);
-    expect(h).not.toMatch(/\r\nX-/);
+    expect(h).toBe(
+      'Received: from client.test (hostX-Injected:1 [127.0.0.1])\r\n' +
+        '\tby mx.example.test (catchall-guard) with ESMTP id 0abc123def000xyzXYZ_-\r\n' +
+        '\tfor <a@example.test>X-Injected:2>;\r\n' +
+        '\tMon, 23 Nov 2026 10:00:00 +0000\r\n',
+    );
   });
 
   it('caps an endless HELO', () => {
     const h = composeReceivedHeader(info({ helo: 'a'.repeat(10_000) }));
     assertSingleHeader(h);
-    expect(h.split('\r\n')[0]?.length).toBeLessThan(300);
+    // cut to 255 characters
+    expect(h.split('\r\n')[0]).toBe(`Received: from ${'a'.repeat(255)} ([127.0.0.1])`);
   });
 });
 
