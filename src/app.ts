@@ -16,7 +16,7 @@ import type { EventSink } from './observability/events.js';
 import { createHttpEndpoint, type HttpEndpoint } from './observability/http.js';
 import { createMetrics } from './observability/metrics.js';
 import { startRetention, type Retention } from './quarantine/retention.js';
-import type { DnsResolver } from './sender-auth/dns.js';
+import { createFollowingResolver, type DnsResolver } from './sender-auth/dns.js';
 import { replies } from './smtp/replies.js';
 import { createSmtpListener } from './smtp/server.js';
 import type { DurableFs } from './storage/durable-fs.js';
@@ -84,7 +84,8 @@ export function createApp(initial: Config, deps: AppDeps): App {
     runtime: runtime.current,
     events,
     ...(deps.now ? { now: deps.now } : {}),
-    ...(deps.noticeResolver ? { resolver: deps.noticeResolver } : {}),
+    // `dns.servers` and `dns.timeout` as the running configuration says, a reload included
+    resolver: deps.noticeResolver ?? createFollowingResolver(() => runtime.current().config.dns),
     ...(deps.noticeRetryBaseMs !== undefined ? { retryBaseMs: deps.noticeRetryBaseMs } : {}),
     ...(deps.noticeRetryWindowMs !== undefined ? { retryWindowMs: deps.noticeRetryWindowMs } : {}),
     ...(deps.noticeDirect ? { direct: deps.noticeDirect } : {}),
