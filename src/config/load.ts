@@ -2,6 +2,7 @@
 import { readFileSync, accessSync, statSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { toAsciiDomain } from '../address/parse.js';
+import { dkimKeyFileProblem } from '../notice/dkim-sign.js';
 import { parseDocument } from 'yaml';
 import { configSchema, LOG_LEVELS, type FileConfig } from './schema.js';
 import { issueFromZod, type ConfigIssue } from './issues.js';
@@ -172,7 +173,15 @@ function resolveAndCheck(cfg: FileConfig, paths: Config['paths']): LoadResult {
   let dkim = cfg.notices.dkim;
   if (dkim) {
     dkim = { ...dkim, privateKey: beside(dkim.privateKey) };
+    const before = issues.length;
     readable(dkim.privateKey, 'notices.dkim.privateKey');
+    // a key that cannot sign would otherwise only show at the first notice, deferred until someone looks
+    const problem = issues.length === before ? dkimKeyFileProblem(dkim.privateKey) : null;
+    if (problem)
+      issues.push({
+        path: 'notices.dkim.privateKey',
+        message: `${dkim.privateKey} is not a usable DKIM private key: ${problem}`,
+      });
   }
 
   if (issues.length > 0) return { ok: false, issues };

@@ -11,6 +11,7 @@ import type { QuarantineEntry } from '../quarantine/entry.js';
 import { createSystemResolver, type DnsResolver } from '../sender-auth/dns.js';
 import { attemptNotice, NOTICE_CLAIM_STALE_MS, type AttemptContext } from './attempt.js';
 import { DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_WINDOW_MS } from './backoff.js';
+import { withDkimSigning } from './dkim-sign.js';
 import { loadNoticeTemplate } from './templates.js';
 import { createNoticeThrottle } from './throttle.js';
 import { createDirectTransport, createSmarthostTransport, type NoticeTransport } from './transport.js';
@@ -52,18 +53,20 @@ export function buildNoticeTransport(
 ): NoticeTransport {
   const t = config.notices.transport;
   const hostname = config.server.hostname;
-  if (t.type === 'smtp' && t.host) {
-    return createSmarthostTransport(
-      { host: t.host, port: t.port, secure: t.secure, requireTLS: t.requireTLS, auth: t.auth },
-      { hostname },
-    );
-  }
-  return createDirectTransport({
-    hostname,
-    resolver: deps.resolver,
-    ...(deps.direct?.port !== undefined ? { port: deps.direct.port } : {}),
-    ...(deps.direct?.allowUnroutable !== undefined ? { allowUnroutable: deps.direct.allowUnroutable } : {}),
-  });
+  const transport =
+    t.type === 'smtp' && t.host
+      ? createSmarthostTransport(
+          { host: t.host, port: t.port, secure: t.secure, requireTLS: t.requireTLS, auth: t.auth },
+          { hostname },
+        )
+      : createDirectTransport({
+          hostname,
+          resolver: deps.resolver,
+          ...(deps.direct?.port !== undefined ? { port: deps.direct.port } : {}),
+          ...(deps.direct?.allowUnroutable !== undefined ? { allowUnroutable: deps.direct.allowUnroutable } : {}),
+        });
+  // the one place notices are signed: every format, every transport, and every retry (a fresh t= each time)
+  return config.notices.dkim ? withDkimSigning(transport, config.notices.dkim) : transport;
 }
 
 export function createOutbox(deps: OutboxDeps): Outbox {
