@@ -22,6 +22,8 @@ commands:
   quarantine purge [--older-than DUR]   delete expired entries (or those older than DUR)
   report [--log FILE] [--json]          unknown recipients seen in the log (stdin when no --log)
   probe                                 exit 0 when the SMTP port greets with 220 (HEALTHCHECK)
+  dkim keygen --domain D --selector S [--out FILE]
+                                        write a DKIM key for notices, print its DNS record
 
 config: --config PATH, else $CATCHALL_GUARD_CONFIG, else config/default.yaml`;
 
@@ -49,6 +51,9 @@ async function run(argv: string[]): Promise<ExitCode> {
         to: { type: 'string' },
         'older-than': { type: 'string' },
         log: { type: 'string' },
+        domain: { type: 'string' },
+        selector: { type: 'string' },
+        out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -111,6 +116,14 @@ async function run(argv: string[]): Promise<ExitCode> {
       const config = loadOrExplain(values.config);
       if (typeof config === 'number') return config;
       return (await import('./cli/probe.js')).runProbe(config);
+    }
+    case 'dkim': {
+      const { runDkim } = await import('./cli/dkim.js');
+      const configFile = resolveConfigPath({ configPath: values.config });
+      const { domain, selector, out } = values;
+      const r = await runDkim(rest, { domain, selector, out, configFile });
+      if (typeof r === 'string') throw new UsageError(r);
+      return r;
     }
     default:
       throw new UsageError(`unknown command "${command}"`);
