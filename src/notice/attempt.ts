@@ -14,6 +14,7 @@ import type { DnsResolver } from '../sender-auth/dns.js';
 import { verifySenderAuth, type SenderAuth } from '../sender-auth/verify.js';
 import { isRetryWindowOver, retryDelayMs } from './backoff.js';
 import { composeNotice, type ComposedNotice } from './compose.js';
+import { wantsFailureReport } from '../message/dsn-params.js';
 import { judgeNotice, type NoticeJudgement, type NoticePolicy } from './eligibility.js';
 import type { NoticeTemplate } from './render.js';
 import type { NoticeLanguage } from './templates.js';
@@ -48,6 +49,11 @@ export function noticePolicy(notices: Config['notices']): NoticePolicy {
 }
 
 /** A send can take minutes (several MX hosts, each with its timeouts): an older claim is a crashed holder's. */
+/** Per recipient of the entry: whether its NOTIFY (RFC 3461) asks for a failure report; absent: yes. */
+export function failureWanted(entry: Pick<QuarantineEntry, 'recipients' | 'dsn'>): boolean[] {
+  return entry.recipients.map((address) => wantsFailureReport(entry.dsn?.recipients.find((r) => r.address === address)));
+}
+
 export const NOTICE_CLAIM_STALE_MS = 30 * 60_000;
 
 /**
@@ -111,7 +117,12 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
   const policy = noticePolicy(ctx.config.notices);
   // the DSN quotes the original header block (never the body)
   const originalHeaders = await store.readHeaders(id);
-  const candidate = { mailFrom: entry.mailFrom, recipients: entry.recipients, headers: entry.headers };
+  const candidate = {
+    mailFrom: entry.mailFrom,
+    recipients: entry.recipients,
+    failureWanted: failureWanted(entry),
+    headers: entry.headers,
+  };
   const retry = attempts > 0;
   let auth: SenderAuth | undefined = entry.auth ?? undefined;
   // no await between the throttle's view and its record: parallel attempts cannot both slip under a limit

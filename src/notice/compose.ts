@@ -3,6 +3,7 @@
 // never an input here, so it cannot end up in a notice. Deterministic given its input.
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { QuarantineEntry } from '../quarantine/entry.js';
+import { wantsFailureReport } from '../message/dsn-params.js';
 import { composeDeliveryStatus } from './delivery-status.js';
 import { renderTemplate, type NoticeTemplate, type TemplateValues } from './render.js';
 import { sanitizeMessageId, sanitizeSubject, sanitizeText } from './sanitize.js';
@@ -129,7 +130,17 @@ function headersPart(headers: Buffer): {
  * the most header fields that fit, found by bisection over the field boundaries, each try composed in
  * full, so the size is measured, not estimated (the encoding and its line breaks depend on the bytes).
  */
-export async function composeNotice(input: ComposeInput): Promise<ComposedNotice> {
+export async function composeNotice(requested: ComposeInput): Promise<ComposedNotice> {
+  // SPEC §6: recipients whose NOTIFY excludes FAILURE are left out of the notice (both parts)
+  const wanted = new Set(
+    requested.entry.recipients.filter((address) =>
+      wantsFailureReport(requested.entry.dsn?.recipients.find((r) => r.address === address)),
+    ),
+  );
+  const input: ComposeInput = {
+    ...requested,
+    entry: { ...requested.entry, recipients: requested.entry.recipients.filter((a) => wanted.has(a)) },
+  };
   const headers = input.format === 'dsn' ? input.originalHeaders : null;
   const whole = await composeWith(input, headers ? { block: headers } : null);
   if (!headers || whole.raw.length <= MAX_NOTICE_BYTES) return whole;
@@ -185,7 +196,11 @@ async function composeWith(input: ComposeInput, quoted: QuotedHeaders | null): P
               content: composeDeliveryStatus({
                 hostname,
                 arrivalDate: new Date(entry.receivedAt),
-                recipients: entry.recipients,
+                envid: entry.dsn?.envid,
+                recipients: entry.recipients.map((address) => ({
+                  address,
+                  orcpt: entry.dsn?.recipients.find((r) => r.address === address)?.orcpt,
+                })),
               }),
               filename: false,
               // attachment, not inline: parsers such as mailparser would otherwise fold it into the readable text

@@ -1,5 +1,6 @@
-// Whether a quarantined message may get a notice: RFC 3834 §2 (who must never get an automatic
-// reply), §3.1 (what marks a message as automatic or bulk), the sender-authentication gate and the
+// Whether a quarantined message may get a notice (SPEC §6): the rules depend on the format, since a
+// non-delivery report (dsn, RFC 3464) goes to bounce handlers and lists while an automatic reply
+// (plain) follows RFC 3834; then the DSN extension's NOTIFY, the sender-authentication gate and the
 // throttle. Pure: every input is a value, so each rule is one table row in the unit tests.
 
 import { isMailboxLocalPart } from '../address/parse.js';
@@ -18,6 +19,7 @@ export type SuppressionReason =
   | 'list-id'
   | 'list-unsubscribe'
   | 'x-auto-response-suppress'
+  | 'notify-no-failure'
   | 'sender-auth-failed'
   | 'per-sender-interval'
   | 'hourly-cap';
@@ -39,9 +41,11 @@ export interface NoticeAuth {
   readonly aligned?: boolean | undefined;
 }
 
+export type NoticeFormat = 'dsn' | 'plain';
+
 export interface NoticePolicy {
   readonly enabled: boolean;
-  readonly format: 'dsn' | 'plain';
+  readonly format: NoticeFormat;
   readonly requireSenderAuth: 'spf' | 'dmarc' | 'none';
   readonly perSenderIntervalMs: number;
   /** 0 turns the cap off, as with the other limits of the configuration. */
@@ -58,14 +62,22 @@ export interface NoticeCandidate {
   /** The envelope sender; '' for `<>`. */
   readonly mailFrom: string;
   readonly recipients: readonly string[];
+  /** Per recipient (same order): whether the client's NOTIFY asks for a failure report (absent: yes). */
+  readonly failureWanted?: readonly boolean[];
   readonly headers: NoticeHeaders;
 }
 
 const SEND: NoticeVerdict = { kind: 'send' };
 const suppress = (reason: SuppressionReason): NoticeVerdict => ({ kind: 'suppress', reason });
 
-/** RFC 3834 §2: addresses that belong to software, lists or administrators, never to a person waiting for a reply. */
-export function judgeSender(mailFrom: string): NoticeVerdict {
+/**
+ * Who may get a notice at all. Both formats: never the null sender, an address that is not one
+ * mailbox, or MAILER-DAEMON (a report about a report loops). `plain` is an automatic reply to a
+ * person (RFC 3834 §2) and spares software, lists and administrators too; `dsn` is a non-delivery
+ * report (RFC 3464, RFC 5321 §6.1), and bounce handlers, list owners and `noreply@` addresses are
+ * exactly who must learn that an address is wrong.
+ */
+export function judgeSender(mailFrom: string, format: NoticeFormat): NoticeVerdict {
   if (mailFrom.trim() === '') return suppress('null-sender');
   const at = mailFrom.lastIndexOf('@');
   if (at <= 0 || at === mailFrom.length - 1) return suppress('invalid-sender');
@@ -74,6 +86,7 @@ export function judgeSender(mailFrom: string): NoticeVerdict {
   // a subaddress does not change who reads the mailbox: noreply+bounce@ is still noreply@
   const local = mailFrom.slice(0, at).replace(/^"|"$/g, '').toLowerCase().split('+')[0] ?? '';
   if (local === 'mailer-daemon') return suppress('mailer-daemon-sender');
+  if (format === 'dsn') return SEND;
   if (local === 'postmaster') return suppress('postmaster-sender');
   if (local.startsWith('owner-')) return suppress('owner-sender');
   if (local.endsWith('-request')) return suppress('request-sender');
@@ -96,27 +109,40 @@ const present = (v: string | null | undefined): v is string => typeof v === 'str
 
 /**
  * X-Auto-Response-Suppress ([MS-OXCMAIL] §2.2.3.2.14) is a comma list of None, All, DR, NDR, RN,
- * NRN, OOF, AutoReply. `All` and `AutoReply` ask for no automatic reply of our kind; a notice in DSN
- * form is also a non-delivery report, so `NDR` counts too there. OOF covers only out-of-office replies.
+ * NRN, OOF, AutoReply. SPEC §6: `All` suppresses either format; `NDR` a dsn notice (a non-delivery
+ * report), `AutoReply` a plain one (an automatic reply).
  */
-export function suppressesAutoReply(value: string, format: 'dsn' | 'plain'): boolean {
+export function suppressesAutoReply(value: string, format: NoticeFormat): boolean {
   const words = value
     .split(/[,\s]+/)
     .map((w) => w.trim().toLowerCase())
     .filter(Boolean);
-  return words.some((w) => w === 'all' || w === 'autoreply' || (format === 'dsn' && w === 'ndr'));
+  return words.some((w) => w === 'all' || w === (format === 'dsn' ? 'ndr' : 'autoreply'));
 }
 
-/** RFC 3834 §3.1: messages that are themselves automatic, bulk or from a list get no reply. */
-export function judgeHeaders(h: NoticeHeaders, format: 'dsn' | 'plain'): NoticeVerdict {
+/**
+ * What the message says of itself. Both formats: `Auto-Submitted: auto-replied` (answering an
+ * auto-reply loops) and X-Auto-Response-Suppress. `plain` only (RFC 3834 §3.1): any other automatic
+ * or bulk marking and list headers — the very headers a CRM's mail carries, which is why `dsn`
+ * ignores them: the CRM's bounce handler is who must learn.
+ */
+export function judgeHeaders(h: NoticeHeaders, format: NoticeFormat): NoticeVerdict {
+  const autoSubmitted = present(h.autoSubmitted) ? token(h.autoSubmitted) : null;
+  if (autoSubmitted === 'auto-replied') return suppress('auto-submitted');
+  if (present(h.xAutoResponseSuppress) && suppressesAutoReply(h.xAutoResponseSuppress, format))
+    return suppress('x-auto-response-suppress');
+  if (format === 'dsn') return SEND;
   // an empty or garbled Auto-Submitted is not "no": when in doubt, stay silent
-  if (present(h.autoSubmitted) && token(h.autoSubmitted) !== 'no') return suppress('auto-submitted');
+  if (autoSubmitted !== null && autoSubmitted !== 'no') return suppress('auto-submitted');
   if (present(h.precedence) && ['bulk', 'list', 'junk'].includes(token(h.precedence))) return suppress('precedence');
   if (present(h.listId)) return suppress('list-id');
   if (present(h.listUnsubscribe)) return suppress('list-unsubscribe');
-  if (present(h.xAutoResponseSuppress) && suppressesAutoReply(h.xAutoResponseSuppress, format))
-    return suppress('x-auto-response-suppress');
   return SEND;
+}
+
+/** RFC 3461 §4.1: when every unknown recipient was given NOTIFY without FAILURE, the sender asked for no report. */
+export function judgeNotify(failureWanted: readonly boolean[]): NoticeVerdict {
+  return failureWanted.length > 0 && failureWanted.every((w) => !w) ? suppress('notify-no-failure') : SEND;
 }
 
 /** The gate against backscatter: a forged sender must get neither a notice nor a copy of the headers. */
@@ -170,8 +196,10 @@ export function judgeNotice(input: NoticeInput): NoticeJudgement {
   const { policy, candidate } = input;
   const on = judgeAtReceipt(policy);
   if (on.kind === 'suppress' || input.retry) return on;
-  const sender = judgeSender(candidate.mailFrom);
+  const sender = judgeSender(candidate.mailFrom, policy.format);
   if (sender.kind === 'suppress') return sender;
+  const notify = judgeNotify(candidate.failureWanted ?? []);
+  if (notify.kind === 'suppress') return notify;
   const headers = judgeHeaders(candidate.headers, policy.format);
   if (headers.kind === 'suppress') return headers;
   if (policy.requireSenderAuth !== 'none') {

@@ -177,27 +177,54 @@ describe('a notice for a quarantined message', () => {
 });
 
 describe('no notice (SPEC §6), recorded with its reason', () => {
-  it.each([
-    ['MAILER-DAEMON', 'MAILER-DAEMON@client.test', {}, 'mailer-daemon-sender'],
-    ['noreply', 'no-reply@client.test', {}, 'noreply-sender'],
-    ['Auto-Submitted', 'jane@client.test', { 'Auto-Submitted': 'auto-generated' }, 'auto-submitted'],
-    ['Precedence: bulk', 'jane@client.test', { Precedence: 'bulk' }, 'precedence'],
-    ['List-Id', 'jane@client.test', { 'List-Id': '<news.client.test>' }, 'list-id'],
-    ['List-Unsubscribe', 'jane@client.test', { 'List-Unsubscribe': '<mailto:leave@client.test>' }, 'list-unsubscribe'],
-    ['X-Auto-Response-Suppress', 'jane@client.test', { 'X-Auto-Response-Suppress': 'All' }, 'x-auto-response-suppress'],
-    ['sender read as an address list (root,admin,x@)', 'root,admin,x@attacker.test', {}, 'invalid-sender'],
-    ['sender read as a group (a:b@)', 'a:b@attacker.test', {}, 'invalid-sender'],
+  it.each<[string, 'dsn' | 'plain', string, Record<string, string>, string]>([
+    ['MAILER-DAEMON', 'dsn', 'MAILER-DAEMON@client.test', {}, 'mailer-daemon-sender'],
+    ['Auto-Submitted: auto-replied', 'dsn', 'jane@client.test', { 'Auto-Submitted': 'auto-replied' }, 'auto-submitted'],
+    [
+      'X-Auto-Response-Suppress: All',
+      'dsn',
+      'jane@client.test',
+      { 'X-Auto-Response-Suppress': 'All' },
+      'x-auto-response-suppress',
+    ],
+    [
+      'X-Auto-Response-Suppress: NDR',
+      'dsn',
+      'jane@client.test',
+      { 'X-Auto-Response-Suppress': 'NDR' },
+      'x-auto-response-suppress',
+    ],
+    ['noreply (plain)', 'plain', 'no-reply@client.test', {}, 'noreply-sender'],
+    [
+      'Auto-Submitted: auto-generated (plain)',
+      'plain',
+      'jane@client.test',
+      { 'Auto-Submitted': 'auto-generated' },
+      'auto-submitted',
+    ],
+    ['Precedence: bulk (plain)', 'plain', 'jane@client.test', { Precedence: 'bulk' }, 'precedence'],
+    ['List-Id (plain)', 'plain', 'jane@client.test', { 'List-Id': '<news.client.test>' }, 'list-id'],
+    [
+      'List-Unsubscribe (plain)',
+      'plain',
+      'jane@client.test',
+      { 'List-Unsubscribe': '<mailto:leave@client.test>' },
+      'list-unsubscribe',
+    ],
+    ['sender read as an address list (root,admin,x@)', 'dsn', 'root,admin,x@attacker.test', {}, 'invalid-sender'],
+    ['sender read as a group (a:b@)', 'dsn', 'a:b@attacker.test', {}, 'invalid-sender'],
     [
       'sender read as 80 addresses',
+      'dsn',
       `${Array.from({ length: 80 }, (_, i) => `u${i}`).join(',')}@attacker.test`.slice(-252),
       {},
       'invalid-sender',
     ],
-  ])('%s → suppressed %s', async (_name, from, headers, reason) => {
-    const { sink, site, t } = await setup((p) => smarthost(p));
+  ])('%s → suppressed', async (_name, format, from, headers, reason) => {
+    const { sink, site, t } = await setup((p) => smarthost(p, { format }));
     const qid = await quarantine(t, { from, raw: markedMessage(uniqueMarker(), { headers }) });
     const e = await t.events.waitFor('notice', (x) => x.qid === qid);
-    expect(e).toMatchObject({ status: 'suppressed', reason, to: from || '<>' });
+    expect(e).toMatchObject({ status: 'suppressed', reason, to: from });
     expect(site.entry(qid).notice).toMatchObject({ status: 'suppressed', reason });
     expect(sink.messages).toEqual([]);
   });

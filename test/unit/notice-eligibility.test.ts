@@ -1,13 +1,15 @@
-// Every suppression rule of SPEC §6 (RFC 3834 §2, §3.1), one row each, plus the auth gate and the throttle.
+// Every suppression rule of SPEC §6, per format (dsn: a non-delivery report; plain: RFC 3834), one row each, plus NOTIFY, the auth gate and the throttle.
 import { describe, expect, it } from 'vitest';
 import {
   judgeAuth,
   judgeHeaders,
+  judgeNotify,
   judgeNotice,
   judgeSender,
   judgeThrottle,
   suppressesAutoReply,
   type NoticeCandidate,
+  type NoticeHeaders,
   type NoticeHistory,
   type NoticePolicy,
 } from '../../src/notice/eligibility.js';
@@ -23,86 +25,123 @@ const candidate: NoticeCandidate = { mailFrom: 'jane@shop.test', recipients: ['t
 const fresh: NoticeHistory = { lastSentMs: [null], sentInLastHour: 0 };
 const NOW = Date.parse('2026-11-23T10:00:00Z');
 
-describe('RFC 3834 §2: senders that never get a notice', () => {
-  it.each([
-    ['', 'null-sender'],
-    ['   ', 'null-sender'],
-    ['MAILER-DAEMON@shop.test', 'mailer-daemon-sender'],
-    ['mailer-daemon@shop.test', 'mailer-daemon-sender'],
-    ['postmaster@shop.test', 'postmaster-sender'],
-    ['PostMaster@shop.test', 'postmaster-sender'],
-    ['owner-announce@lists.test', 'owner-sender'],
-    ['announce-request@lists.test', 'request-sender'],
-    ['noreply@shop.test', 'noreply-sender'],
-    ['no-reply@shop.test', 'noreply-sender'],
-    ['NoReply+bounce-123@shop.test', 'noreply-sender'],
-    ['donotreply@shop.test', 'noreply-sender'],
-    ['do-not-reply@shop.test', 'noreply-sender'],
-    ['no-at-sign', 'invalid-sender'],
-    ['@shop.test', 'invalid-sender'],
-    ['root,admin,x@attacker.test', 'invalid-sender'],
-    ['a:b@attacker.test', 'invalid-sender'],
-    ['a;b@attacker.test', 'invalid-sender'],
-    ['x@y.test,z@attacker.test', 'invalid-sender'],
-    ['.jane@shop.test', 'invalid-sender'],
-    ['jane..doe@shop.test', 'invalid-sender'],
-    ['"unterminated@shop.test', 'invalid-sender'],
-  ])('%j → suppressed %s', (from, reason) => {
-    expect(judgeSender(from)).toEqual({ kind: 'suppress', reason });
-  });
+const SEND = 'send';
 
-  it.each([
-    'jane@shop.test',
-    'owner@shop.test',
-    'request@shop.test',
-    'replyto@shop.test',
-    'noreplyjane@shop.test',
-    'postmasters@shop.test',
-    '"jane,doe"@shop.test',
-    '"a\\"b"@shop.test',
-    'bounces+4711=x.test@crm.test',
-    'jürgen@shop.test',
-  ])('%s → send', (from) => {
-    expect(judgeSender(from)).toEqual({ kind: 'send' });
+describe('senders (SPEC §6): a dsn notice is a non-delivery report for bounce handlers; a plain one follows RFC 3834 §2', () => {
+  it.each<[string, string, string]>([
+    // both formats
+    ['', 'null-sender', 'null-sender'],
+    ['   ', 'null-sender', 'null-sender'],
+    ['MAILER-DAEMON@shop.test', 'mailer-daemon-sender', 'mailer-daemon-sender'],
+    ['mailer-daemon@shop.test', 'mailer-daemon-sender', 'mailer-daemon-sender'],
+    ['no-at-sign', 'invalid-sender', 'invalid-sender'],
+    ['@shop.test', 'invalid-sender', 'invalid-sender'],
+    ['root,admin,x@attacker.test', 'invalid-sender', 'invalid-sender'],
+    ['a:b@attacker.test', 'invalid-sender', 'invalid-sender'],
+    ['a;b@attacker.test', 'invalid-sender', 'invalid-sender'],
+    ['x@y.test,z@attacker.test', 'invalid-sender', 'invalid-sender'],
+    ['.jane@shop.test', 'invalid-sender', 'invalid-sender'],
+    ['jane..doe@shop.test', 'invalid-sender', 'invalid-sender'],
+    ['"unterminated@shop.test', 'invalid-sender', 'invalid-sender'],
+    // the addresses a CRM, a shop or a list sends from: exactly who must learn in dsn form
+    ['bounces+4711@crm.test', SEND, SEND],
+    ['bounces+4711=x.test@crm.test', SEND, SEND],
+    ['postmaster@shop.test', SEND, 'postmaster-sender'],
+    ['PostMaster@shop.test', SEND, 'postmaster-sender'],
+    ['owner-announce@lists.test', SEND, 'owner-sender'],
+    ['announce-request@lists.test', SEND, 'request-sender'],
+    ['noreply@shop.test', SEND, 'noreply-sender'],
+    ['no-reply@shop.test', SEND, 'noreply-sender'],
+    ['NoReply+bounce-123@shop.test', SEND, 'noreply-sender'],
+    ['donotreply@shop.test', SEND, 'noreply-sender'],
+    ['do-not-reply@shop.test', SEND, 'noreply-sender'],
+    // people
+    ['jane@shop.test', SEND, SEND],
+    ['owner@shop.test', SEND, SEND],
+    ['request@shop.test', SEND, SEND],
+    ['replyto@shop.test', SEND, SEND],
+    ['noreplyjane@shop.test', SEND, SEND],
+    ['postmasters@shop.test', SEND, SEND],
+    ['"jane,doe"@shop.test', SEND, SEND],
+    ['"a\\"b"@shop.test', SEND, SEND],
+    ['jürgen@shop.test', SEND, SEND],
+  ])('%j → dsn: %s, plain: %s', (from, dsn, plain) => {
+    const v = (r: string): unknown => (r === SEND ? { kind: 'send' } : { kind: 'suppress', reason: r });
+    expect(judgeSender(from, 'dsn')).toEqual(v(dsn));
+    expect(judgeSender(from, 'plain')).toEqual(v(plain));
   });
 });
 
-describe('RFC 3834 §3.1: automatic, bulk and list messages get no notice', () => {
-  it.each([
-    [{ autoSubmitted: 'auto-generated' }, 'auto-submitted'],
-    [{ autoSubmitted: 'auto-replied' }, 'auto-submitted'],
-    [{ autoSubmitted: 'Auto-Notified; owner-email="x@y"' }, 'auto-submitted'],
-    [{ autoSubmitted: '' }, 'auto-submitted'],
-    [{ precedence: 'bulk' }, 'precedence'],
-    [{ precedence: 'List' }, 'precedence'],
-    [{ precedence: ' junk ' }, 'precedence'],
-    [{ listId: '<announce.lists.test>' }, 'list-id'],
-    [{ listUnsubscribe: '<mailto:leave@lists.test>' }, 'list-unsubscribe'],
-    [{ xAutoResponseSuppress: 'All' }, 'x-auto-response-suppress'],
-    [{ xAutoResponseSuppress: 'OOF, AutoReply' }, 'x-auto-response-suppress'],
-    [{ xAutoResponseSuppress: 'DR, NDR, RN, NRN' }, 'x-auto-response-suppress'],
-  ] as const)('%j → suppressed %s', (headers, reason) => {
-    expect(judgeHeaders(headers, 'dsn')).toEqual({ kind: 'suppress', reason });
+describe('headers (SPEC §6): the shapes of CRM mail reach a dsn notice; plain follows RFC 3834 §3.1', () => {
+  it.each<[string, NoticeHeaders, string, string]>([
+    [
+      'List-Unsubscribe (every CRM newsletter)',
+      { listUnsubscribe: '<mailto:leave@crm.test>' },
+      SEND,
+      'list-unsubscribe',
+    ],
+    ['Precedence: bulk', { precedence: 'bulk' }, SEND, 'precedence'],
+    ['Precedence: List', { precedence: 'List' }, SEND, 'precedence'],
+    ['Precedence: junk', { precedence: ' junk ' }, SEND, 'precedence'],
+    ['Auto-Submitted: auto-generated', { autoSubmitted: 'auto-generated' }, SEND, 'auto-submitted'],
+    ['Auto-Submitted: auto-notified', { autoSubmitted: 'Auto-Notified; owner-email="x@y"' }, SEND, 'auto-submitted'],
+    ['an empty Auto-Submitted', { autoSubmitted: '' }, SEND, 'auto-submitted'],
+    ['List-Id', { listId: '<announce.lists.test>' }, SEND, 'list-id'],
+    ['Auto-Submitted: auto-replied (a loop)', { autoSubmitted: 'auto-replied' }, 'auto-submitted', 'auto-submitted'],
+    [
+      'Auto-Submitted: Auto-Replied (comment)',
+      { autoSubmitted: 'Auto-Replied (vacation)' },
+      'auto-submitted',
+      'auto-submitted',
+    ],
+    [
+      'X-Auto-Response-Suppress: All',
+      { xAutoResponseSuppress: 'All' },
+      'x-auto-response-suppress',
+      'x-auto-response-suppress',
+    ],
+    ['X-Auto-Response-Suppress: NDR', { xAutoResponseSuppress: 'DR, NDR, RN, NRN' }, 'x-auto-response-suppress', SEND],
+    [
+      'X-Auto-Response-Suppress: AutoReply',
+      { xAutoResponseSuppress: 'OOF, AutoReply' },
+      SEND,
+      'x-auto-response-suppress',
+    ],
+    ['X-Auto-Response-Suppress: OOF', { xAutoResponseSuppress: 'OOF' }, SEND, SEND],
+    ['nothing', {}, SEND, SEND],
+    ['Auto-Submitted: no', { autoSubmitted: 'No (a person wrote this)' }, SEND, SEND],
+    ['Precedence: first-class', { precedence: 'first-class' }, SEND, SEND],
+    [
+      'all null',
+      { autoSubmitted: null, precedence: null, listId: null, listUnsubscribe: null, xAutoResponseSuppress: null },
+      SEND,
+      SEND,
+    ],
+  ])('%s → dsn: %s, plain: %s', (_name, headers, dsn, plain) => {
+    const v = (r: string): unknown => (r === SEND ? { kind: 'send' } : { kind: 'suppress', reason: r });
+    expect(judgeHeaders(headers, 'dsn')).toEqual(v(dsn));
+    expect(judgeHeaders(headers, 'plain')).toEqual(v(plain));
   });
 
-  it.each([
-    [{}],
-    [{ autoSubmitted: 'no' }],
-    [{ autoSubmitted: 'No (a person wrote this)' }],
-    [{ precedence: 'first-class' }],
-    [{ autoSubmitted: null, precedence: null, listId: null, listUnsubscribe: null, xAutoResponseSuppress: null }],
-    [{ xAutoResponseSuppress: 'OOF' }],
-    [{ xAutoResponseSuppress: 'None' }],
-    [{ xAutoResponseSuppress: 'DR, RN' }],
-  ])('%j → send', (headers) => {
-    expect(judgeHeaders(headers, 'dsn')).toEqual({ kind: 'send' });
-  });
-
-  it('X-Auto-Response-Suppress: NDR stops the DSN form (an NDR) but not the plain auto-reply', () => {
+  it('X-Auto-Response-Suppress: NDR stops the dsn form, AutoReply the plain one, All both', () => {
     expect(suppressesAutoReply('NDR', 'dsn')).toBe(true);
     expect(suppressesAutoReply('NDR', 'plain')).toBe(false);
     expect(suppressesAutoReply('autoreply', 'plain')).toBe(true);
+    expect(suppressesAutoReply('autoreply', 'dsn')).toBe(false);
+    expect(suppressesAutoReply('all', 'dsn')).toBe(true);
+    expect(suppressesAutoReply('All', 'plain')).toBe(true);
     expect(suppressesAutoReply('OOF', 'plain')).toBe(false);
+  });
+});
+
+describe('NOTIFY (RFC 3461 §4.1)', () => {
+  it.each<[string, boolean[], string]>([
+    ['no recipient gave NOTIFY', [true], SEND],
+    ['NOTIFY=NEVER (or only SUCCESS/DELAY) for every unknown recipient', [false, false], 'notify-no-failure'],
+    ['one of two asked for FAILURE: the notice goes (listing that one)', [false, true], SEND],
+    ['no recipients at all', [], SEND],
+  ])('%s → %s', (_name, wanted, verdict) => {
+    expect(judgeNotify(wanted)).toEqual(verdict === SEND ? { kind: 'send' } : { kind: 'suppress', reason: verdict });
   });
 });
 
@@ -181,7 +220,7 @@ describe('judgeNotice: all rules together', () => {
     expect(
       judge({
         candidate: { ...candidate, headers: { precedence: 'bulk' } },
-        policy: { ...policy, requireSenderAuth: 'spf' },
+        policy: { ...policy, format: 'plain', requireSenderAuth: 'spf' },
       }),
     ).toEqual({ kind: 'suppress', reason: 'precedence' });
     expect(

@@ -30,13 +30,43 @@ describe('judgeNotice', () => {
     ],
     [
       'a sender rule decides before any DNS look-up',
-      { candidate: { ...base.candidate, mailFrom: 'noreply@shop.test' } },
-      { kind: 'suppress', reason: 'noreply-sender' },
+      { candidate: { ...base.candidate, mailFrom: 'MAILER-DAEMON@shop.test' } },
+      { kind: 'suppress', reason: 'mailer-daemon-sender' },
     ],
     [
       'a header rule decides before any DNS look-up',
-      { candidate: { ...base.candidate, headers: { listId: '<l.shop.test>' } } },
-      { kind: 'suppress', reason: 'list-id' },
+      { candidate: { ...base.candidate, headers: { autoSubmitted: 'auto-replied' } } },
+      { kind: 'suppress', reason: 'auto-submitted' },
+    ],
+    [
+      'NOTIFY without FAILURE decides before any DNS look-up',
+      { candidate: { ...base.candidate, failureWanted: [false] } },
+      { kind: 'suppress', reason: 'notify-no-failure' },
+    ],
+    [
+      'a CRM message (bounces+VERP@, List-Unsubscribe, Precedence: bulk) → a dsn notice',
+      {
+        auth: SPF_PASS,
+        candidate: {
+          ...base.candidate,
+          mailFrom: 'bounces+4711@crm.test',
+          headers: { listUnsubscribe: '<mailto:u@crm.test>', precedence: 'bulk', autoSubmitted: 'auto-generated' },
+        },
+      },
+      { kind: 'send' },
+    ],
+    [
+      'the same CRM message → no plain notice (RFC 3834)',
+      {
+        auth: SPF_PASS,
+        policy: { ...base.policy, format: 'plain' },
+        candidate: {
+          ...base.candidate,
+          mailFrom: 'bounces+4711@crm.test',
+          headers: { listUnsubscribe: '<mailto:u@crm.test>', precedence: 'bulk', autoSubmitted: 'auto-generated' },
+        },
+      },
+      { kind: 'suppress', reason: 'auto-submitted' },
     ],
     [
       'the hourly cap makes the notice wait, never suppresses it',
