@@ -275,9 +275,12 @@ describe('rejectedAfterData: the 550 after the final dot names the unknown addre
     const many = Array.from({ length: 100 }, (_, i) => `${'x'.repeat(60)}${String(i).padStart(3, '0')}@example.test`);
     const line = formatReply(replies.rejectedAfterData(many));
     expect(Buffer.byteLength(line)).toBeLessThanOrEqual(510);
-    const named = line.match(/<[^>]+>/g) ?? [];
-    expect(named).toEqual(many.slice(0, named.length).map((a) => `<${a}>`));
-    expect(line).toContain(` and ${100 - named.length} more: recipient address rejected: user unknown`);
-    expect(named.length).toBe(5);
+    // five addresses of 76 octets fit, a sixth would pass 510
+    expect(line).toBe(
+      `550 5.1.1 ${many
+        .slice(0, 5)
+        .map((a) => `<${a}>`)
+        .join(', ')} and 95 more: recipient address rejected: user unknown`,
+    );
   });
 });
