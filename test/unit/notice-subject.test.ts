@@ -29,7 +29,7 @@ describe('sanitizeSubject', () => {
   it('a 10 KB subject is cut to the bound, with an ellipsis', () => {
     const s = sanitizeSubject('x'.repeat(10 * 1024));
     expect([...s].length).toBe(MAX_SUBJECT_CHARS);
-    expect(s.endsWith('…')).toBe(true);
+    expect(s).toBe(`${'x'.repeat(MAX_SUBJECT_CHARS - 1)}…`);
   });
 
   it('the cut never splits a surrogate pair', () => {
@@ -97,11 +97,11 @@ describe('a hostile subject through the composer', () => {
   const template = parseTemplateFile(BUILTIN_TEMPLATES.en);
 
   it.each([
-    ['crlf', 'Order\r\nBcc: victim@evil.test'],
-    ['encoded crlf', `=?UTF-8?B?${b64('Order\r\nBcc: victim@evil.test')}?=`],
-    ['10 KB', 'A'.repeat(10 * 1024)],
-    ['bidi and NUL', 'safe\u202etxt.exe\u0000'],
-  ])('%s: the notice has exactly one Subject, no Bcc, a bounded one-line value', async (_name, subject) => {
+    ['crlf', 'Order\r\nBcc: victim@evil.test', 'Order Bcc: victim@evil.test'],
+    ['encoded crlf', `=?UTF-8?B?${b64('Order\r\nBcc: victim@evil.test')}?=`, 'Order Bcc: victim@evil.test'],
+    ['10 KB', 'A'.repeat(10 * 1024), `${'A'.repeat(MAX_SUBJECT_CHARS - 1)}…`],
+    ['bidi and NUL', 'safe\u202etxt.exe\u0000', 'safe txt.exe'],
+  ])('%s: the notice has exactly one Subject, no Bcc, a bounded one-line value', async (_name, subject, shown) => {
     const n = await composeNotice({
       entry: entry(subject),
       originalHeaders: Buffer.from('Subject: x\r\n\r\n'),
@@ -118,7 +118,7 @@ describe('a hostile subject through the composer', () => {
     // the invalid original Message-ID is left out rather than repeated
     expect(head).not.toMatch(/^In-Reply-To:/im);
     const parsed = await simpleParser(n.raw);
-    expect(parsed.subject).toMatch(/^Undeliverable: /);
+    expect(parsed.subject).toBe(`Undeliverable: ${shown}`);
     expect(parsed.subject).not.toMatch(/[\u0000-\u001f\u007f\u202e]/);
     expect([...(parsed.subject ?? '')].length).toBeLessThanOrEqual('Undeliverable: '.length + MAX_SUBJECT_CHARS);
     expect(parsed.bcc).toBeUndefined();
