@@ -73,7 +73,7 @@ describe('notice size (issue #9, item 6)', () => {
 
     const mail = await simpleParser(n.raw);
     const quoted = quotedHeaders(mail);
-    expect(quoted).toBeDefined();
+    expect(quoted).toBeInstanceOf(Buffer);
     const q = quoted ?? Buffer.alloc(0);
     // a prefix of the original that ends where a field ends: the next byte starts a new field
     expect(original.subarray(0, q.length).equals(q)).toBe(true);
@@ -98,8 +98,12 @@ describe('notice size (issue #9, item 6)', () => {
 
   it('in German too', async () => {
     const mail = await simpleParser((await composeNotice(await input(eightBitHeaderBlock(360_000), 'de'))).raw);
-    expect(mail.text).toMatch(
-      /Die Kopfzeilen im Anhang wurden gekürzt, damit dieser Bericht höchstens 256 KiB groß ist: enthalten sind die ersten \d+ Kopffelder der Nachricht\./,
+    // the number of fields quoted, as in English
+    const quoted = quotedHeaders(mail);
+    expect(quoted).toBeInstanceOf(Buffer);
+    const kept = headerFieldStarts(quoted ?? Buffer.alloc(0)).length;
+    expect(mail.text).toContain(
+      `Die Kopfzeilen im Anhang wurden gekürzt, damit dieser Bericht höchstens 256 KiB groß ist: enthalten sind die ersten ${kept} Kopffelder der Nachricht.`,
     );
   });
 
