@@ -85,15 +85,18 @@ export function fromDomainOf(raw: Buffer): string | null {
 }
 
 /**
- * The mailauth signer as it behaves: its typings declare headerList a string[], but the signer reads only
- * a colon-separated string (an array falls back to its default list, which lacks Auto-Submitted), and
- * its errors are records holding the Error, not Errors.
+ * The mailauth signer as it behaves: its typings put the key, domain and selector at the top level and
+ * declare headerList a string[], but the signer reads the key only from `signatureData` (at the top level
+ * it signs nothing and reports no error) and the field list only as a colon-separated string (an array
+ * falls back to its default list, which lacks Auto-Submitted); its errors are records holding the Error.
  */
 interface SignerOptions {
-  readonly signingDomain: string;
-  readonly selector: string;
-  readonly privateKey: Buffer;
-  readonly canonicalization: 'relaxed/relaxed';
+  readonly signatureData: ReadonlyArray<{
+    readonly signingDomain: string;
+    readonly selector: string;
+    readonly privateKey: Buffer;
+    readonly canonicalization: 'relaxed/relaxed';
+  }>;
   readonly headerList: string;
   readonly signTime: Date;
 }
@@ -135,10 +138,9 @@ export async function signNotice(raw: Buffer, dkim: DkimSettings, now: Date = ne
   try {
     const sign = await loadSigner();
     const result = await sign(raw, {
-      signingDomain: domain,
-      selector: dkim.selector,
-      privateKey: pem,
-      canonicalization: 'relaxed/relaxed',
+      signatureData: [
+        { signingDomain: domain, selector: dkim.selector, privateKey: pem, canonicalization: 'relaxed/relaxed' },
+      ],
       headerList: DKIM_SIGNED_FIELDS.join(':'),
       signTime: now,
     });
