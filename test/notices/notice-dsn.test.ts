@@ -4,6 +4,7 @@
 // it: Original-Envelope-Id (ENVID), Original-Recipient (ORCPT), only the recipients whose NOTIFY asks.
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
+import { formatRfc5322Date } from '../../src/message/date.js';
 import { queuedId } from '../helpers/files.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
 import { startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
@@ -64,7 +65,8 @@ describe('a CRM message gets a dsn notice its bounce handler can match', () => {
     expect(status.split('\r\n')).toEqual([
       'Original-Envelope-Id: crm-4711+batch',
       'Reporting-MTA: dns; mx.test.invalid',
-      expect.stringMatching(/^Arrival-Date: \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d \+0000$/),
+      // when the message arrived: the entry's receivedAt
+      `Arrival-Date: ${formatRfc5322Date(new Date(site.entry(qid).receivedAt))}`,
       '',
       'Original-Recipient: rfc822;Jane.Doe@example.test',
       'Final-Recipient: rfc822; jane.doe@example.test',
@@ -90,11 +92,19 @@ describe('a CRM message gets a dsn notice its bounce handler can match', () => {
       ['RCPT TO:<jane.doe@example.test> NOTIFY=NEVER'],
       crmMessage(uniqueMarker()),
     );
-    expect(await t.events.waitFor('notice', (e) => e.qid === qid)).toMatchObject({
+    expect(await t.events.waitFor('notice', (e) => e.qid === qid)).toEqual({
+      event: 'notice',
+      qid,
+      to: 'bounces@crm.test',
       status: 'suppressed',
       reason: 'notify-no-failure',
     });
-    expect(site.entry(qid).notice).toMatchObject({ status: 'suppressed', reason: 'notify-no-failure' });
+    expect(site.entry(qid).notice).toEqual({
+      status: 'suppressed',
+      reason: 'notify-no-failure',
+      attempts: 0,
+      to: 'bounces@crm.test',
+    });
     expect(sink.messages).toEqual([]);
   });
 
