@@ -276,9 +276,11 @@ describe('notices.dkim: a signed notice, verified', () => {
     const key = rsaKey();
     const { sink, site, t } = await setup(key, {}, { noticeRetryBaseMs: 300 });
     writeFileSync(key.file, 'this is not a key\n');
+    const before = Date.now();
     const qid = await quarantine(t);
 
     const deferred = await t.events.waitFor('notice', (e) => e.qid === qid && e.status === 'deferred');
+    const deferredAt = Date.now();
     expect(deferred).toEqual({
       event: 'notice',
       qid,
@@ -297,7 +299,10 @@ describe('notices.dkim: a signed notice, verified', () => {
       nextAttemptAt: pending.nextAttemptAt,
       lastError: `${key.file}: not a PEM private key`,
     });
-    expect(Date.parse(pending.nextAttemptAt ?? '')).toBeGreaterThan(Date.now() - 1000);
+    // the first retry one base delay (300 ms) after the failed attempt, which this test saw happen
+    const retryAt = Date.parse(pending.nextAttemptAt ?? '');
+    expect(retryAt - 300).toBeGreaterThanOrEqual(before);
+    expect(retryAt - 300).toBeLessThanOrEqual(deferredAt);
     expect(sink.messages).toEqual([]);
 
     writeFileSync(key.file, key.pem);
