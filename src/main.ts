@@ -24,6 +24,7 @@ commands:
   probe                                 exit 0 when the SMTP port greets with 220 (HEALTHCHECK)
   dkim keygen --domain D --selector S [--out FILE]
                                         write a DKIM key for notices, print its DNS record
+  doctor [--ip ADDRESS]                 check the DNS records mail and notices depend on (dns.servers)
 
 config: --config PATH, else $CATCHALL_GUARD_CONFIG, else config/default.yaml`;
 
@@ -54,6 +55,7 @@ async function run(argv: string[]): Promise<ExitCode> {
         domain: { type: 'string' },
         selector: { type: 'string' },
         out: { type: 'string' },
+        ip: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -122,6 +124,14 @@ async function run(argv: string[]): Promise<ExitCode> {
       const configFile = resolveConfigPath({ configPath: values.config });
       const { domain, selector, out } = values;
       const r = await runDkim(rest, { domain, selector, out, configFile });
+      if (typeof r === 'string') throw new UsageError(r);
+      return r;
+    }
+    case 'doctor': {
+      if (rest.length) throw new UsageError('doctor takes no arguments but --ip ADDRESS');
+      const config = loadOrExplain(values.config);
+      if (typeof config === 'number') return config;
+      const r = await (await import('./cli/doctor.js')).runDoctor(config, { ip: values.ip });
       if (typeof r === 'string') throw new UsageError(r);
       return r;
     }
