@@ -47,14 +47,17 @@ export function dkimKeyProblem(pem: Buffer): string | null {
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: pem, format: 'pem' });
-  } catch (err) {
-    const code = (err as { code?: unknown } | null)?.code;
-    if (code === 'ERR_MISSING_PASSPHRASE') return 'the key is encrypted: DKIM signing needs an unencrypted key';
+  } catch {
+    // OpenSSL's own messages ("DECODER routines::unsupported") do not tell an operator which file they have
+    const text = pem.toString('latin1');
+    if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:[ \t]*4,ENCRYPTED/.test(text))
+      return 'the key is encrypted: DKIM signing needs an unencrypted key';
+    if (/-----BEGIN (?:RSA )?PUBLIC KEY-----/.test(text)) return 'a public key: privateKey must name the private key';
     return 'not a PEM private key';
   }
   const type = key.asymmetricKeyType ?? 'unknown';
   if (type === 'ed25519') return null;
-  if (type !== 'rsa') return `a ${type} key: DKIM signs with RSA or Ed25519 keys`;
+  if (type !== 'rsa') return `a key of type ${type}: DKIM signs with RSA or Ed25519 keys`;
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
   return bits < MIN_RSA_BITS ? `an RSA key of ${bits} bits: DKIM needs at least ${MIN_RSA_BITS}` : null;
 }
