@@ -72,6 +72,13 @@ function checkMx(domain: string, mx: DoctorFacts['domains'][number]['mx'], hostn
 
 function checkAddress(f: DoctorFacts): CheckResult {
   const addresses = hostAddresses(f);
+  // with --ip the operator says where the server is: a name that leads elsewhere sends its mail there
+  if (f.ip !== null && addresses.length > 0 && !addresses.some((a) => sameIp(a, f.ip ?? ''))) {
+    return fail(
+      `A/AAAA of ${f.hostname}: ${addresses.join(', ')}, not ${f.ip} (--ip)`,
+      publish(addressRecord(f.hostname, f.ip)),
+    );
+  }
   if (addresses.length > 0) return pass(`A/AAAA of ${f.hostname}: ${addresses.join(', ')}`);
   const detail =
     isMissing(f.hostA) && isMissing(f.hostAAAA)

@@ -272,6 +272,22 @@ describe.each<[string, Partial<DoctorFacts>, string, CheckResult]>([
       fix: { action: 'publish', lines: ['mx.owner.test. IN A <the public IPv4 address of this server>'] },
     },
   ],
+  [
+    '--ip among the addresses',
+    { ip: '::ffff:192.0.2.10', publicIps: ['192.0.2.10'] },
+    'A/AAAA',
+    { status: 'pass', text: 'A/AAAA of mx.owner.test: 192.0.2.10' },
+  ],
+  [
+    '--ip not among the addresses: the name leads elsewhere',
+    { ip: '192.0.2.99', publicIps: ['192.0.2.99'], reverse: [] },
+    'A/AAAA',
+    {
+      status: 'fail',
+      text: 'A/AAAA of mx.owner.test: 192.0.2.10, not 192.0.2.99 (--ip)',
+      fix: { action: 'publish', lines: ['mx.owner.test. IN A 192.0.2.99'] },
+    },
+  ],
   // reverse DNS
   [
     'no address to check',
