@@ -130,7 +130,8 @@ export function onData(
         if (stored && entry) {
           // the entry's .eml (or its header block) is what fills the quarantine
           rt.quarantineUsage.add(storeBody ? message.size : message.headerEnd);
-          if (!rejecting) deps.onQuarantined?.(qid);
+          // the outbox sends the notice, and records the sender's SPF/DMARC for the owner in any case
+          deps.onQuarantined?.(qid);
         }
         const refused = stored ? outcome.refused : [];
         events.emit({

@@ -51,7 +51,9 @@ export function noticePolicy(notices: Config['notices']): NoticePolicy {
 /** A send can take minutes (several MX hosts, each with its timeouts): an older claim is a crashed holder's. */
 /** Per recipient of the entry: whether its NOTIFY (RFC 3461) asks for a failure report; absent: yes. */
 export function failureWanted(entry: Pick<QuarantineEntry, 'recipients' | 'dsn'>): boolean[] {
-  return entry.recipients.map((address) => wantsFailureReport(entry.dsn?.recipients.find((r) => r.address === address)));
+  return entry.recipients.map((address) =>
+    wantsFailureReport(entry.dsn?.recipients.find((r) => r.address === address)),
+  );
 }
 
 export const NOTICE_CLAIM_STALE_MS = 30 * 60_000;
@@ -61,15 +63,33 @@ export const NOTICE_CLAIM_STALE_MS = 30 * 60_000;
  * same entry at once, so "never twice" holds across them too. Not claimed: another instance has it.
  */
 export async function attemptNotice(id: MessageId, ctx: AttemptContext): Promise<AttemptOutcome> {
-  // most entries need nothing (suppressed at receive time, or done): no claim file for them
-  if ((await ctx.store.get(id))?.notice.status !== 'pending') return DONE;
+  const first = await ctx.store.get(id);
+  // most entries need nothing (done, with their evidence): no claim file for them
+  if (!first || (first.notice.status !== 'pending' && first.auth !== null)) return DONE;
   const claimed = await ctx.store.claimNotice(id, NOTICE_CLAIM_STALE_MS).catch(() => false);
   if (!claimed) return DONE;
   try {
-    return await attemptClaimed(id, ctx);
+    const outcome = await attemptClaimed(id, ctx);
+    // the owner's evidence comes after the notice: it must not hold a notice back
+    if (outcome.kind === 'done') await recordEvidence(id, ctx);
+    return outcome;
   } finally {
     await ctx.store.releaseNotice(id).catch(() => undefined);
   }
+}
+
+/**
+ * SPEC §5: every entry records the sender's SPF and DMARC results, whether or not a notice needed
+ * them (notices off, `requireSenderAuth: none`, a reject-after-data record): they are the owner's
+ * evidence of who really sent it.
+ */
+async function recordEvidence(id: MessageId, ctx: AttemptContext): Promise<void> {
+  const entry = await ctx.store.get(id);
+  if (!entry || entry.auth !== null) return;
+  const auth = await authenticate(entry, ctx);
+  await ctx.store.updateNotice(id, entry.notice, { auth }).catch((err: unknown) => {
+    ctx.events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: errorText(err) });
+  });
 }
 
 async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<AttemptOutcome> {
@@ -139,7 +159,7 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
   };
   let verdict = judge();
   if (verdict.kind === 'authenticate') {
-    auth = await authenticate(entry, policy.requireSenderAuth === 'dmarc' ? 'dmarc' : 'spf', ctx);
+    auth = await authenticate(entry, ctx);
     verdict = judge();
   }
   switch (verdict.kind) {
@@ -219,10 +239,11 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
   }
 }
 
-function authenticate(entry: QuarantineEntry, mode: 'spf' | 'dmarc', ctx: AttemptContext): Promise<SenderAuth> {
+/** Both results, whatever requireSenderAuth asks: the notice gate reads one, the owner both (SPEC §5). */
+function authenticate(entry: QuarantineEntry, ctx: AttemptContext): Promise<SenderAuth> {
   return verifySenderAuth(
     {
-      mode,
+      mode: 'dmarc',
       sender: entry.mailFrom,
       ip: entry.remoteAddress,
       helo: entry.helo,

@@ -151,7 +151,8 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     const store = deps.runtime().quarantine;
     for (const e of await store.list()) {
       const id = parseMessageId(e.id);
-      if (!id || e.notice.status !== 'pending' || active.has(id)) continue;
+      // pending notices, and entries still without the sender's SPF/DMARC evidence (SPEC §5)
+      if (!id || (e.notice.status !== 'pending' && e.auth !== null) || active.has(id)) continue;
       const at = Date.parse(e.notice.nextAttemptAt ?? '');
       due.set(id, Number.isFinite(at) ? at : now().getTime());
     }

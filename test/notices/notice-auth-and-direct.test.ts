@@ -2,7 +2,7 @@
 // transport: MX lookup through the same resolver, port 25 replaced by a sink.
 import { afterEach, describe, expect, it } from 'vitest';
 import { simpleParser } from 'mailparser';
-import { queuedId } from '../helpers/files.js';
+import { pollUntil, queuedId } from '../helpers/files.js';
 import { sendMessage } from '../helpers/smtp-client.js';
 import { startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
 import { fakeDns, markedMessage, noticeSite, runApp, smarthost, uniqueMarker, type RunningApp } from './notice-app.js';
@@ -51,7 +51,8 @@ describe('requireSenderAuth: spf (the client is 127.0.0.1)', () => {
         ? { event: 'notice', qid, to: from, status, attempts: 1 }
         : { event: 'notice', qid, to: from, status, reason },
     );
-    expect(site.entry(qid).auth).toEqual({ spf, dmarc: 'skipped' });
+    // both results are recorded whatever the gate reads (SPEC §5): the zone publishes no DMARC record
+    expect(site.entry(qid).auth).toEqual({ spf, dmarc: 'none', aligned: true });
     expect(s.messages).toHaveLength(status === 'sent' ? 1 : 0);
   });
 
@@ -69,21 +70,33 @@ describe('requireSenderAuth: spf (the client is 127.0.0.1)', () => {
       status: 'suppressed',
       reason: 'sender-auth-failed',
     });
-    expect(site.entry(qid).auth).toEqual({ spf: 'temperror', dmarc: 'skipped' });
+    expect(site.entry(qid).auth).toEqual({ spf: 'temperror', dmarc: 'temperror', aligned: true });
     expect(s.messages).toEqual([]);
   });
 
-  it('requireSenderAuth none asks no DNS at all', async () => {
+  it('requireSenderAuth none: the notice goes without waiting for DNS; the evidence is recorded after it (SPEC §5)', async () => {
     const s = await sink();
-    const quiet = fakeDns({});
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = fakeDns({});
+    // every look-up waits until the notice has gone: the notice must not wait for them
+    const held = async (name: string, rrtype: string): Promise<unknown> => {
+      await gate;
+      return slow(name, rrtype);
+    };
     const site = noticeSite(smarthost(s.port));
     cleanup.push(() => site.remove());
-    const t = await runApp(site, { noticeResolver: quiet });
+    const t = await runApp(site, { noticeResolver: held });
     cleanup.push(() => t.stop());
     const qid = await quarantine(t, 'jane@nospf.test');
     await t.events.waitFor('notice', (x) => x.qid === qid && x.status === 'sent');
-    expect(quiet.queries).toEqual([]);
+    expect(s.messages).toHaveLength(1);
     expect(site.entry(qid).auth).toBeNull();
+    release();
+    await pollUntil(() => site.entry(qid).auth ?? undefined, 'auth recorded', 10_000);
+    expect(site.entry(qid).auth).toEqual({ spf: 'none', dmarc: 'none', aligned: true });
+    expect(site.entry(qid).notice).toMatchObject({ status: 'sent', attempts: 1 });
+    expect(slow.queries).toContain('nospf.test TXT');
   });
 });
 

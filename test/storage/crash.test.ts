@@ -126,7 +126,9 @@ async function crashRun(overrides: RawConfig, rcpt: string): Promise<CrashRun> {
     sent: state.sent,
     stalledSpool,
     leftAfterKill,
-    leftAfterRestart: tempLeftovers(dataDir),
+    // the restarted server's own work in progress (it records the entries' SPF/DMARC evidence at once)
+    // is not a leftover of the crash: its temp names carry its pid
+    leftAfterRestart: tempLeftovers(dataDir).filter((f) => !f.includes(`.${restarted.proc.pid}.`)),
     restarted,
     killedSignal,
   };

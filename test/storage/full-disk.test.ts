@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { captureEvents } from '../helpers/log-capture.js';
-import { listFilesRecursive, queuedId } from '../helpers/files.js';
+import { listFilesRecursive, pollUntil, queuedId } from '../helpers/files.js';
 import { sendMessage } from '../helpers/smtp-client.js';
 import { baseConfig, loadTestConfig, writeConfig } from '../helpers/start-app.js';
 
@@ -94,6 +94,16 @@ describe('disk full gives 250 for a truncated message (1 MiB tmpfs)', () => {
         // make the directories exist first, so the overflow hits the message itself
         const warm = await sendMessage(port, { from: 's@client.test', to: [rcpt], raw: message(2000, 'warm') });
         expect(warm.response).toMatch(/^250 2\.0\.0 Ok: queued as [A-Za-z0-9_-]+$/);
+        // a quarantine entry gets its SPF/DMARC evidence recorded by the outbox: let that finish first
+        if (mode === 'quarantine') {
+          const json = path.join(dataDir, 'quarantine', `${queuedId(warm.response)}.json`);
+          const settled = (): true | undefined => {
+            const files = listFilesRecursive(dataDir);
+            const recorded = (JSON.parse(readFileSync(json, 'utf8')) as { auth: unknown }).auth !== null;
+            return recorded && !files.some((f) => f.endsWith('.claim') || f.endsWith('.tmp')) ? true : undefined;
+          };
+          await pollUntil(settled, 'the evidence of the warm-up entry', 10_000);
+        }
         const baseline = listFilesRecursive(dataDir);
         // 200 KiB free: the message goes through a spool file; 24 KiB free: it is written from memory
         const tries = [200 * 1024, 24 * 1024].flatMap((leave) =>
