@@ -50,6 +50,8 @@ export function rcptDsn(params: Params): RcptDsn | null {
 }
 
 /** RFC 3461 §4.1: a failure report is wanted unless NOTIFY was given without FAILURE. */
-export function wantsFailureReport(dsn: { readonly notify?: readonly string[] | undefined } | null | undefined): boolean {
+export function wantsFailureReport(
+  dsn: { readonly notify?: readonly string[] | undefined } | null | undefined,
+): boolean {
   return dsn?.notify === undefined || dsn.notify.includes('FAILURE');
 }

@@ -187,6 +187,7 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
       hostname: ctx.config.server.hostname,
       template,
       date: ctx.now(),
+      contact: ctx.config.notices.contact,
     });
   } catch (err) {
     await write({ status: 'failed', reason: 'compose-error', attempts, to, lastError: errorText(err) }, auth);

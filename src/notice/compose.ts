@@ -22,6 +22,8 @@ export interface ComposeInput {
   readonly hostname: string;
   readonly template: NoticeTemplate;
   readonly date: Date;
+  /** `notices.contact`: whom the sender's organisation can write to (SPEC §6); named in the text. */
+  readonly contact?: string | undefined;
 }
 
 export interface ComposedNotice {
@@ -94,9 +96,15 @@ export function formatNoticeDate(iso: string, language: NoticeLanguage): string 
   return `${new Intl.DateTimeFormat(LOCALE[language], { dateStyle: 'full', timeStyle: 'short', timeZone: 'UTC' }).format(d)} UTC`;
 }
 
-export function noticeValues(input: Pick<ComposeInput, 'entry' | 'language' | 'hostname'>): TemplateValues {
+export function noticeValues(
+  input: Pick<ComposeInput, 'entry' | 'language' | 'hostname'> & { readonly contact?: string | undefined },
+): TemplateValues {
   const { entry, language } = input;
+  const first = entry.recipients[0] ?? '';
   return {
+    // the served domain the addresses were at: the reader may not know which mail server this is
+    domain: sanitizeText(first.slice(first.lastIndexOf('@') + 1), 255),
+    contact: sanitizeText(input.contact ?? '', 320),
     subject: sanitizeSubject(entry.subject),
     recipients: entry.recipients.map((r) => `    ${sanitizeText(r, 320)}`).join('\n'),
     sender: sanitizeText(entry.mailFrom, 320),

@@ -132,7 +132,7 @@ describe('a notice for a quarantined message', () => {
     const mail = await simpleParser((await sink.waitForMessages(1))[0]?.raw ?? '');
     expect(mail.subject).toBe('Unzustellbar: Grüße');
     expect(mail.from?.value[0]).toEqual({ name: 'Mail-Zustellsystem', address: 'notices@guard.example.org' });
-    expect(mail.text).toContain('Niemand hat sie erhalten oder gelesen.');
+    expect(mail.text).toContain('Die Nachricht wurde NIEMANDEM zugestellt, und niemand hat sie gelesen.');
   });
 
   it('a hostile encoded Subject cannot inject a header into the notice', async () => {

@@ -54,18 +54,20 @@ async function input(over: Partial<ComposeInput> = {}): Promise<ComposeInput> {
 
 /** The readable text of the notice for entry() in English, as mailparser gives it (golden). */
 const EN_TEXT = [
-  'This is an automatic notice from the mail server mx.example.test. Please do not reply to it.',
+  'This is an automatic notice from the mail server mx.example.test, which receives the mail of example.test. Please do not reply to it.',
   '',
-  'Your message "Your repair order 4711" of Monday, 23 November 2026 at 10:00 UTC was sent to the following address(es), which do not exist:',
+  'Your message "Your repair order 4711" of Monday, 23 November 2026 at 10:00 UTC was sent to the following address(es) at example.test. They do not exist:',
   '',
   '    typo@example.test',
   '    jdoe@example.test',
   '',
-  'The message was NOT delivered. Nobody has received or read it.',
+  'The message was NOT delivered to anyone, and nobody has read it.',
   '',
-  'It is held in quarantine, where nobody reads it, until Monday, 7 December 2026 at 10:00 UTC, and then it is deleted automatically.',
+  'It is held in quarantine, where nobody reads it, until Monday, 7 December 2026 at 10:00 UTC; then it is deleted automatically.',
   '',
-  'What to do: please ask the person you wanted to write to for their correct address, and send your message again to that address. If it contained personal or confidential information, make sure it reaches the right person this time.',
+  'If this message was meant for a customer or another person in your records: the address you have for them is wrong. Please correct it, and confirm the new address with them before you send more personal data to it. Until then, every message to this address goes nowhere.',
+  '',
+  'Otherwise, please ask the person you wanted to write to for their correct address, and send your message again to that address.',
   '',
   'Reference: 0mhx1q2r3000AbCdEfGh',
   '',
@@ -174,11 +176,13 @@ describe('format dsn: RFC 3464 multipart/report', () => {
     const mail = await simpleParser((await composeNotice(await input())).raw);
     const text = mail.text ?? '';
     expect(text).toContain('    typo@example.test\n    jdoe@example.test');
-    expect(text).toContain('which do not exist');
-    expect(text).toContain('NOT delivered. Nobody has received or read it.');
+    expect(text).toContain('at example.test. They do not exist');
+    expect(text).toContain('NOT delivered to anyone, and nobody has read it.');
     expect(text).toContain(
-      `until ${formatNoticeDate('2026-12-07T10:00:00.000Z', 'en')}, and then it is deleted automatically`,
+      `until ${formatNoticeDate('2026-12-07T10:00:00.000Z', 'en')}; then it is deleted automatically`,
     );
+    expect(text).toContain('the address you have for them is wrong. Please correct it, and confirm the new address');
+    expect(text).not.toContain('Questions about this notice');
     expect(text).toContain('until Monday, 7 December 2026 at 10:00 UTC');
     expect(text).toContain('ask the person you wanted to write to for their correct address');
     expect(text).toContain('"Your repair order 4711"');
@@ -199,9 +203,9 @@ describe('format dsn: RFC 3464 multipart/report', () => {
     const mail = await simpleParser(
       (await composeNotice(await input({ entry: entry({ deliveredTo: ['alice@example.test'] }) }))).raw,
     );
-    expect(mail.text).toContain('NOT delivered to the address(es) above, and nobody has received or read it there');
+    expect(mail.text).toContain('NOT delivered to the address(es) above, and nobody has read it there');
     expect(mail.text).toContain('Your other recipients, whose addresses exist, did receive it.');
-    expect(mail.text).not.toContain('Nobody has received or read it.');
+    expect(mail.text).not.toContain('NOT delivered to anyone');
   });
 
   it('no readable original headers → the report has the text and delivery-status parts only', async () => {
@@ -245,25 +249,27 @@ describe('German', () => {
     expect(mail.subject).toBe('Unzustellbar: Your repair order 4711');
     expect(mail.from?.value[0]?.name).toBe('Mail-Zustellsystem');
     const text = mail.text ?? '';
-    expect(text).toContain('die es nicht gibt');
-    expect(text).toContain('Niemand hat sie erhalten oder gelesen.');
+    expect(text).toContain('bei example.test. Es gibt sie nicht');
+    expect(text).toContain('NIEMANDEM zugestellt, und niemand hat sie gelesen.');
     expect(text).toContain('Montag, 7. Dezember 2026');
     expect(text).toContain('automatisch gelöscht');
     expect(text).toContain('nach ihrer richtigen Adresse');
     expect(text).toBe(
       [
-        'Dies ist eine automatische Benachrichtigung des Mailservers mx.example.test. Bitte antworten Sie nicht darauf.',
+        'Dies ist eine automatische Benachrichtigung des Mailservers mx.example.test, der die E-Mail für example.test annimmt. Bitte antworten Sie nicht darauf.',
         '',
-        'Ihre Nachricht „Your repair order 4711“ vom Montag, 23. November 2026 um 10:00 UTC ging an folgende Adresse(n), die es nicht gibt:',
+        'Ihre Nachricht „Your repair order 4711“ vom Montag, 23. November 2026 um 10:00 UTC ging an folgende Adresse(n) bei example.test. Es gibt sie nicht:',
         '',
         '    typo@example.test',
         '    jdoe@example.test',
         '',
-        'Die Nachricht wurde NICHT zugestellt. Niemand hat sie erhalten oder gelesen.',
+        'Die Nachricht wurde NIEMANDEM zugestellt, und niemand hat sie gelesen.',
         '',
         'Sie wird bis Montag, 7. Dezember 2026 um 10:00 UTC in Quarantäne aufbewahrt, wo niemand sie liest, und danach automatisch gelöscht.',
         '',
-        'Was Sie tun können: Bitte fragen Sie die Person, der Sie schreiben wollten, nach ihrer richtigen Adresse, und senden Sie Ihre Nachricht erneut an diese Adresse. Falls sie persönliche oder vertrauliche Angaben enthielt, achten Sie bitte darauf, dass sie diesmal die richtige Person erreicht.',
+        'Falls die Nachricht für einen Kunden oder eine andere Person in Ihren Unterlagen bestimmt war: Die dort gespeicherte Adresse ist falsch. Bitte korrigieren Sie sie und lassen Sie sich die neue Adresse bestätigen, bevor Sie weitere persönliche Daten daran senden. Bis dahin geht jede Nachricht an diese Adresse ins Leere.',
+        '',
+        'Andernfalls fragen Sie bitte die Person, der Sie schreiben wollten, nach ihrer richtigen Adresse, und senden Sie Ihre Nachricht erneut an diese Adresse.',
         '',
         'Referenz: 0mhx1q2r3000AbCdEfGh',
         '',
@@ -318,5 +324,23 @@ describe('templates', () => {
     const tpl = 'A {{x}}{{#flag}} on{{/flag}}{{^flag}} off{{/flag}}{{#empty}}!{{/empty}} {{nope}}.';
     expect(renderTemplate(tpl, { x: '1', flag: true, empty: '' })).toBe('A 1 on .');
     expect(renderTemplate(tpl, { x: '2', flag: false })).toBe('A 2 off .');
+  });
+});
+
+describe('notices.contact', () => {
+  it("names whom the sender's organisation can write to, in English and German", async () => {
+    const en = await simpleParser((await composeNotice(await input({ contact: 'privacy@example.test' }))).raw);
+    expect(en.text).toBe(
+      EN_TEXT.replace(
+        'Reference:',
+        'Questions about this notice, for example from your data-protection officer: privacy@example.test\n\nReference:',
+      ),
+    );
+    const de = await simpleParser(
+      (await composeNotice(await input({ language: 'de', contact: 'privacy@example.test' }))).raw,
+    );
+    expect(de.text).toContain(
+      'Fragen zu dieser Benachrichtigung, etwa von Ihrem Datenschutzbeauftragten: privacy@example.test\n\nReferenz:',
+    );
   });
 });
