@@ -9,7 +9,7 @@ import type { DNSResolver } from 'mailauth';
 import { domainOf, isAligned } from './align.js';
 import { readDkimInput } from './dkim-input.js';
 import { withDnsTimeout, dnsErrorCode, type DnsResolver } from './dns.js';
-import type { DmarcJob, DmarcWorkerMessage, DnsAnswer } from './dmarc-worker.js';
+import { DMARC_WORKER_ROLE, type DmarcJob, type DmarcMainMessage, type DmarcWorkerMessage } from './dmarc-worker.js';
 
 export type AuthMode = 'spf' | 'dmarc';
 
@@ -77,10 +77,89 @@ export interface VerifyHooks {
 
 function isWorkerMessage(m: unknown): m is DmarcWorkerMessage {
   const kind = (m as { kind?: unknown } | null)?.kind;
-  return kind === 'dns' || kind === 'result';
+  return kind === 'dns' || kind === 'result' || kind === 'failed';
 }
 
-/** Runs the job in a worker that is terminated when it answers, fails, or outlives `timeoutMs`. */
+interface Job {
+  readonly sender: string;
+  readonly resolver: DnsResolver;
+  finish(auth: SenderAuth): void;
+}
+
+/**
+ * One worker thread serves every check, so mailauth is loaded once (a worker per message cost 0.28 s
+ * of CPU and 36 MB each, and a quarantine flood would pay that per entry). A check that outlives its
+ * deadline terminates the worker, and with it every check it was running (they answer temperror);
+ * the next check starts a new one. Shared by the process, like a loaded module: nothing to wire.
+ */
+let shared: { readonly worker: Worker; readonly jobs: Map<number, Job> } | null = null;
+let nextJobId = 0;
+
+function sharedWorker(): { readonly worker: Worker; readonly jobs: Map<number, Job> } {
+  if (shared) return shared;
+  // mailauth prints diagnostics (e.g. a body shorter than a signature's l=) with console.log; in our
+  // stdout they would break the one-JSON-object-per-line log, with text the sender chose
+  const worker = new Worker(DMARC_WORKER_URL, {
+    workerData: DMARC_WORKER_ROLE,
+    stdout: true,
+    stderr: true,
+    // bounded like the main process (--max-semi-space-size=4): a burst must not leave a large young
+    // generation behind, and a message that needs more than this is a temperror, not a bigger server
+    resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 128 },
+  });
+  worker.stdout.resume();
+  worker.stderr.resume();
+  // an idle worker never keeps the process alive
+  worker.unref();
+  const jobs = new Map<number, Job>();
+  const current = { worker, jobs };
+  shared = current;
+  const post = (m: DmarcMainMessage): void => {
+    try {
+      worker.postMessage(m);
+    } catch (err) {
+      // an answer that cannot cross to the worker (not cloneable) is a failed look-up
+      if (m.kind === 'answer') {
+        worker.postMessage({
+          kind: 'answer',
+          jobId: m.jobId,
+          answer: { id: m.answer.id, ok: false, code: undefined, message: dnsErrorCode(err) },
+        } satisfies DmarcMainMessage);
+      }
+    }
+  };
+  worker.on('message', (m: unknown) => {
+    if (!isWorkerMessage(m)) return;
+    const job = jobs.get(m.jobId);
+    if (!job) return;
+    if (m.kind === 'failed') return job.finish(TEMPERROR);
+    if (m.kind === 'dns') {
+      job.resolver(m.name, m.rrtype).then(
+        (value) => post({ kind: 'answer', jobId: m.jobId, answer: { id: m.id, ok: true, value } }),
+        (err: unknown) => {
+          const code = (err as { code?: unknown } | null)?.code;
+          post({
+            kind: 'answer',
+            jobId: m.jobId,
+            answer: { id: m.id, ok: false, code: typeof code === 'string' ? code : undefined, message: errorText(err) },
+          });
+        },
+      );
+      return;
+    }
+    const from = m.headerFrom.length === 1 ? (m.headerFrom[0] ?? '') : '';
+    job.finish({ spf: m.spf, dmarc: m.dmarc, aligned: from !== '' && isAligned(domainOf(job.sender), domainOf(from)) });
+  });
+  const gone = (): void => {
+    if (shared === current) shared = null;
+    for (const job of [...jobs.values()]) job.finish(TEMPERROR);
+  };
+  worker.on('error', gone);
+  worker.on('exit', gone);
+  return current;
+}
+
+/** Runs the job on the shared worker; past `timeoutMs` the worker is terminated and the result is temperror. */
 function verifyInWorker(
   job: DmarcJob,
   sender: string,
@@ -89,54 +168,26 @@ function verifyInWorker(
   hooks: VerifyHooks,
 ): Promise<SenderAuth> {
   return new Promise((resolve) => {
-    // mailauth prints diagnostics (e.g. a body shorter than a signature's l=) with console.log; in our
-    // stdout they would break the one-JSON-object-per-line log, with text the sender chose
-    const worker = new Worker(DMARC_WORKER_URL, { workerData: job, stdout: true, stderr: true });
-    worker.stdout.resume();
-    worker.stderr.resume();
+    const { worker, jobs } = sharedWorker();
+    const jobId = nextJobId++;
     let settled = false;
     const finish = (auth: SenderAuth): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      void worker.terminate();
+      jobs.delete(jobId);
       resolve(auth);
     };
-    const timer = setTimeout(() => finish(TEMPERROR), timeoutMs);
+    const timer = setTimeout(() => {
+      finish(TEMPERROR);
+      // a worker stuck in hashing or a hung look-up cannot be told to stop, only ended
+      if (shared?.worker === worker) shared = null;
+      void worker.terminate();
+    }, timeoutMs);
     // like the deadline timer of the SPF check, a check in progress does not keep the process alive
     timer.unref();
-    worker.unref();
-    const answer = (a: DnsAnswer): void => {
-      if (settled) return;
-      try {
-        worker.postMessage(a);
-      } catch (err) {
-        // an answer that cannot cross to the worker (not cloneable) is a failed look-up
-        worker.postMessage({ id: a.id, ok: false, code: undefined, message: dnsErrorCode(err) } satisfies DnsAnswer);
-      }
-    };
-    worker.on('message', (m: unknown) => {
-      if (!isWorkerMessage(m)) return;
-      if (m.kind === 'dns') {
-        resolver(m.name, m.rrtype).then(
-          (value) => answer({ id: m.id, ok: true, value }),
-          (err: unknown) => {
-            const code = (err as { code?: unknown } | null)?.code;
-            answer({
-              id: m.id,
-              ok: false,
-              code: typeof code === 'string' ? code : undefined,
-              message: errorText(err),
-            });
-          },
-        );
-        return;
-      }
-      const from = m.headerFrom.length === 1 ? (m.headerFrom[0] ?? '') : '';
-      finish({ spf: m.spf, dmarc: m.dmarc, aligned: from !== '' && isAligned(domainOf(sender), domainOf(from)) });
-    });
-    worker.on('error', () => finish(TEMPERROR));
-    worker.on('exit', () => finish(TEMPERROR));
+    jobs.set(jobId, { sender, resolver, finish });
+    worker.postMessage({ kind: 'job', jobId, job } satisfies DmarcMainMessage);
     hooks.onWorker?.(worker);
   });
 }
