@@ -18,8 +18,8 @@ export default defineConfig({
       include: ['src/**/*.ts'],
       reporter: ['text-summary', 'json-summary'],
       reportsDirectory: 'coverage',
-      // the floor: today's figures rounded down (2026-12-01: 82.25 / 88.72 / 95.96 / 82.25 %)
-      thresholds: { statements: 82, branches: 88, functions: 95, lines: 82 },
+      // the floor: the figures of the last full run, rounded down (2026-12-01: 84.46 / 88.83 / 97.23 / 84.46 %)
+      thresholds: { statements: 84, branches: 88, functions: 97, lines: 84 },
     },
   },
 });

@@ -98,6 +98,9 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     };
   }
 
+  const reportError = (id: MessageId, err: unknown): void =>
+    deps.events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: errorText(err) });
+
   function run(id: MessageId): void {
     const p = attemptNotice(id, context())
       .then((outcome) => {
@@ -105,12 +108,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       })
       .catch((err: unknown) => {
         // a store that cannot be read now: leave the entry as it is on disk, look again later
-        deps.events.emit({
-          event: 'error',
-          where: 'notice-outbox',
-          qid: id,
-          error: errorText(err),
-        });
+        reportError(id, err);
         if (!stopped) due.set(id, now().getTime() + (deps.retryBaseMs ?? DEFAULT_RETRY_BASE_MS));
       })
       .finally(() => {
@@ -171,12 +169,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       .updateNotice(id, { ...e.notice, status: 'failed', reason })
       .catch((err: unknown) => {
         // still `sending` on disk, so still never sent again: the next sweep tries to close it once more
-        deps.events.emit({
-          event: 'error',
-          where: 'notice-outbox',
-          qid: id,
-          error: errorText(err),
-        });
+        reportError(id, err);
         return null;
       });
     await quarantine.releaseNotice(id).catch(() => undefined);
