@@ -42,6 +42,10 @@ const LOCALE: Readonly<Record<NoticeLanguage, string>> = { en: 'en-GB', de: 'de-
  */
 export const MAX_NOTICE_BYTES = 256 * 1024;
 
+/** Room left for the DKIM-Signature field added after composition (notices.dkim): about 700 bytes for RSA 2048. */
+const SIGNATURE_RESERVE_BYTES = 2 * 1024;
+const COMPOSED_MAX_BYTES = MAX_NOTICE_BYTES - SIGNATURE_RESERVE_BYTES;
+
 /**
  * The line the readable part gains when the quoted header block was cut to its first `kept` fields. No
  * total: a header block longer than the store reads (HEADER_READ_BYTES) arrives here cut already.
@@ -151,7 +155,7 @@ export async function composeNotice(requested: ComposeInput): Promise<ComposedNo
   };
   const headers = input.format === 'dsn' ? input.originalHeaders : null;
   const whole = await composeWith(input, headers ? { block: headers } : null);
-  if (!headers || whole.raw.length <= MAX_NOTICE_BYTES) return whole;
+  if (!headers || whole.raw.length <= COMPOSED_MAX_BYTES) return whole;
   const starts = headerFieldStarts(headers);
   const cut = (kept: number): QuotedHeaders => ({
     block: headers.subarray(0, starts[kept] ?? headers.length),
@@ -164,7 +168,7 @@ export async function composeNotice(requested: ComposeInput): Promise<ComposedNo
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
     const tried = await composeWith(input, cut(mid));
-    if (tried.raw.length <= MAX_NOTICE_BYTES) {
+    if (tried.raw.length <= COMPOSED_MAX_BYTES) {
       best = tried;
       lo = mid + 1;
     } else hi = mid - 1;

@@ -1,9 +1,14 @@
 // Issue #9 item 6: 8-bit header bytes are quoted-printable in the notice (three bytes each), so a
 // 363 KB message made an 814 KB notice. SPEC §6: at most 256 KiB, the quoted header block cut at a
 // field boundary, and the notice says so.
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { composeNotice, headerFieldStarts, MAX_NOTICE_BYTES, type ComposeInput } from '../../src/notice/compose.js';
+import { signNotice } from '../../src/notice/dkim-sign.js';
 import { loadNoticeTemplate } from '../../src/notice/templates.js';
 import type { NoticeLanguage } from '../../src/notice/templates.js';
 import type { QuarantineEntry } from '../../src/quarantine/entry.js';
@@ -136,5 +141,24 @@ describe('notice size (issue #9, item 6)', () => {
     const block = Buffer.from('A: 1\r\n\tmore\r\nB: 2\r\n more\r\n\tmore\r\nC: 3\r\n\r\n');
     expect(headerFieldStarts(block)).toEqual([0, 13, 33]);
     expect(headerFieldStarts(Buffer.from('A: 1\nB: 2\n'))).toEqual([0, 5]);
+  });
+});
+
+describe('notice size with a DKIM signature (notices.dkim)', () => {
+  it('a notice cut to fit stays within 256 KiB once signed: composition leaves room for the signature', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cg-dkim-size-'));
+    try {
+      const key = path.join(dir, 'k.key');
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      const n = await composeNotice(await input(eightBitHeaderBlock(360_000)));
+      const signed = await signNotice(n.raw, { selector: 'cg2026', privateKey: key });
+      if (!signed.ok) throw new Error(`signing failed: ${JSON.stringify(signed)}`);
+      expect(signed.raw.subarray(0, 16).toString()).toBe('DKIM-Signature: ');
+      expect(signed.raw.length).toBeGreaterThan(n.raw.length);
+      expect(signed.raw.length).toBeLessThanOrEqual(MAX_NOTICE_BYTES);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
