@@ -13,7 +13,7 @@ import type { QuarantineStore } from '../quarantine/store.js';
 import type { DnsResolver } from '../sender-auth/dns.js';
 import { verifySenderAuth, type SenderAuth } from '../sender-auth/verify.js';
 import { isRetryWindowOver, retryDelayMs } from './backoff.js';
-import { composeNotice, type ComposedNotice } from './compose.js';
+import { composeNotice, recipientsByDomain, type ComposedNotice } from './compose.js';
 import { wantsFailureReport } from '../message/dsn-params.js';
 import { judgeNotice, type NoticeJudgement, type NoticePolicy } from './eligibility.js';
 import type { NoticeTemplate } from './render.js';
@@ -175,36 +175,54 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
       break;
   }
 
-  let notice: ComposedNotice;
+  // SPEC §6: one notice per served domain of the unknown recipients (its From: at that domain); a
+  // retry sends only the ones that have not gone out yet
+  const wanted = new Set(entry.recipients.filter((_r, i) => candidate.failureWanted[i] !== false));
+  const groups = recipientsByDomain(entry.recipients.filter((r) => wanted.has(r)));
+  const sentDomains = [...(entry.notice.sentDomains ?? [])];
+  const notices: { domain: string; notice: ComposedNotice }[] = [];
   try {
     const template = await ctx.loadTemplate(ctx.config.notices.language, ctx.config.notices.templatesDir);
-    notice = await composeNotice({
-      entry,
-      originalHeaders: policy.format === 'dsn' ? originalHeaders : null,
-      format: policy.format,
-      language: ctx.config.notices.language,
-      from: ctx.config.notices.from,
-      hostname: ctx.config.server.hostname,
-      template,
-      date: ctx.now(),
-      contact: ctx.config.notices.contact,
-    });
+    for (const [part, group] of groups.entries()) {
+      if (sentDomains.includes(group.domain)) continue;
+      const notice = await composeNotice({
+        entry: { ...entry, recipients: group.recipients },
+        originalHeaders: policy.format === 'dsn' ? originalHeaders : null,
+        format: policy.format,
+        language: ctx.config.notices.language,
+        from: ctx.config.notices.from,
+        hostname: ctx.config.server.hostname,
+        template,
+        date: ctx.now(),
+        contact: ctx.config.notices.contact,
+        part,
+      });
+      notices.push({ domain: group.domain, notice });
+    }
   } catch (err) {
     await write({ status: 'failed', reason: 'compose-error', attempts, to, lastError: errorText(err) }, auth);
     log('failed', 'compose-error', { detail: errorText(err) });
     return DONE;
   }
+  // more than one domain: the state records which went out, so a crash or a deferral never repeats one
+  const progress = (): { sentDomains?: string[] } => (groups.length > 1 ? { sentDomains: [...sentDomains] } : {});
 
   const attempt = attempts + 1;
   const startedAt = ctx.now().toISOString();
   try {
-    if (!(await write({ status: 'sending', attempts: attempt, to, nextAttemptAt: startedAt }, auth))) return DONE;
+    const sending: NoticeState = { status: 'sending', attempts: attempt, to, nextAttemptAt: startedAt, ...progress() };
+    if (!(await write(sending, auth))) return DONE;
   } catch (err) {
     // nothing was sent and the entry still says pending: try again after the first backoff step
     events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: errorText(err) });
     return { kind: 'retry-at', atMs: ctx.now().getTime() + retryDelayMs(1, ctx.retryBaseMs) };
   }
-  const result: NoticeSendResult = await ctx.transport.send(notice);
+  let result: NoticeSendResult = { kind: 'sent', response: '' };
+  for (const { domain, notice } of notices) {
+    result = await ctx.transport.send(notice);
+    if (result.kind !== 'sent') break;
+    sentDomains.push(domain);
+  }
   const doneMs = ctx.now().getTime();
   try {
     return await settle(result);
@@ -216,13 +234,13 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
 
   async function settle(r: NoticeSendResult): Promise<AttemptOutcome> {
     if (r.kind === 'sent') {
-      await write({ status: 'sent', attempts: attempt, to, sentAt: new Date(doneMs).toISOString() });
+      await write({ status: 'sent', attempts: attempt, to, sentAt: new Date(doneMs).toISOString(), ...progress() });
       log('sent', undefined, { attempts: attempt });
       return DONE;
     }
     if (r.kind === 'failed' || isRetryWindowOver(receivedAtMs, doneMs, ctx.retryWindowMs)) {
       const reason = r.kind === 'failed' ? r.reason : 'retries-exhausted';
-      await write({ status: 'failed', reason, attempts: attempt, to, lastError: r.detail });
+      await write({ status: 'failed', reason, attempts: attempt, to, lastError: r.detail, ...progress() });
       log('failed', reason, { attempts: attempt, detail: r.detail });
       return DONE;
     }
@@ -234,6 +252,7 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
       to,
       nextAttemptAt: new Date(atMs).toISOString(),
       lastError: r.detail,
+      ...progress(),
     });
     log('deferred', r.reason, { attempts: attempt, detail: r.detail });
     return { kind: 'retry-at', atMs };

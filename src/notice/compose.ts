@@ -24,6 +24,8 @@ export interface ComposeInput {
   readonly date: Date;
   /** `notices.contact`: whom the sender's organisation can write to (SPEC §6); named in the text. */
   readonly contact?: string | undefined;
+  /** Which of an entry's per-domain notices this is (0: the first); only the Message-ID shows it. */
+  readonly part?: number | undefined;
 }
 
 export interface ComposedNotice {
@@ -88,9 +90,24 @@ export function noticeFromAddress(from: string, recipients: readonly string[]): 
   return `${from}@${first.slice(first.lastIndexOf('@') + 1)}`;
 }
 
-/** One id per entry: a retry repeats it, so a receiver that saw an earlier attempt can tell. */
-export function noticeMessageId(qid: string, hostname: string): string {
-  return `<notice-${qid}@${hostname}>`;
+/**
+ * One id per entry and served domain: a retry repeats it, so a receiver that saw an earlier attempt can
+ * tell. `part` numbers the notices of an entry whose unknown recipients span several served domains.
+ */
+export function noticeMessageId(qid: string, hostname: string, part = 0): string {
+  return part === 0 ? `<notice-${qid}@${hostname}>` : `<notice-${qid}-${part}@${hostname}>`;
+}
+
+/** SPEC §6: one notice per served domain of the unknown recipients, in the order they first appear. */
+export function recipientsByDomain(recipients: readonly string[]): { domain: string; recipients: string[] }[] {
+  const groups = new Map<string, string[]>();
+  for (const r of recipients) {
+    const domain = r.slice(r.lastIndexOf('@') + 1).toLowerCase();
+    const list = groups.get(domain);
+    if (list) list.push(r);
+    else groups.set(domain, [r]);
+  }
+  return [...groups].map(([domain, list]) => ({ domain, recipients: list }));
 }
 
 export function formatNoticeDate(iso: string, language: NoticeLanguage): string {
@@ -184,7 +201,7 @@ async function composeWith(input: ComposeInput, quoted: QuotedHeaders | null): P
   const shortened = quoted?.shortened;
   const note = shortened ? `\r\n${shortenedNote(input.language, shortened.kept)}\r\n` : '';
   const text = `${renderTemplate(input.template.body, values).replace(/\r?\n/g, '\r\n')}\r\n${note}`;
-  const messageId = noticeMessageId(entry.id, hostname);
+  const messageId = noticeMessageId(entry.id, hostname, input.part ?? 0);
   const original = sanitizeMessageId(entry.messageId);
   const composer = new MailComposer({
     from: { name: DISPLAY_NAME[input.language], address: noticeFromAddress(input.from, entry.recipients) },

@@ -12,6 +12,8 @@ const noticeSchema = z.object({
   sentAt: z.string().optional(),
   lastError: z.string().optional(),
   to: z.string().optional(),
+  /** SPEC §6 sends one notice per served domain: the domains whose notice already went out, so a retry skips them. */
+  sentDomains: z.array(z.string()).optional(),
 });
 
 export const entrySchema = z.object({

@@ -125,3 +125,52 @@ describe('a CRM message gets a dsn notice its bounce handler can match', () => {
     await t.events.waitFor('notice', (e) => e.qid === qid && e.status === 'sent');
   });
 });
+
+describe('one notice per served domain (SPEC §6)', () => {
+  it('unknown recipients at two served domains: two notices, each From: its domain and naming only its addresses', async () => {
+    const sink = await startSink('accept');
+    cleanup.push(() => sink.close());
+    const site = noticeSite(smarthost(sink.port), {
+      domains: [
+        { name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] },
+        { name: 'other.test', unknownRecipients: 'quarantine', recipients: ['bob'] },
+      ],
+    });
+    cleanup.push(() => site.remove());
+    const t = await runApp(site);
+    cleanup.push(() => t.stop());
+    const qid = await send(
+      t.port,
+      'MAIL FROM:<bounces@crm.test>',
+      ['RCPT TO:<typo@example.test>', 'RCPT TO:<x@other.test>', 'RCPT TO:<y@other.test>'],
+      crmMessage(uniqueMarker()),
+    );
+    const messages = await sink.waitForMessages(2);
+    expect(messages.map((m) => [m.from, m.to])).toEqual([
+      ['', ['bounces@crm.test']],
+      ['', ['bounces@crm.test']],
+    ]);
+    const mails = await Promise.all(messages.map((m) => simpleParser(m.raw)));
+    const finals = (text: string): string[] => text.match(/^Final-Recipient: .*$/gm) ?? [];
+    const status = (i: number): string =>
+      mails[i]?.attachments.find((a) => a.contentType === 'message/delivery-status')?.content.toString() ?? '';
+    expect(mails.map((m) => [m.from?.value[0]?.address, m.messageId])).toEqual([
+      ['postmaster@example.test', `<notice-${qid}@mx.test.invalid>`],
+      ['postmaster@other.test', `<notice-${qid}-1@mx.test.invalid>`],
+    ]);
+    expect(finals(status(0))).toEqual(['Final-Recipient: rfc822; typo@example.test']);
+    expect(finals(status(1))).toEqual([
+      'Final-Recipient: rfc822; x@other.test',
+      'Final-Recipient: rfc822; y@other.test',
+    ]);
+    expect(mails[0]?.text).not.toContain('other.test');
+    expect(await t.events.waitFor('notice', (e) => e.qid === qid && e.status === 'sent')).toEqual({
+      event: 'notice',
+      qid,
+      to: 'bounces@crm.test',
+      status: 'sent',
+      attempts: 1,
+    });
+    expect(site.entry(qid).notice).toMatchObject({ status: 'sent', sentDomains: ['example.test', 'other.test'] });
+  });
+});
