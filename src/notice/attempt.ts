@@ -269,6 +269,7 @@ function authenticate(entry: QuarantineEntry, ctx: AttemptContext): Promise<Send
       helo: entry.helo,
       hostname: ctx.config.server.hostname,
       openMessage: () => ctx.store.openMessage(entry.id as MessageId),
+      dnsTimeoutMs: ctx.config.dns.timeout,
     },
     ctx.resolver,
   );

@@ -32,6 +32,8 @@ export interface SenderAuthInput {
   readonly hostname: string;
   /** The stored message; only the dmarc mode reads it (DKIM and the From: header). */
   readonly openMessage: () => Readable | null;
+  /** Bound of one look-up (`dns.timeout`); 5 s when not given. */
+  readonly dnsTimeoutMs?: number | undefined;
 }
 
 export const AUTH_TIMEOUT_MS = 20_000;
@@ -213,7 +215,7 @@ export async function verifySenderAuth(
   timeoutMs = AUTH_TIMEOUT_MS,
   hooks: VerifyHooks = {},
 ): Promise<SenderAuth> {
-  const resolver = withDnsTimeout(resolve);
+  const resolver = withDnsTimeout(resolve, input.dnsTimeoutMs);
   const check =
     input.mode === 'spf'
       ? // mailauth's resolver type promises string records; ours is the wider dns.resolve shape it really calls

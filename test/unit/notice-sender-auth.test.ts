@@ -120,3 +120,25 @@ describe('relaxed alignment', () => {
     expect(isAligned(a, b)).toBe(expected);
   });
 });
+
+describe('dns.timeout bounds each look-up of the check', () => {
+  const slow =
+    (ms: number): DnsResolver =>
+    async (name, rrtype) => {
+      await new Promise((r) => setTimeout(r, ms));
+      if (rrtype === 'TXT' && name === 'shop.test') return [['v=spf1 ip4:192.0.2.7 -all']];
+      throw dnsError('ENOTFOUND');
+    };
+  it('an answer after 5.5 s counts with dns.timeout 6s (it was cut at 5 s whatever the setting)', async () => {
+    expect(await verifySenderAuth(input({ dnsTimeoutMs: 6_000 }), slow(5_500))).toEqual({
+      spf: 'pass',
+      dmarc: 'skipped',
+    });
+  }, 15_000);
+  it('and with dns.timeout 1s the same answer is too late: temperror', async () => {
+    expect(await verifySenderAuth(input({ dnsTimeoutMs: 1_000 }), slow(1_500))).toEqual({
+      spf: 'temperror',
+      dmarc: 'skipped',
+    });
+  });
+});
