@@ -24,6 +24,14 @@ export function resolveReleaseTarget(config: Config, raw: string): ReleaseTarget
   const { recipient, answer } = lookupRecipient(raw.trim().replace(/^<(.*)>$/, '$1'), readDirectoryOnce(config));
   if (recipient.kind !== 'mailbox' || !answer)
     return { ok: false, code: EXIT_USAGE, error: `--to: "${shown}" is not a valid mailbox address` };
+  // an address rule that accepts (with or without a sender binding: the operator releases, not a sender)
+  const accepting = answer.kind === 'rule' && answer.rule.action === 'accept';
+  if (accepting) {
+    return {
+      ok: true,
+      recipient: { address: recipient.address.normalized, mailbox: `${answer.mailbox}@${recipient.address.domain}` },
+    };
+  }
   switch (answer.kind) {
     case 'known':
       return {
@@ -37,6 +45,7 @@ export function resolveReleaseTarget(config: Config, raw: string): ReleaseTarget
         error: `--to: ${shown} is not in a served domain; release delivers to known recipients only`,
       };
     case 'unknown':
+    case 'rule':
       return {
         ok: false,
         code: EXIT_USAGE,

@@ -55,6 +55,53 @@ export const serverSchema = z
   })
   .strict();
 
+/** A date (`2027-01-15`, midnight UTC) or a date-time; YAML may hand either over as a Date. */
+const date = z.union([z.string(), z.date()]).transform((v, ctx) => {
+  const ms = v instanceof Date ? v.getTime() : Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected a date such as 2027-01-15' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** A sender domain, glob allowed (`*.hp.example`). */
+const senderDomainPattern = z
+  .string()
+  .min(1)
+  .regex(/^[A-Za-z0-9*?.-]+$/, 'expected a domain such as hp.example or *.hp.example');
+
+/** SPEC §3 `domains[].addresses`: one local-part (or glob) and what to do with it. */
+export const addressRuleSchema = z
+  .object({
+    address: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[^\s@]+$/, 'expected a local-part without "@" or spaces'),
+    action: z.enum(['accept', 'reject', 'moved', 'defer', 'quarantine']).default('accept'),
+    /** moved: the new address, named in the 551 reply. */
+    to: z
+      .string()
+      .regex(/^[^\s<>@]+@[^\s<>@]+$/, 'expected an address such as jane@new.example')
+      .optional(),
+    /** defer: 450 until this date, then the address is unknown. */
+    until: date.optional(),
+    /** accept: known only for mail whose envelope sender domain matches one of these. */
+    from: z.array(senderDomainPattern).min(1).optional(),
+    /** RFC 7293: since when the present owner holds the mailbox. */
+    ownerSince: date.optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.action === 'moved' && r.to === undefined)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['to'], message: 'required when action is moved' });
+    if (r.action === 'defer' && r.until === undefined)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['until'], message: 'required when action is defer' });
+    if (r.from !== undefined && r.action !== 'accept')
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['from'], message: 'only with action accept' });
+  });
+
 const localPartPattern = z
   .string()
   .min(1)
@@ -69,6 +116,9 @@ export const domainSchema = z
     recipientsFile: nonEmpty.optional(),
     subaddressSeparator: z.string().max(1, 'expected one character, or "" to turn subaddressing off').default('+'),
     observeMailbox: nonEmpty.optional(),
+    /** RFC 7293: since when the present owner holds the domain. */
+    ownerSince: date.optional(),
+    addresses: z.array(addressRuleSchema).default([]),
   })
   .strict();
 

@@ -4,8 +4,27 @@ import { compileGlobs, isGlob } from './glob.js';
 
 export type UnknownRecipientMode = 'reject' | 'reject-after-data' | 'quarantine' | 'observe';
 
+/** An address rule (SPEC §3 `domains[].addresses`), compiled. */
+export interface AddressRule {
+  /** As written: the local-part or glob, lower-cased. */
+  readonly pattern: string;
+  readonly action: 'accept' | 'reject' | 'moved' | 'defer' | 'quarantine';
+  readonly to?: string | undefined;
+  readonly untilMs?: number | undefined;
+  /** accept with `from`: whether an envelope sender domain may use the address. */
+  readonly allowsSender?: ((domain: string) => boolean) | undefined;
+}
+
 export type DirectoryAnswer =
   | { readonly kind: 'not-served' }
+  /** A rule decides (SPEC §4: before the listed recipients, globs and file); mode for when it falls back. */
+  | {
+      readonly kind: 'rule';
+      readonly rule: AddressRule;
+      readonly mailbox: string;
+      readonly mode: UnknownRecipientMode;
+      readonly observeMailbox: string | undefined;
+    }
   | { readonly kind: 'known'; readonly matchedBy: 'postmaster' | 'listed' | 'glob' | 'file'; readonly mailbox: string }
   | { readonly kind: 'unknown'; readonly mode: UnknownRecipientMode; readonly observeMailbox: string | undefined }
   | { readonly kind: 'unavailable'; readonly reason: string };
@@ -28,6 +47,21 @@ interface CompiledDomain {
   readonly listed: ReadonlySet<string>;
   readonly fromFile: ReadonlySet<string> | null;
   readonly glob: ((localPart: string) => string | null) | null;
+  readonly exactRules: ReadonlyMap<string, AddressRule>;
+  readonly ruleGlob: ((localPart: string) => string | null) | null;
+  readonly globRules: ReadonlyMap<string, AddressRule>;
+}
+
+function compileRule(r: DomainFileConfig['addresses'][number]): AddressRule {
+  const allowed = r.from ? compileGlobs(r.from.map((d) => d.toLowerCase())) : null;
+  const exact = new Set((r.from ?? []).filter((d) => !isGlob(d)).map((d) => d.toLowerCase()));
+  return {
+    pattern: r.address.toLowerCase(),
+    action: r.action,
+    to: r.to,
+    untilMs: r.until,
+    allowsSender: r.from ? (domain) => exact.has(domain) || allowed?.(domain) !== null : undefined,
+  };
 }
 
 export function compileDirectory(domains: readonly DomainFileConfig[], fileEntries: FileEntries): RecipientDirectory {
@@ -49,7 +83,19 @@ export function compileDirectory(domains: readonly DomainFileConfig[], fileEntri
           else fromFile.add(e);
         }
     }
+    const exactRules = new Map<string, AddressRule>();
+    const globRules = new Map<string, AddressRule>();
+    for (const r of d.addresses) {
+      const rule = compileRule(r);
+      // the first rule for a pattern wins, as the first of several globs does
+      if (isGlob(rule.pattern)) {
+        if (!globRules.has(rule.pattern)) globRules.set(rule.pattern, rule);
+      } else if (!exactRules.has(rule.pattern)) exactRules.set(rule.pattern, rule);
+    }
     compiled.set(d.name, {
+      exactRules,
+      globRules,
+      ruleGlob: compileGlobs([...globRules.keys()]),
       mode: d.unknownRecipients,
       separator: d.subaddressSeparator,
       observeMailbox: d.observeMailbox,
@@ -70,6 +116,10 @@ export function compileDirectory(domains: readonly DomainFileConfig[], fileEntri
       const sep = d.separator ? lower.indexOf(d.separator) : -1;
       const base = sep > 0 ? lower.slice(0, sep) : lower;
       if (base === 'postmaster') return { kind: 'known', matchedBy: 'postmaster', mailbox: 'postmaster' };
+      // SPEC §4: rules match the local-part without its subaddress, an exact rule before the globs
+      const ruleGlob = d.ruleGlob?.(base) ?? null;
+      const rule = d.exactRules.get(base) ?? (ruleGlob === null ? undefined : d.globRules.get(ruleGlob));
+      if (rule) return { kind: 'rule', rule, mailbox: base, mode: d.mode, observeMailbox: d.observeMailbox };
       // the full local-part first, so an entry such as `alice+orders` can be its own mailbox
       for (const candidate of base === lower ? [lower] : [lower, base]) {
         if (d.listed.has(candidate)) return { kind: 'known', matchedBy: 'listed', mailbox: candidate };

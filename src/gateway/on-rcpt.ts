@@ -99,6 +99,8 @@ export function onRcptTo(
       shuttingDown: ctx.deps.isShuttingDown(),
       quarantineFull: quarantineFull(rt),
       nullSender: tx.from === '',
+      senderDomain: tx.from.slice(tx.from.lastIndexOf('@') + 1).toLowerCase(),
+      nowMs: ctx.now().getTime(),
       transactionKind: kindSoFar(tx.recipients, key),
     });
     if (countsAsUnknown(outcome)) {

@@ -61,7 +61,18 @@ export function createMetrics(events: EventSink): Metrics {
     registers: [registry],
   });
   // every label value that can occur is shown from the start, so rate() works before the first event
-  for (const d of ['accept', 'reject', 'quarantine', 'observe', 'relay-denied', 'invalid', 'limited', 'deferred'])
+  for (const d of [
+    'accept',
+    'reject',
+    'reject-after-data',
+    'moved',
+    'quarantine',
+    'observe',
+    'relay-denied',
+    'invalid',
+    'limited',
+    'deferred',
+  ])
     rcpt.inc({ decision: d }, 0);
   for (const s of ['sent', 'suppressed', 'deferred', 'failed']) notices.inc({ status: s }, 0);
 

@@ -1,15 +1,31 @@
 // THE recipient decision (SPEC §4). Pure and total: every input gets exactly one outcome.
 import type { MailAddress, ParsedRecipient, RoutingVia } from '../address/parse.js';
-import type { DirectoryAnswer } from '../directory/directory.js';
+import type { DirectoryAnswer, UnknownRecipientMode } from '../directory/directory.js';
 
 export type Decision =
   | { readonly kind: 'accept'; readonly recipient: MailAddress; readonly mailbox: string }
-  /** `nullSender`: a bounce to an address that never existed is backscatter, refused in every mode but observe. */
-  | { readonly kind: 'reject'; readonly recipient: MailAddress; readonly nullSender?: true }
+  /**
+   * `nullSender`: a bounce to an address that never existed is backscatter, refused in every mode but
+   * observe. `retired`: an address rule `reject`. `senderNotAllowed`: a `from` binding the sender missed.
+   */
+  | {
+      readonly kind: 'reject';
+      readonly recipient: MailAddress;
+      readonly nullSender?: true;
+      readonly retired?: true;
+      readonly senderNotAllowed?: true;
+    }
+  /** An address rule `moved`: 551 5.1.6 naming the new address. */
+  | { readonly kind: 'moved'; readonly recipient: MailAddress; readonly to: string }
   /** 250 at RCPT, 550 5.1.1 after the final dot, a headers-only record kept (SPEC §4). */
-  | { readonly kind: 'reject-after-data'; readonly recipient: MailAddress }
-  | { readonly kind: 'quarantine'; readonly recipient: MailAddress }
-  | { readonly kind: 'observe'; readonly recipient: MailAddress; readonly deliverTo: string }
+  | { readonly kind: 'reject-after-data'; readonly recipient: MailAddress; readonly senderNotAllowed?: true }
+  | { readonly kind: 'quarantine'; readonly recipient: MailAddress; readonly senderNotAllowed?: true }
+  | {
+      readonly kind: 'observe';
+      readonly recipient: MailAddress;
+      readonly deliverTo: string;
+      readonly senderNotAllowed?: true;
+    }
   | { readonly kind: 'relay-denied'; readonly raw: string; readonly reason: 'not-served' | RoutingVia }
   | { readonly kind: 'invalid'; readonly raw: string; readonly why: string };
 
@@ -21,7 +37,13 @@ export type RcptOutcome =
       readonly limit:
         'max-recipients' | 'max-unknown-recipients' | 'max-unknown-recipients-per-ip' | 'mixed-transaction';
     }
-  | { readonly kind: 'deferred'; readonly reason: 'directory-unavailable' | 'shutting-down' | 'quarantine-full' };
+  | {
+      readonly kind: 'deferred';
+      /** `address-paused`: an address rule `defer` before its date (450 4.2.1). */
+      readonly reason: 'directory-unavailable' | 'shutting-down' | 'quarantine-full' | 'address-paused';
+      /** The address a paused rule answers for, named in its 450. */
+      readonly address?: string;
+    };
 
 export type DecisionKind = Decision['kind'];
 
@@ -48,6 +70,10 @@ export interface RcptContext {
   readonly quarantineFull?: boolean;
   /** The transaction's envelope sender is `<>`. */
   readonly nullSender?: boolean;
+  /** The envelope sender's domain (lower-case A-label), for an address rule's `from` binding. */
+  readonly senderDomain?: string;
+  /** Now, for an address rule's `defer … until`. */
+  readonly nowMs?: number;
   /**
    * What the recipients accepted so far make of the transaction: `accepting` (it ends in 250: known,
    * quarantined, observed) or `rejecting` (reject-after-data: it ends in 550); null before the first.
@@ -102,26 +128,62 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
   }
   const address = recipient.address;
   const kind = ctx.transactionKind ?? null;
-  switch (answer.kind) {
-    case 'known':
-      // SPEC §4: the first accepted recipient sets the kind; the other kind is sent in another transaction
-      return kind === 'rejecting' ? MIXED : { kind: 'accept', recipient: address, mailbox: answer.mailbox };
-    case 'unavailable':
-      return { kind: 'deferred', reason: 'directory-unavailable' };
-    case 'not-served':
-      return { kind: 'relay-denied', raw: address.normalized, reason: 'not-served' };
-    case 'unknown':
-      break;
+  let unknown: { readonly mode: UnknownRecipientMode; readonly observeMailbox: string | undefined } | null = null;
+  let senderNotAllowed = false;
+  if (answer.kind === 'rule') {
+    const { rule } = answer;
+    switch (rule.action) {
+      case 'reject':
+        return { kind: 'reject', recipient: address, retired: true };
+      case 'moved':
+        return { kind: 'moved', recipient: address, to: rule.to ?? '' };
+      case 'defer':
+        // SPEC §4: a pause until the date; from then on the address is unknown
+        if ((ctx.nowMs ?? Date.now()) < (rule.untilMs ?? 0))
+          return { kind: 'deferred', reason: 'address-paused', address: address.normalized };
+        unknown = answer;
+        break;
+      case 'quarantine':
+        // caught even in a reject domain: quarantine mode for this address
+        unknown = { mode: 'quarantine', observeMailbox: undefined };
+        break;
+      case 'accept': {
+        // the null sender passes a binding: a bounce must reach the address that sent the mail
+        const allowed =
+          rule.allowsSender === undefined || ctx.nullSender === true || rule.allowsSender(ctx.senderDomain ?? '');
+        if (allowed)
+          return kind === 'rejecting' ? MIXED : { kind: 'accept', recipient: address, mailbox: answer.mailbox };
+        unknown = answer;
+        senderNotAllowed = true;
+        break;
+      }
+    }
   }
+  if (unknown === null) {
+    switch (answer.kind) {
+      case 'known':
+        // SPEC §4: the first accepted recipient sets the kind; the other kind is sent in another transaction
+        return kind === 'rejecting' ? MIXED : { kind: 'accept', recipient: address, mailbox: answer.mailbox };
+      case 'unavailable':
+        return { kind: 'deferred', reason: 'directory-unavailable' };
+      case 'not-served':
+        return { kind: 'relay-denied', raw: address.normalized, reason: 'not-served' };
+      case 'unknown':
+      case 'rule':
+        unknown = answer;
+        break;
+    }
+  }
+  const { mode, observeMailbox } = unknown;
   // a null sender to an unknown address is refused at RCPT whatever the mode (observe aside)
-  const refusedNull = ctx.nullSender === true && answer.mode !== 'observe';
+  const refusedNull = ctx.nullSender === true && mode !== 'observe';
   // the other kind of recipient counts toward nothing: it is only sent again, in its own transaction
   const wouldBe: TransactionKind | null =
-    refusedNull || answer.mode === 'reject' ? null : answer.mode === 'reject-after-data' ? 'rejecting' : 'accepting';
+    refusedNull || mode === 'reject' ? null : mode === 'reject-after-data' ? 'rejecting' : 'accepting';
   if (kind !== null && wouldBe !== null && wouldBe !== kind) return MIXED;
   // SPEC §3: the harvest limits count every unknown-recipient answer but observe's, which exists to
   // watch traffic without changing what senders see
-  if (answer.mode !== 'observe') {
+  if (mode !== 'observe') {
     if (limits.maxUnknownRecipients > 0 && counts.unknownInSession >= limits.maxUnknownRecipients)
       return { kind: 'limited', limit: 'max-unknown-recipients' };
     if (limits.maxUnknownRecipientsPerIp > 0 && counts.unknownForIp >= limits.maxUnknownRecipientsPerIp)
@@ -129,20 +191,22 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
   }
   // SPEC §4: a bounce to an address that never existed is backscatter: neither kept nor answered
   if (refusedNull) return { kind: 'reject', recipient: address, nullSender: true };
-  switch (answer.mode) {
+  // SPEC §4: a sender a `from` binding does not allow gets the unknown treatment, and the log says why
+  const why = senderNotAllowed ? { senderNotAllowed: true as const } : {};
+  switch (mode) {
     case 'reject':
-      return { kind: 'reject', recipient: address };
+      return { kind: 'reject', recipient: address, ...why };
     case 'reject-after-data':
-      return { kind: 'reject-after-data', recipient: address };
+      return { kind: 'reject-after-data', recipient: address, ...why };
     case 'quarantine':
       return ctx.quarantineFull === true
         ? { kind: 'deferred', reason: 'quarantine-full' }
-        : { kind: 'quarantine', recipient: address };
+        : { kind: 'quarantine', recipient: address, ...why };
     case 'observe':
       // the schema guarantees an observe mailbox for observe mode; without one, refusing is the safe side
-      return answer.observeMailbox
-        ? { kind: 'observe', recipient: address, deliverTo: answer.observeMailbox }
-        : { kind: 'reject', recipient: address };
+      return observeMailbox
+        ? { kind: 'observe', recipient: address, deliverTo: observeMailbox, ...why }
+        : { kind: 'reject', recipient: address, ...why };
   }
 }
 

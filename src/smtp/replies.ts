@@ -15,6 +15,10 @@ export const replies = {
   /** smtp-server writes its own `250 2.1.5 Accepted` for a null answer; this is that text. */
   recipientOk: () => reply(250, '2.1.5', 'Accepted'),
   userUnknown: (addr: string) => reply(550, '5.1.1', `<${addr}>: recipient address rejected: user unknown`),
+  /** SPEC §4, an address rule `moved`: RFC 5321 §3.4's 551, naming where the mailbox went. */
+  moved: (addr: string, to: string) => reply(551, '5.1.6', `<${addr}>: user has moved; please try <${to}>`),
+  /** SPEC §4, an address rule `defer` before its date. */
+  paused: (addr: string) => reply(450, '4.2.1', `<${addr}>: mailbox temporarily unavailable`),
   relayDenied: (addr: string) => reply(554, '5.7.1', `<${addr}>: relay access denied`),
   routingTrick: (addr: string) =>
     reply(550, '5.7.1', `<${addr}>: source routing and percent hacks are not supported: relay access denied`),
@@ -67,6 +71,8 @@ export function replyForRcpt(outcome: RcptOutcome): SmtpReply {
       return replies.recipientOk();
     case 'reject':
       return replies.userUnknown(outcome.recipient.normalized);
+    case 'moved':
+      return replies.moved(outcome.recipient.normalized, outcome.to);
     case 'relay-denied':
       return outcome.reason === 'not-served' || outcome.reason === 'literal'
         ? replies.relayDenied(outcome.raw)
@@ -85,13 +91,23 @@ export function replyForRcpt(outcome: RcptOutcome): SmtpReply {
           return replies.harvestLimitIp();
       }
     case 'deferred':
-      if (outcome.reason === 'shutting-down') return replies.shuttingDown();
-      return outcome.reason === 'quarantine-full' ? replies.quarantineFull() : replies.directoryUnavailable();
+      switch (outcome.reason) {
+        case 'shutting-down':
+          return replies.shuttingDown();
+        case 'quarantine-full':
+          return replies.quarantineFull();
+        case 'address-paused':
+          return replies.paused(outcome.address ?? '');
+        case 'directory-unavailable':
+          return replies.directoryUnavailable();
+      }
   }
 }
 
 /** The stable code a refused RCPT is logged with (README, Logs); none for the decisions that accept. */
 export function reasonForRcpt(outcome: RcptOutcome): string | undefined {
+  // a `from` binding the sender missed is the reason, whatever the domain's mode then answered
+  if ('senderNotAllowed' in outcome && outcome.senderNotAllowed === true) return 'sender-not-allowed';
   switch (outcome.kind) {
     case 'accept':
     case 'quarantine':
@@ -99,7 +115,10 @@ export function reasonForRcpt(outcome: RcptOutcome): string | undefined {
     case 'reject-after-data':
       return undefined;
     case 'reject':
+      if (outcome.retired === true) return 'address-retired';
       return outcome.nullSender === true ? 'null-sender-unknown' : 'user-unknown';
+    case 'moved':
+      return 'address-moved';
     case 'relay-denied':
       return RELAY_REASON[outcome.reason];
     case 'invalid':

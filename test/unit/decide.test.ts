@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MailAddress, ParsedRecipient } from '../../src/address/parse.js';
 import { parseRecipient } from '../../src/address/parse.js';
-import type { DirectoryAnswer } from '../../src/directory/directory.js';
+import type { AddressRule, DirectoryAnswer, UnknownRecipientMode } from '../../src/directory/directory.js';
 import { decideRecipient, countsAsUnknown, type RcptContext, type RcptOutcome } from '../../src/policy/decide.js';
 
 type Kind = RcptOutcome['kind'];
@@ -12,6 +12,7 @@ const ALL_KINDS: Record<Kind, true> = {
   accept: true,
   reject: true,
   'reject-after-data': true,
+  moved: true,
   quarantine: true,
   observe: true,
   'relay-denied': true,
@@ -58,7 +59,83 @@ function ctx(
   };
 }
 
+const NOW = Date.parse('2026-12-01T12:00:00Z');
+const rule = (
+  r: Partial<AddressRule> & Pick<AddressRule, 'action'>,
+  mode: UnknownRecipientMode = 'reject',
+): DirectoryAnswer => ({
+  kind: 'rule',
+  rule: { pattern: 'carol', ...r },
+  mailbox: 'carol',
+  mode,
+  observeMailbox: mode === 'observe' ? 'alice@example.test' : undefined,
+});
+const hpOnly = (d: string): boolean => d === 'hp.example' || d.endsWith('.hp.example');
+const ruleCtx = (
+  answer: DirectoryAnswer,
+  over: Parameters<typeof ctx>[2] & { senderDomain?: string } = {},
+): RcptContext => {
+  const { senderDomain = 'shop.test', ...rest } = over;
+  return { ...ctx(mb(carol), answer, rest), senderDomain, nowMs: NOW };
+};
+
 const cases: Array<[string, RcptContext, RcptOutcome]> = [
+  // address rules (SPEC §4): before the listed recipients, globs, file and the mode
+  [
+    'rule reject: 550 even where a glob would accept',
+    ruleCtx(rule({ action: 'reject' })),
+    { kind: 'reject', recipient: carol, retired: true },
+  ],
+  [
+    'rule moved: 551 naming the new address',
+    ruleCtx(rule({ action: 'moved', to: 'carol@new.test' })),
+    { kind: 'moved', recipient: carol, to: 'carol@new.test' },
+  ],
+  [
+    'rule defer before its date: 450',
+    ruleCtx(rule({ action: 'defer', untilMs: NOW + 1 })),
+    { kind: 'deferred', reason: 'address-paused', address: 'carol@example.test' },
+  ],
+  [
+    "rule defer on its date: the domain's unknown treatment",
+    ruleCtx(rule({ action: 'defer', untilMs: NOW })),
+    { kind: 'reject', recipient: carol },
+  ],
+  [
+    'rule quarantine: caught even in a reject domain',
+    ruleCtx(rule({ action: 'quarantine' }, 'reject')),
+    { kind: 'quarantine', recipient: carol },
+  ],
+  [
+    'rule accept without a binding: known',
+    ruleCtx(rule({ action: 'accept' })),
+    { kind: 'accept', recipient: carol, mailbox: 'carol' },
+  ],
+  [
+    'rule accept with from: an allowed sender domain is known',
+    ruleCtx(rule({ action: 'accept', allowsSender: hpOnly }), { senderDomain: 'mail.hp.example' }),
+    { kind: 'accept', recipient: carol, mailbox: 'carol' },
+  ],
+  [
+    'rule accept with from: another sender gets the unknown treatment (reject), marked sender-not-allowed',
+    ruleCtx(rule({ action: 'accept', allowsSender: hpOnly }), { senderDomain: 'leak.test' }),
+    { kind: 'reject', recipient: carol, senderNotAllowed: true },
+  ],
+  [
+    'rule accept with from in a quarantine domain: another sender is quarantined, marked',
+    ruleCtx(rule({ action: 'accept', allowsSender: hpOnly }, 'quarantine'), { senderDomain: 'leak.test' }),
+    { kind: 'quarantine', recipient: carol, senderNotAllowed: true },
+  ],
+  [
+    'rule accept with from: the null sender passes the binding (a bounce must reach the sender)',
+    ruleCtx(rule({ action: 'accept', allowsSender: hpOnly }), { nullSender: true, senderDomain: '' }),
+    { kind: 'accept', recipient: carol, mailbox: 'carol' },
+  ],
+  [
+    'sender-not-allowed counts toward the unknown limits like any unknown address',
+    ruleCtx(rule({ action: 'accept', allowsSender: hpOnly }), { senderDomain: 'leak.test', unknownInSession: 2 }),
+    { kind: 'limited', limit: 'max-unknown-recipients' },
+  ],
   // reject-after-data (SPEC §4)
   [
     'unknown, mode reject-after-data: 250 at RCPT',
@@ -328,7 +405,7 @@ describe('decideRecipient', () => {
       new Set(['max-recipients', 'max-unknown-recipients', 'max-unknown-recipients-per-ip', 'mixed-transaction']),
     );
     const deferrals = new Set(outcomes.flatMap((o) => (o.kind === 'deferred' ? [o.reason] : [])));
-    expect(deferrals).toEqual(new Set(['directory-unavailable', 'shutting-down', 'quarantine-full']));
+    expect(deferrals).toEqual(new Set(['directory-unavailable', 'shutting-down', 'quarantine-full', 'address-paused']));
     const relayReasons = new Set(outcomes.flatMap((o) => (o.kind === 'relay-denied' ? [o.reason] : [])));
     expect(relayReasons).toEqual(new Set(['not-served', '%', '!', 'quoted-at', 'literal']));
   });
@@ -379,6 +456,7 @@ describe('countsAsUnknown', () => {
     accept: { kind: 'accept', recipient: alice, mailbox: 'alice' },
     reject: { kind: 'reject', recipient: carol },
     'reject-after-data': { kind: 'reject-after-data', recipient: carol },
+    moved: { kind: 'moved', recipient: carol, to: 'carol@new.test' },
     quarantine: { kind: 'quarantine', recipient: carol },
     observe: { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' },
     'relay-denied': { kind: 'relay-denied', raw: 'x@y.test', reason: 'not-served' },
@@ -390,6 +468,7 @@ describe('countsAsUnknown', () => {
     accept: false,
     reject: true,
     'reject-after-data': true,
+    moved: false,
     quarantine: true,
     observe: false,
     'relay-denied': false,

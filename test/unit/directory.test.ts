@@ -5,7 +5,7 @@ import { compileDirectory, type DirectoryAnswer, type FileEntries } from '../../
 import { compileGlobs, isGlob } from '../../src/directory/glob.js';
 
 function domain(name: string, extra: Partial<DomainFileConfig> = {}): DomainFileConfig {
-  return { name, unknownRecipients: 'reject', recipients: [], subaddressSeparator: '+', ...extra };
+  return { name, unknownRecipients: 'reject', recipients: [], subaddressSeparator: '+', addresses: [], ...extra };
 }
 
 const noFiles: FileEntries = new Map();
@@ -281,5 +281,49 @@ describe('compileDirectory at scale', () => {
       `directory scale: compile ${compiledMs.toFixed(1)} ms, 100000 lookups ${elapsedMs.toFixed(1)} ms (${((elapsedMs * 1000) / N).toFixed(2)} µs each)`,
     );
     expect(counts).toEqual({ file: N / 4, glob: N / 4, unknown: N / 2, wrong: 0 });
+  });
+});
+
+describe('address rules (SPEC §3 domains[].addresses, §4 order of the checks)', () => {
+  const rules = [
+    { address: 'shop-old', action: 'reject' as const },
+    { address: 'jane', action: 'moved' as const, to: 'jane@new.test' },
+    { address: 'leak-*', action: 'quarantine' as const },
+    { address: 'l*', action: 'reject' as const },
+    { address: 'hp-repair', action: 'accept' as const, from: ['hp.example', '*.hp.example'] },
+    { address: 'postmaster', action: 'reject' as const },
+  ];
+  const dir = compileDirectory(
+    [domain('example.test', { recipients: ['alice', 'shop-*', 'jane'], addresses: rules })],
+    noFiles,
+  );
+  const ruleOf = (local: string): string | null => {
+    const a = dir.lookup('example.test', local);
+    return a.kind === 'rule' ? `${a.rule.pattern}:${a.rule.action}:${a.mailbox}` : a.kind;
+  };
+
+  it.each<[string, string | null]>([
+    ['shop-old', 'shop-old:reject:shop-old'], // a rule wins over the glob shop-* that would accept it
+    ['shop-new', 'known'], // no rule: the glob
+    ['jane', 'jane:moved:jane'], // a rule wins over the listed recipient
+    ['Jane+news', 'jane:moved:jane'], // matched without the subaddress, case-insensitively
+    ['leak-42', 'leak-*:quarantine:leak-42'], // globs in the order written: leak-* before l*
+    ['lost', 'l*:reject:lost'],
+    ['alice', 'known'],
+    ['nobody', 'unknown'],
+    ['postmaster', 'known'], // always known: no rule applies to it
+  ])('%s → %s', (local, expected) => {
+    expect(ruleOf(local)).toBe(expected);
+  });
+
+  it('a from binding matches the sender domain exactly or by its glob', () => {
+    const a = dir.lookup('example.test', 'hp-repair');
+    if (a.kind !== 'rule' || !a.rule.allowsSender) throw new Error(`expected a bound rule, got ${JSON.stringify(a)}`);
+    expect(['hp.example', 'mail.hp.example', 'hp.example.evil', 'evil.test'].map(a.rule.allowsSender)).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 });

@@ -26,9 +26,26 @@ const rcptTable: Record<RcptOutcome['kind'], Array<[RcptOutcome, string]>> = {
       { kind: 'reject', recipient: carol, nullSender: true },
       '550 5.1.1 <carol@example.test>: recipient address rejected: user unknown',
     ],
+    [
+      { kind: 'reject', recipient: carol, retired: true },
+      '550 5.1.1 <carol@example.test>: recipient address rejected: user unknown',
+    ],
+    [
+      { kind: 'reject', recipient: carol, senderNotAllowed: true },
+      '550 5.1.1 <carol@example.test>: recipient address rejected: user unknown',
+    ],
   ],
   'reject-after-data': [[{ kind: 'reject-after-data', recipient: carol }, '250 2.1.5 Accepted']],
-  quarantine: [[{ kind: 'quarantine', recipient: carol }, '250 2.1.5 Accepted']],
+  moved: [
+    [
+      { kind: 'moved', recipient: carol, to: 'carol@new.test' },
+      '551 5.1.6 <carol@example.test>: user has moved; please try <carol@new.test>',
+    ],
+  ],
+  quarantine: [
+    [{ kind: 'quarantine', recipient: carol }, '250 2.1.5 Accepted'],
+    [{ kind: 'quarantine', recipient: carol, senderNotAllowed: true }, '250 2.1.5 Accepted'],
+  ],
   observe: [[{ kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' }, '250 2.1.5 Accepted']],
   'relay-denied': [
     [
@@ -80,6 +97,10 @@ const rcptTable: Record<RcptOutcome['kind'], Array<[RcptOutcome, string]>> = {
     [
       { kind: 'deferred', reason: 'quarantine-full' },
       '452 4.3.1 insufficient system storage: quarantine full, try again later',
+    ],
+    [
+      { kind: 'deferred', reason: 'address-paused', address: 'press@example.test' },
+      '450 4.2.1 <press@example.test>: mailbox temporarily unavailable',
     ],
   ],
 };
@@ -243,14 +264,15 @@ describe('reply helpers', () => {
 describe('reasonForRcpt: the stable code of every refused RCPT', () => {
   const expected: Record<RcptOutcome['kind'], Array<string | undefined>> = {
     accept: [undefined],
-    reject: ['user-unknown', 'null-sender-unknown'],
+    reject: ['user-unknown', 'null-sender-unknown', 'address-retired', 'sender-not-allowed'],
     'reject-after-data': [undefined],
-    quarantine: [undefined],
+    moved: ['address-moved'],
+    quarantine: [undefined, 'sender-not-allowed'],
     observe: [undefined],
     'relay-denied': ['relay-denied', 'percent-hack', 'bang-path', 'quoted-at', 'address-literal'],
     invalid: ['malformed-address', 'malformed-address'],
     limited: ['max-recipients', 'max-unknown-recipients', 'max-unknown-recipients-per-ip', 'mixed-transaction'],
-    deferred: ['directory-unavailable', 'shutting-down', 'quarantine-full'],
+    deferred: ['directory-unavailable', 'shutting-down', 'quarantine-full', 'address-paused'],
   };
   for (const kind of Object.keys(rcptTable) as Array<RcptOutcome['kind']>) {
     it(`${kind} → ${JSON.stringify(expected[kind])}`, () => {

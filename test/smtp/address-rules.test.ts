@@ -1,0 +1,148 @@
+// Address rules (SPEC §3 domains[].addresses, §4): retire, move, pause, catch or bind one address.
+// Every new reply row over a real socket, with the rcpt event it writes.
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { RawSmtp, sendMessage, simpleMessage } from '../helpers/smtp-client.js';
+import { queuedId } from '../helpers/files.js';
+import { baseConfig, startApp, writeConfig, type TestApp } from '../helpers/start-app.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startApp({
+    domains: [
+      {
+        name: 'example.test',
+        unknownRecipients: 'reject',
+        recipients: ['alice', 'shop-*', 'jane'],
+        addresses: [
+          { address: 'shop-old', action: 'reject' },
+          { address: 'jane', action: 'moved', to: 'jane@new.example' },
+          { address: 'press', action: 'defer', until: '2099-01-15' },
+          { address: 'oldpress', action: 'defer', until: '2001-01-15' },
+          { address: 'leak-*', action: 'quarantine' },
+          { address: 'hp-repair', from: ['hp.example', '*.hp.example'] },
+        ],
+      },
+    ],
+  });
+});
+afterAll(async () => {
+  await t.stop();
+});
+
+/** One RCPT in its own session: the reply line and the rcpt event it wrote. */
+async function rcpt(from: string, to: string): Promise<{ line: string; event: unknown }> {
+  const { client } = await RawSmtp.connect(t.port);
+  try {
+    await client.begin(from);
+    const line = (await client.cmd(`RCPT TO:<${to}>`)).line;
+    const event = await t.events.waitFor('rcpt', (e) => e.rcpt === to.toLowerCase() && e.from === from);
+    return { line, event };
+  } finally {
+    client.close();
+  }
+}
+
+describe('address rules on the wire', () => {
+  it.each<[string, string, string, string, Record<string, unknown>]>([
+    [
+      'reject: 550 5.1.1 even where the glob shop-* matches',
+      's1@shop.test',
+      'shop-old@example.test',
+      '550 5.1.1 <shop-old@example.test>: recipient address rejected: user unknown',
+      { decision: 'reject', code: 550, reason: 'address-retired' },
+    ],
+    [
+      'moved: 551 5.1.6 naming the new address (over the listed recipient jane)',
+      's2@shop.test',
+      'jane@example.test',
+      '551 5.1.6 <jane@example.test>: user has moved; please try <jane@new.example>',
+      { decision: 'moved', code: 551, reason: 'address-moved' },
+    ],
+    [
+      'defer before its date: 450 4.2.1',
+      's3@shop.test',
+      'press@example.test',
+      '450 4.2.1 <press@example.test>: mailbox temporarily unavailable',
+      { decision: 'deferred', code: 450, reason: 'address-paused' },
+    ],
+    [
+      'defer past its date: the address is unknown',
+      's4@shop.test',
+      'oldpress@example.test',
+      '550 5.1.1 <oldpress@example.test>: recipient address rejected: user unknown',
+      { decision: 'reject', code: 550, reason: 'user-unknown' },
+    ],
+    [
+      'from: the bound sender domain (a subdomain by its glob) is accepted',
+      'crm@mail.hp.example',
+      'hp-repair@example.test',
+      '250 2.1.5 Accepted',
+      { decision: 'accept', code: 250 },
+    ],
+    [
+      "from: any other sender gets the domain's unknown treatment, logged as sender-not-allowed",
+      'x@leak.test',
+      'hp-repair@example.test',
+      '550 5.1.1 <hp-repair@example.test>: recipient address rejected: user unknown',
+      { decision: 'reject', code: 550, reason: 'sender-not-allowed' },
+    ],
+    [
+      'from: the null sender passes the binding',
+      '',
+      'hp-repair@example.test',
+      '250 2.1.5 Accepted',
+      { decision: 'accept', code: 250 },
+    ],
+  ])('%s', async (_name, from, to, line, event) => {
+    const r = await rcpt(from, to);
+    expect(r.line).toBe(line);
+    expect(r.event).toMatchObject({ rcpt: to, from, ...event });
+    if (!('reason' in event)) expect(r.event).not.toHaveProperty('reason');
+  });
+
+  it('quarantine: caught even in a reject domain, stored as a quarantine entry', async () => {
+    const r = await sendMessage(t.port, { from: 's5@shop.test', to: ['leak-7@example.test'], raw: simpleMessage() });
+    expect(r.response).toMatch(/^250 2\.0\.0 Ok: queued as [A-Za-z0-9_-]+$/);
+    const id = queuedId(r.response);
+    expect(readdirSync(path.join(t.dataDir, 'quarantine')).filter((n) => n.startsWith(id))).toEqual([
+      `${id}.eml`,
+      `${id}.json`,
+    ]);
+  });
+});
+
+describe('address rule configuration', () => {
+  it.each<[string, Record<string, unknown>, string]>([
+    [
+      'moved without to',
+      { address: 'jane', action: 'moved' },
+      'domains[0].addresses[0].to: required when action is moved',
+    ],
+    [
+      'defer without until',
+      { address: 'press', action: 'defer' },
+      'domains[0].addresses[0].until: required when action is defer',
+    ],
+    [
+      'a bad date',
+      { address: 'press', action: 'defer', until: 'soon' },
+      'domains[0].addresses[0].until: expected a date such as 2027-01-15',
+    ],
+    [
+      'from on a reject rule',
+      { address: 'x', action: 'reject', from: ['hp.example'] },
+      'domains[0].addresses[0].from: only with action accept',
+    ],
+  ])('%s → the issue names its key path', (_name, rule, message) => {
+    const { configPath, dataDir } = writeConfig(
+      baseConfig({ domains: [{ name: 'example.test', recipients: ['alice'], addresses: [rule] }] }),
+    );
+    const r = loadConfig({ configPath, env: { CATCHALL_GUARD_DATA_DIR: dataDir } });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([message]);
+  });
+});
