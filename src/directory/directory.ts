@@ -11,6 +11,8 @@ export interface AddressRule {
   readonly action: 'accept' | 'reject' | 'moved' | 'defer' | 'quarantine';
   readonly to?: string | undefined;
   readonly untilMs?: number | undefined;
+  /** RFC 7293: since when the present owner holds this mailbox. */
+  readonly ownerSinceMs?: number | undefined;
   /** accept with `from`: whether an envelope sender domain may use the address. */
   readonly allowsSender?: ((domain: string) => boolean) | undefined;
 }
@@ -35,6 +37,8 @@ export interface RecipientDirectory {
   isServed(domain: string): boolean;
   /** The first served domain: where a bare `RCPT TO:<postmaster>` goes. */
   readonly primaryDomain: string;
+  /** RFC 7293: since when the present owners hold an address (its rule's ownerSince) and its domain. */
+  ownership(domain: string, localPart: string): { readonly mailboxMs?: number; readonly domainMs?: number };
 }
 
 /** File entries per domain name; `null` means the file is configured but could not be read yet. */
@@ -50,6 +54,7 @@ interface CompiledDomain {
   readonly exactRules: ReadonlyMap<string, AddressRule>;
   readonly ruleGlob: ((localPart: string) => string | null) | null;
   readonly globRules: ReadonlyMap<string, AddressRule>;
+  readonly ownerSinceMs: number | undefined;
 }
 
 function compileRule(r: DomainFileConfig['addresses'][number]): AddressRule {
@@ -60,6 +65,7 @@ function compileRule(r: DomainFileConfig['addresses'][number]): AddressRule {
     action: r.action,
     to: r.to,
     untilMs: r.until,
+    ownerSinceMs: r.ownerSince,
     allowsSender: r.from ? (domain) => exact.has(domain) || allowed?.(domain) !== null : undefined,
   };
 }
@@ -93,6 +99,7 @@ export function compileDirectory(domains: readonly DomainFileConfig[], fileEntri
       } else if (!exactRules.has(rule.pattern)) exactRules.set(rule.pattern, rule);
     }
     compiled.set(d.name, {
+      ownerSinceMs: d.ownerSince,
       exactRules,
       globRules,
       ruleGlob: compileGlobs([...globRules.keys()]),
@@ -106,9 +113,28 @@ export function compileDirectory(domains: readonly DomainFileConfig[], fileEntri
   }
   const primaryDomain = domains[0]?.name ?? '';
 
+  const ruleFor = (d: CompiledDomain, base: string): AddressRule | undefined => {
+    const glob = d.ruleGlob?.(base) ?? null;
+    return d.exactRules.get(base) ?? (glob === null ? undefined : d.globRules.get(glob));
+  };
+  const baseOf = (d: CompiledDomain, localPart: string): string => {
+    const lower = localPart.toLowerCase();
+    const sep = d.separator ? lower.indexOf(d.separator) : -1;
+    return sep > 0 ? lower.slice(0, sep) : lower;
+  };
+
   return {
     primaryDomain,
     isServed: (domain) => compiled.has(domain),
+    ownership(domain, localPart) {
+      const d = compiled.get(domain);
+      if (!d) return {};
+      const mailboxMs = ruleFor(d, baseOf(d, localPart))?.ownerSinceMs;
+      return {
+        ...(mailboxMs !== undefined ? { mailboxMs } : {}),
+        ...(d.ownerSinceMs !== undefined ? { domainMs: d.ownerSinceMs } : {}),
+      };
+    },
     lookup(domain, localPart) {
       const d = compiled.get(domain);
       if (!d) return { kind: 'not-served' };
@@ -117,8 +143,7 @@ export function compileDirectory(domains: readonly DomainFileConfig[], fileEntri
       const base = sep > 0 ? lower.slice(0, sep) : lower;
       if (base === 'postmaster') return { kind: 'known', matchedBy: 'postmaster', mailbox: 'postmaster' };
       // SPEC §4: rules match the local-part without its subaddress, an exact rule before the globs
-      const ruleGlob = d.ruleGlob?.(base) ?? null;
-      const rule = d.exactRules.get(base) ?? (ruleGlob === null ? undefined : d.globRules.get(ruleGlob));
+      const rule = ruleFor(d, base);
       if (rule) return { kind: 'rule', rule, mailbox: base, mode: d.mode, observeMailbox: d.observeMailbox };
       // the full local-part first, so an entry such as `alice+orders` can be its own mailbox
       for (const candidate of base === lower ? [lower] : [lower, base]) {

@@ -1,5 +1,6 @@
 // MAIL FROM and RCPT TO: the transaction's sender, then one policy decision per recipient.
 import { normalizeSender } from '../address/parse.js';
+import { parseRrvs } from '../address/rrvs.js';
 import { mailDsn, rcptDsn, type RcptDsn } from '../message/dsn-params.js';
 import {
   countsAsUnknown,
@@ -85,6 +86,21 @@ export function onRcptTo(
     // smtp-server answers 503 itself before MAIL; reaching here without a transaction is a bug, never a 250
     if (!state || !tx) return internal(ctx, info.sid, 'rcpt', 'no-transaction');
     const { recipient, answer } = lookupRecipient(address, rt.directory);
+    const rrvsValue = params['RRVS'];
+    const rrvs = typeof rrvsValue === 'string' ? parseRrvs(rrvsValue) : null;
+    if (typeof rrvsValue === 'string' && rrvs === null) {
+      const r = replies.badRrvs();
+      ctx.events.emit({
+        event: 'rcpt',
+        sid: info.sid,
+        from: tx.from,
+        rcpt: address,
+        decision: 'invalid',
+        code: r.code,
+        reason: 'malformed-rrvs',
+      });
+      return r;
+    }
     const key = envelopeKey(address);
     const outcome = decideRecipient({
       recipient,
@@ -101,6 +117,11 @@ export function onRcptTo(
       nullSender: tx.from === '',
       senderDomain: tx.from.slice(tx.from.lastIndexOf('@') + 1).toLowerCase(),
       nowMs: ctx.now().getTime(),
+      rrvsSinceMs: rrvs?.sinceMs,
+      ownership:
+        recipient.kind === 'mailbox'
+          ? rt.directory.ownership(recipient.address.domain, recipient.address.localPart)
+          : {},
       transactionKind: kindSoFar(tx.recipients, key),
     });
     if (countsAsUnknown(outcome)) {

@@ -15,6 +15,8 @@ export type Decision =
       readonly retired?: true;
       readonly senderNotAllowed?: true;
     }
+  /** RFC 7293: the mailbox (or its domain) changed owner since the sender's RRVS date: 550 5.7.17 / 5.7.18. */
+  | { readonly kind: 'owner-changed'; readonly recipient: MailAddress; readonly scope: 'mailbox' | 'domain' }
   /** An address rule `moved`: 551 5.1.6 naming the new address. */
   | { readonly kind: 'moved'; readonly recipient: MailAddress; readonly to: string }
   /** 250 at RCPT, 550 5.1.1 after the final dot, a headers-only record kept (SPEC §4). */
@@ -74,6 +76,10 @@ export interface RcptContext {
   readonly senderDomain?: string;
   /** Now, for an address rule's `defer … until`. */
   readonly nowMs?: number;
+  /** RFC 7293: the RCPT's RRVS date, when the client gave one. */
+  readonly rrvsSinceMs?: number | undefined;
+  /** RFC 7293: since when the present owners hold the address and its domain (config ownerSince). */
+  readonly ownership?: { readonly mailboxMs?: number; readonly domainMs?: number };
   /**
    * What the recipients accepted so far make of the transaction: `accepting` (it ends in 250: known,
    * quarantined, observed) or `rejecting` (reject-after-data: it ends in 550); null before the first.
@@ -128,6 +134,19 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
   }
   const address = recipient.address;
   const kind = ctx.transactionKind ?? null;
+  /** A known mailbox: accepted, unless RRVS says its owner changed (SPEC §4; postmaster is exempt). */
+  const known = (mailbox: string): RcptOutcome => {
+    if (kind === 'rejecting') return MIXED;
+    const since = ctx.rrvsSinceMs;
+    const { mailboxMs, domainMs } = ctx.ownership ?? {};
+    // an address without ownerSince uses its domain's; with neither, the check passes
+    if (since !== undefined && mailboxMs !== undefined) {
+      if (mailboxMs > since) return { kind: 'owner-changed', recipient: address, scope: 'mailbox' };
+    } else if (since !== undefined && domainMs !== undefined && domainMs > since) {
+      return { kind: 'owner-changed', recipient: address, scope: 'domain' };
+    }
+    return { kind: 'accept', recipient: address, mailbox };
+  };
   let unknown: { readonly mode: UnknownRecipientMode; readonly observeMailbox: string | undefined } | null = null;
   let senderNotAllowed = false;
   if (answer.kind === 'rule') {
@@ -151,8 +170,7 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
         // the null sender passes a binding: a bounce must reach the address that sent the mail
         const allowed =
           rule.allowsSender === undefined || ctx.nullSender === true || rule.allowsSender(ctx.senderDomain ?? '');
-        if (allowed)
-          return kind === 'rejecting' ? MIXED : { kind: 'accept', recipient: address, mailbox: answer.mailbox };
+        if (allowed) return known(answer.mailbox);
         unknown = answer;
         senderNotAllowed = true;
         break;
@@ -163,7 +181,10 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
     switch (answer.kind) {
       case 'known':
         // SPEC §4: the first accepted recipient sets the kind; the other kind is sent in another transaction
-        return kind === 'rejecting' ? MIXED : { kind: 'accept', recipient: address, mailbox: answer.mailbox };
+        if (answer.matchedBy === 'postmaster') {
+          return kind === 'rejecting' ? MIXED : { kind: 'accept', recipient: address, mailbox: answer.mailbox };
+        }
+        return known(answer.mailbox);
       case 'unavailable':
         return { kind: 'deferred', reason: 'directory-unavailable' };
       case 'not-served':

@@ -17,6 +17,11 @@ export const replies = {
   userUnknown: (addr: string) => reply(550, '5.1.1', `<${addr}>: recipient address rejected: user unknown`),
   /** SPEC §4, an address rule `moved`: RFC 5321 §3.4's 551, naming where the mailbox went. */
   moved: (addr: string, to: string) => reply(551, '5.1.6', `<${addr}>: user has moved; please try <${to}>`),
+  /** RFC 7293 §3: the RRVS date is before the present owner got the mailbox (or the domain). */
+  mailboxOwnerChanged: (addr: string) => reply(550, '5.7.17', `<${addr}>: mailbox owner has changed`),
+  domainOwnerChanged: (addr: string) => reply(550, '5.7.18', `<${addr}>: domain owner has changed`),
+  /** RFC 7293 §2: an RRVS value that is not a date-time with an optional ;C or ;R. */
+  badRrvs: () => reply(501, '5.5.4', 'invalid RRVS parameter: expected a date-time such as 2026-01-15T00:00:00Z'),
   /** SPEC §4, an address rule `defer` before its date. */
   paused: (addr: string) => reply(450, '4.2.1', `<${addr}>: mailbox temporarily unavailable`),
   relayDenied: (addr: string) => reply(554, '5.7.1', `<${addr}>: relay access denied`),
@@ -73,6 +78,10 @@ export function replyForRcpt(outcome: RcptOutcome): SmtpReply {
       return replies.userUnknown(outcome.recipient.normalized);
     case 'moved':
       return replies.moved(outcome.recipient.normalized, outcome.to);
+    case 'owner-changed':
+      return outcome.scope === 'mailbox'
+        ? replies.mailboxOwnerChanged(outcome.recipient.normalized)
+        : replies.domainOwnerChanged(outcome.recipient.normalized);
     case 'relay-denied':
       return outcome.reason === 'not-served' || outcome.reason === 'literal'
         ? replies.relayDenied(outcome.raw)
@@ -119,6 +128,8 @@ export function reasonForRcpt(outcome: RcptOutcome): string | undefined {
       return outcome.nullSender === true ? 'null-sender-unknown' : 'user-unknown';
     case 'moved':
       return 'address-moved';
+    case 'owner-changed':
+      return outcome.scope === 'mailbox' ? 'rrvs-mailbox-owner-changed' : 'rrvs-domain-owner-changed';
     case 'relay-denied':
       return RELAY_REASON[outcome.reason];
     case 'invalid':

@@ -8,6 +8,7 @@
 //  3. HELO/EHLO errors get an enhanced code like every other error reply.
 //  4. smtp-server's socketTimeout is an idle timer: a client sending one byte a second holds a DATA
 //     phase or a session open for ever. `dataTimeout` and `sessionTimeout` are wall-clock bounds.
+//  5. EHLO advertises RRVS (RFC 7293), which smtp-server does not know; the gateway checks the parameter.
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServer } from 'smtp-server';
 import { replies, type SmtpReply } from './replies.js';
@@ -54,6 +55,11 @@ function install(): void {
     data?: string | string[] | null,
     context?: string | false,
   ): void {
+    // the EHLO reply: smtp-server knows nothing of RFC 7293, whose RRVS parameter the gateway handles
+    if (Array.isArray(data) && code === 250 && data.includes('PIPELINING') && registered.has(this._server)) {
+      originalSend.call(this, code, [...data.slice(0, -1), 'RRVS', ...data.slice(-1)], context);
+      return;
+    }
     if (typeof data === 'string' && registered.has(this._server)) {
       if (code === 421 && data.endsWith('You talk too soon')) {
         // the session never started, so no onConnect ran: tell the adapter, so it is logged all the same

@@ -146,3 +146,90 @@ describe('address rule configuration', () => {
     expect(r.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([message]);
   });
 });
+
+describe('RRVS (RFC 7293)', () => {
+  let r: TestApp;
+  beforeAll(async () => {
+    r = await startApp({
+      domains: [
+        {
+          name: 'example.test',
+          unknownRecipients: 'reject',
+          recipients: ['alice', 'bob'],
+          ownerSince: '1998-04-01',
+          addresses: [{ address: 'alice', ownerSince: '2019-04-01' }],
+        },
+        { name: 'other.test', recipients: ['carol'] },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await r.stop();
+  });
+
+  async function rcptWith(line: string): Promise<string> {
+    const { client } = await RawSmtp.connect(r.port);
+    try {
+      await client.begin('crm@shop.test');
+      return (await client.cmd(line)).line;
+    } finally {
+      client.close();
+    }
+  }
+
+  it('EHLO advertises RRVS', async () => {
+    const { client } = await RawSmtp.connect(r.port);
+    try {
+      expect((await client.cmd('EHLO client.test')).text.split('\n')).toContain('RRVS');
+    } finally {
+      client.close();
+    }
+  });
+
+  it.each<[string, string, string]>([
+    [
+      'before the mailbox ownerSince',
+      'RCPT TO:<alice@example.test> RRVS=2015-06-01T12:00:00Z',
+      '550 5.7.17 <alice@example.test>: mailbox owner has changed',
+    ],
+    ['after the mailbox ownerSince', 'RCPT TO:<alice@example.test> RRVS=2020-01-01T00:00:00Z', '250 2.1.5 Accepted'],
+    [
+      'a date alone is midnight UTC: on the day itself',
+      'RCPT TO:<alice@example.test> RRVS=2019-04-01',
+      '250 2.1.5 Accepted',
+    ],
+    [
+      'with ;R, the check can be made: its answer',
+      'RCPT TO:<alice@example.test> RRVS=2015-06-01T12:00:00Z;R',
+      '550 5.7.17 <alice@example.test>: mailbox owner has changed',
+    ],
+    ['with ;C, likewise', 'RCPT TO:<alice@example.test> RRVS=2020-06-01T12:00:00Z;C', '250 2.1.5 Accepted'],
+    [
+      'no mailbox ownerSince: the domain one (5.7.18)',
+      'RCPT TO:<bob@example.test> RRVS=1990-01-01T00:00:00Z',
+      '550 5.7.18 <bob@example.test>: domain owner has changed',
+    ],
+    ['no ownerSince at all: passes', 'RCPT TO:<carol@other.test> RRVS=1990-01-01T00:00:00Z', '250 2.1.5 Accepted'],
+    ['postmaster is exempt', 'RCPT TO:<postmaster@example.test> RRVS=1990-01-01T00:00:00Z', '250 2.1.5 Accepted'],
+    [
+      'a malformed value',
+      'RCPT TO:<alice@example.test> RRVS=yesterday',
+      '501 5.5.4 invalid RRVS parameter: expected a date-time such as 2026-01-15T00:00:00Z',
+    ],
+    [
+      'an unknown modifier',
+      'RCPT TO:<alice@example.test> RRVS=2020-01-01T00:00:00Z;X',
+      '501 5.5.4 invalid RRVS parameter: expected a date-time such as 2026-01-15T00:00:00Z',
+    ],
+  ])('%s', async (_name, line, reply) => {
+    expect(await rcptWith(line)).toBe(reply);
+  });
+
+  it('the refusal is logged with its reason', async () => {
+    await rcptWith('RCPT TO:<bob@example.test> RRVS=1980-01-01T00:00:00Z');
+    expect(await r.events.waitFor('rcpt', (e) => e.rcpt === 'bob@example.test' && e.code === 550)).toMatchObject({
+      decision: 'owner-changed',
+      reason: 'rrvs-domain-owner-changed',
+    });
+  });
+});

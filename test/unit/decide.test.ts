@@ -13,6 +13,7 @@ const ALL_KINDS: Record<Kind, true> = {
   reject: true,
   'reject-after-data': true,
   moved: true,
+  'owner-changed': true,
   quarantine: true,
   observe: true,
   'relay-denied': true,
@@ -80,6 +81,69 @@ const ruleCtx = (
 };
 
 const cases: Array<[string, RcptContext, RcptOutcome]> = [
+  // RRVS (RFC 7293, SPEC §4): before/after/equal, mailbox or domain ownerSince, neither, postmaster
+  ...(
+    [
+      [
+        'RRVS before the mailbox ownerSince → 5.7.17',
+        { mailboxMs: NOW },
+        NOW - 1,
+        { kind: 'owner-changed', recipient: alice, scope: 'mailbox' },
+      ],
+      [
+        'RRVS equal to the mailbox ownerSince → accepted',
+        { mailboxMs: NOW },
+        NOW,
+        { kind: 'accept', recipient: alice, mailbox: 'alice' },
+      ],
+      [
+        'RRVS after the mailbox ownerSince → accepted',
+        { mailboxMs: NOW },
+        NOW + 1,
+        { kind: 'accept', recipient: alice, mailbox: 'alice' },
+      ],
+      [
+        'the mailbox ownerSince decides over the domain one',
+        { mailboxMs: NOW - 10, domainMs: NOW },
+        NOW - 5,
+        { kind: 'accept', recipient: alice, mailbox: 'alice' },
+      ],
+      [
+        'no mailbox ownerSince: the domain one, earlier RRVS → 5.7.18',
+        { domainMs: NOW },
+        NOW - 1,
+        { kind: 'owner-changed', recipient: alice, scope: 'domain' },
+      ],
+      ['no ownerSince at all → the check passes', {}, 0, { kind: 'accept', recipient: alice, mailbox: 'alice' }],
+      [
+        'no RRVS given → no check',
+        { mailboxMs: NOW },
+        undefined,
+        { kind: 'accept', recipient: alice, mailbox: 'alice' },
+      ],
+    ] as const
+  ).map(([name, ownership, rrvsSinceMs, outcome]): [string, RcptContext, RcptOutcome] => [
+    name,
+    { ...ctx(mb(alice), known), ownership, rrvsSinceMs },
+    outcome,
+  ]),
+  [
+    'postmaster is exempt from RRVS',
+    {
+      ...ctx(mb({ localPart: 'postmaster', domain: 'example.test', normalized: 'postmaster@example.test' }), {
+        kind: 'known',
+        matchedBy: 'postmaster',
+        mailbox: 'postmaster',
+      }),
+      ownership: { domainMs: NOW },
+      rrvsSinceMs: 0,
+    },
+    {
+      kind: 'accept',
+      recipient: { localPart: 'postmaster', domain: 'example.test', normalized: 'postmaster@example.test' },
+      mailbox: 'postmaster',
+    },
+  ],
   // address rules (SPEC §4): before the listed recipients, globs, file and the mode
   [
     'rule reject: 550 even where a glob would accept',
@@ -457,6 +521,7 @@ describe('countsAsUnknown', () => {
     reject: { kind: 'reject', recipient: carol },
     'reject-after-data': { kind: 'reject-after-data', recipient: carol },
     moved: { kind: 'moved', recipient: carol, to: 'carol@new.test' },
+    'owner-changed': { kind: 'owner-changed', recipient: carol, scope: 'mailbox' },
     quarantine: { kind: 'quarantine', recipient: carol },
     observe: { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' },
     'relay-denied': { kind: 'relay-denied', raw: 'x@y.test', reason: 'not-served' },
@@ -469,6 +534,7 @@ describe('countsAsUnknown', () => {
     reject: true,
     'reject-after-data': true,
     moved: false,
+    'owner-changed': false,
     quarantine: true,
     observe: false,
     'relay-denied': false,

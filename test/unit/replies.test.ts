@@ -36,6 +36,16 @@ const rcptTable: Record<RcptOutcome['kind'], Array<[RcptOutcome, string]>> = {
     ],
   ],
   'reject-after-data': [[{ kind: 'reject-after-data', recipient: carol }, '250 2.1.5 Accepted']],
+  'owner-changed': [
+    [
+      { kind: 'owner-changed', recipient: carol, scope: 'mailbox' },
+      '550 5.7.17 <carol@example.test>: mailbox owner has changed',
+    ],
+    [
+      { kind: 'owner-changed', recipient: carol, scope: 'domain' },
+      '550 5.7.18 <carol@example.test>: domain owner has changed',
+    ],
+  ],
   moved: [
     [
       { kind: 'moved', recipient: carol, to: 'carol@new.test' },
@@ -267,6 +277,7 @@ describe('reasonForRcpt: the stable code of every refused RCPT', () => {
     reject: ['user-unknown', 'null-sender-unknown', 'address-retired', 'sender-not-allowed'],
     'reject-after-data': [undefined],
     moved: ['address-moved'],
+    'owner-changed': ['rrvs-mailbox-owner-changed', 'rrvs-domain-owner-changed'],
     quarantine: [undefined, 'sender-not-allowed'],
     observe: [undefined],
     'relay-denied': ['relay-denied', 'percent-hack', 'bang-path', 'quoted-at', 'address-literal'],
