@@ -13,7 +13,7 @@ const USAGE = `usage: catchall-guard [command] [--config PATH]
 
 commands:
   serve                                 run the SMTP server (default)
-  check ADDRESS                         print the decision and the SMTP reply for a recipient
+  check ADDRESS [--from S] [--rrvs D]   print the rule, the decision and the SMTP reply for a recipient
   config validate                       print "ok" or each error with its key path
   quarantine list [--json]              entries, newest first
   quarantine show ID [--raw]            metadata, or the raw message
@@ -56,6 +56,8 @@ async function run(argv: string[]): Promise<ExitCode> {
         selector: { type: 'string' },
         out: { type: 'string' },
         ip: { type: 'string' },
+        from: { type: 'string' },
+        rrvs: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -88,8 +90,8 @@ async function run(argv: string[]): Promise<ExitCode> {
       const config = loadOrExplain(values.config);
       if (typeof config === 'number') return config;
       const { checkAddress } = await import('./cli/check.js');
-      const r = checkAddress(config, rest[0]);
-      process.stdout.write(`decision: ${r.decision}\nreply: ${r.reply}\n`);
+      const r = checkAddress(config, rest[0], { from: values.from, rrvs: values.rrvs });
+      process.stdout.write(`${r.rule ? `rule: ${r.rule}\n` : ''}decision: ${r.decision}\nreply: ${r.reply}\n`);
       return EXIT_OK;
     }
     case 'config': {

@@ -1,26 +1,54 @@
-// `check ADDRESS`: the decision and the exact reply the running server would give to RCPT TO.
-import { lookupRecipient } from '../policy/lookup.js';
+// `check ADDRESS [--from SENDER] [--rrvs DATE]`: the rule that decided, the decision and the exact
+// reply the running server would give to RCPT TO from that sender.
+import { normalizeSender } from '../address/parse.js';
+import { parseRrvs } from '../address/rrvs.js';
 import type { Config } from '../config/load.js';
 import { readDirectoryOnce } from '../directory/read-once.js';
 import { decideRecipient, rcptLimits } from '../policy/decide.js';
-import { formatReply, replyForRcpt } from '../smtp/replies.js';
+import { lookupRecipient } from '../policy/lookup.js';
+import { formatReply, replies, replyForRcpt } from '../smtp/replies.js';
 
-export function checkAddress(config: Config, raw: string): { decision: string; reply: string } {
+export interface CheckResult {
+  /** The address rule that decided (`jane (moved)`), or null when none applies. */
+  readonly rule: string | null;
+  readonly decision: string;
+  readonly reply: string;
+}
+
+export function checkAddress(
+  config: Config,
+  raw: string,
+  opts: { readonly from?: string | undefined; readonly rrvs?: string | undefined; readonly now?: Date } = {},
+): CheckResult {
   const directory = readDirectoryOnce(config);
   // as smtp-server does on the wire: a source route (`@relay:`) is ignored, the final address counts
   const input = raw
     .trim()
     .replace(/^<(.*)>$/, '$1')
     .replace(/^@[^\s,:@]+(?:,@[^\s,:@]+)*:/, '');
+  if (opts.rrvs !== undefined && parseRrvs(opts.rrvs) === null) {
+    return { rule: null, decision: 'invalid', reply: formatReply(replies.badRrvs()) };
+  }
   const { recipient, answer } = lookupRecipient(input, directory);
+  const sender = normalizeSender(opts.from?.trim().replace(/^<(.*)>$/, '$1') ?? 'someone@sender.invalid');
   const outcome = decideRecipient({
     recipient,
     answer,
     counts: { rcptInTransaction: 0, unknownInSession: 0, unknownForIp: 0 },
     limits: rcptLimits(config.server),
     shuttingDown: false,
+    nullSender: sender === '',
+    senderDomain: sender.slice(sender.lastIndexOf('@') + 1).toLowerCase(),
+    nowMs: (opts.now ?? new Date()).getTime(),
+    rrvsSinceMs: opts.rrvs === undefined ? undefined : parseRrvs(opts.rrvs)?.sinceMs,
+    ownership:
+      recipient.kind === 'mailbox' ? directory.ownership(recipient.address.domain, recipient.address.localPart) : {},
   });
   const reply = replyForRcpt(outcome);
-  // smtp-server writes its own success text for an accepted RCPT
-  return { decision: outcome.kind, reply: reply.code === 250 ? '250 2.1.5 Accepted' : formatReply(reply) };
+  return {
+    rule: answer?.kind === 'rule' ? `${answer.rule.pattern} (${answer.rule.action})` : null,
+    decision: outcome.kind,
+    // smtp-server writes its own success text for an accepted RCPT
+    reply: reply.code === 250 ? '250 2.1.5 Accepted' : formatReply(reply),
+  };
 }

@@ -473,7 +473,7 @@ describe.concurrent('CLI (built dist/main.js)', { timeout: 60_000 }, () => {
     '',
     'commands:',
     '  serve                                 run the SMTP server (default)',
-    '  check ADDRESS                         print the decision and the SMTP reply for a recipient',
+    '  check ADDRESS [--from S] [--rrvs D]   print the rule, the decision and the SMTP reply for a recipient',
     '  config validate                       print "ok" or each error with its key path',
     '  quarantine list [--json]              entries, newest first',
     '  quarantine show ID [--raw]            metadata, or the raw message',

@@ -3,7 +3,10 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
+import { checkAddress, type CheckResult } from '../../src/cli/check.js';
+import { loadConfig, type Config } from '../../src/config/load.js';
+import { buildDist } from '../helpers/build-dist.js';
+import { runCli } from '../helpers/cli.js';
 import { RawSmtp, sendMessage, simpleMessage } from '../helpers/smtp-client.js';
 import { queuedId } from '../helpers/files.js';
 import { baseConfig, startApp, writeConfig, type TestApp } from '../helpers/start-app.js';
@@ -230,6 +233,112 @@ describe('RRVS (RFC 7293)', () => {
     expect(await r.events.waitFor('rcpt', (e) => e.rcpt === 'bob@example.test' && e.code === 550)).toMatchObject({
       decision: 'owner-changed',
       reason: 'rrvs-domain-owner-changed',
+    });
+  });
+});
+
+describe('check ADDRESS [--from SENDER] [--rrvs DATE]: the rule that decided, the decision, the reply', () => {
+  const domains = [
+    {
+      name: 'example.test',
+      unknownRecipients: 'reject',
+      recipients: ['alice', 'shop-*'],
+      ownerSince: '1998-04-01',
+      addresses: [
+        { address: 'jane', action: 'moved', to: 'jane@new.example' },
+        { address: 'shop-old', action: 'reject' },
+        { address: 'hp-repair', from: ['hp.example'] },
+        { address: 'bob', ownerSince: '2019-04-01' },
+      ],
+    },
+  ];
+  const site = writeConfig(baseConfig({ domains }));
+  const config = (): Config => {
+    const r = loadConfig({ configPath: site.configPath, env: { CATCHALL_GUARD_DATA_DIR: site.dataDir } });
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    return r.config;
+  };
+
+  it.each<[string, { from?: string; rrvs?: string }, CheckResult]>([
+    [
+      'jane@example.test',
+      {},
+      {
+        rule: 'jane (moved)',
+        decision: 'moved',
+        reply: '551 5.1.6 <jane@example.test>: user has moved; please try <jane@new.example>',
+      },
+    ],
+    [
+      'shop-old@example.test',
+      {},
+      {
+        rule: 'shop-old (reject)',
+        decision: 'reject',
+        reply: '550 5.1.1 <shop-old@example.test>: recipient address rejected: user unknown',
+      },
+    ],
+    [
+      'hp-repair@example.test',
+      { from: 'crm@hp.example' },
+      { rule: 'hp-repair (accept)', decision: 'accept', reply: '250 2.1.5 Accepted' },
+    ],
+    [
+      'hp-repair@example.test',
+      { from: 'x@leak.test' },
+      {
+        rule: 'hp-repair (accept)',
+        decision: 'reject',
+        reply: '550 5.1.1 <hp-repair@example.test>: recipient address rejected: user unknown',
+      },
+    ],
+    [
+      'hp-repair@example.test',
+      { from: '<>' },
+      { rule: 'hp-repair (accept)', decision: 'accept', reply: '250 2.1.5 Accepted' },
+    ],
+    [
+      'alice@example.test',
+      { rrvs: '1990-01-01' },
+      { rule: null, decision: 'owner-changed', reply: '550 5.7.18 <alice@example.test>: domain owner has changed' },
+    ],
+    [
+      'bob@example.test',
+      { rrvs: '2018-01-01' },
+      {
+        rule: 'bob (accept)',
+        decision: 'owner-changed',
+        reply: '550 5.7.17 <bob@example.test>: mailbox owner has changed',
+      },
+    ],
+    [
+      'bob@example.test',
+      { rrvs: '2020-01-01' },
+      { rule: 'bob (accept)', decision: 'accept', reply: '250 2.1.5 Accepted' },
+    ],
+    [
+      'alice@example.test',
+      { rrvs: 'soon' },
+      {
+        rule: null,
+        decision: 'invalid',
+        reply: '501 5.5.4 invalid RRVS parameter: expected a date-time such as 2026-01-15T00:00:00Z',
+      },
+    ],
+  ])('%s %j', (address, opts, expected) => {
+    expect(checkAddress(config(), address, opts)).toEqual(expected);
+  });
+
+  it('the built CLI prints the rule line first', async () => {
+    await buildDist();
+    const r = await runCli(['check', 'hp-repair@example.test', '--from', 'x@leak.test', '--config', site.configPath], {
+      env: { CATCHALL_GUARD_DATA_DIR: site.dataDir },
+    });
+    expect(r).toMatchObject({
+      code: 0,
+      stderr: '',
+      stdout:
+        'rule: hp-repair (accept)\ndecision: reject\nreply: 550 5.1.1 <hp-repair@example.test>: recipient address rejected: user unknown\n',
     });
   });
 });
