@@ -5,7 +5,7 @@ import { parseRrvs } from '../address/rrvs.js';
 import type { Config } from '../config/load.js';
 import { readDirectoryOnce } from '../directory/read-once.js';
 import { decideRecipient, rcptLimits } from '../policy/decide.js';
-import { lookupRecipient } from '../policy/lookup.js';
+import { lookupRecipient, senderFacts } from '../policy/lookup.js';
 import { formatReply, replies, replyForRcpt } from '../smtp/replies.js';
 
 export interface CheckResult {
@@ -29,7 +29,7 @@ export function checkAddress(
   if (opts.rrvs !== undefined && parseRrvs(opts.rrvs) === null) {
     return { rule: null, decision: 'invalid', reply: formatReply(replies.badRrvs()) };
   }
-  const { recipient, answer } = lookupRecipient(input, directory);
+  const { recipient, answer, ownership } = lookupRecipient(input, directory);
   const sender = normalizeSender(opts.from?.trim().replace(/^<(.*)>$/, '$1') ?? 'someone@sender.invalid');
   const outcome = decideRecipient({
     recipient,
@@ -37,12 +37,10 @@ export function checkAddress(
     counts: { rcptInTransaction: 0, unknownInSession: 0, unknownForIp: 0 },
     limits: rcptLimits(config.server),
     shuttingDown: false,
-    nullSender: sender === '',
-    senderDomain: sender.slice(sender.lastIndexOf('@') + 1).toLowerCase(),
+    ...senderFacts(sender),
     nowMs: (opts.now ?? new Date()).getTime(),
     rrvsSinceMs: opts.rrvs === undefined ? undefined : parseRrvs(opts.rrvs)?.sinceMs,
-    ownership:
-      recipient.kind === 'mailbox' ? directory.ownership(recipient.address.domain, recipient.address.localPart) : {},
+    ownership,
   });
   const reply = replyForRcpt(outcome);
   return {

@@ -43,7 +43,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       events.emit({ event: 'timeout', sid, limit, code: `${r.code} ${r.enhanced}`, reason: `${limit}-timeout` });
     },
     failed(where, sid, err) {
-      events.emit({ event: 'error', where, sid, error: errorText(err) });
+      // the client got 451 … [internal-error] (replyForFailure): the log carries the same reason
+      events.emit({ event: 'error', where, sid, error: errorText(err), reason: 'internal-error' });
     },
   };
 }

@@ -10,7 +10,7 @@ import {
   type RcptOutcome,
   type TransactionKind,
 } from '../policy/decide.js';
-import { lookupRecipient } from '../policy/lookup.js';
+import { lookupRecipient, senderFacts } from '../policy/lookup.js';
 import type { SessionInfo } from '../smtp/server.js';
 import { reasonForRcpt, replies, replyForRcpt, type SmtpReply } from '../smtp/replies.js';
 import type { AcceptedRecipient } from '../transaction/plan.js';
@@ -85,7 +85,7 @@ export function onRcptTo(
     const tx = state?.tx;
     // smtp-server answers 503 itself before MAIL; reaching here without a transaction is a bug, never a 250
     if (!state || !tx) return internal(ctx, info.sid, 'rcpt', 'no-transaction');
-    const { recipient, answer } = lookupRecipient(address, rt.directory);
+    const { recipient, answer, ownership } = lookupRecipient(address, rt.directory);
     const rrvsValue = params['RRVS'];
     const rrvs = typeof rrvsValue === 'string' ? parseRrvs(rrvsValue) : null;
     if (typeof rrvsValue === 'string' && rrvs === null) {
@@ -102,6 +102,7 @@ export function onRcptTo(
       return r;
     }
     const key = envelopeKey(address);
+    const kind = kindSoFar(tx.recipients, key);
     const outcome = decideRecipient({
       recipient,
       answer,
@@ -114,15 +115,11 @@ export function onRcptTo(
       limits: rcptLimits(rt.config.server),
       shuttingDown: ctx.deps.isShuttingDown(),
       quarantineFull: quarantineFull(rt),
-      nullSender: tx.from === '',
-      senderDomain: tx.from.slice(tx.from.lastIndexOf('@') + 1).toLowerCase(),
+      ...senderFacts(tx.from),
       nowMs: ctx.now().getTime(),
       rrvsSinceMs: rrvs?.sinceMs,
-      ownership:
-        recipient.kind === 'mailbox'
-          ? rt.directory.ownership(recipient.address.domain, recipient.address.localPart)
-          : {},
-      transactionKind: kindSoFar(tx.recipients, key),
+      ownership,
+      transactionKind: kind,
     });
     if (countsAsUnknown(outcome)) {
       state.unknownRecipients++;
@@ -140,8 +137,8 @@ export function onRcptTo(
       ...(reason ? { reason } : {}),
     });
     const accepted = acceptedRecipient(outcome, rcptDsn(params));
-    // the policy keeps kinds apart; this only guards the invariant on-data relies on
-    if (accepted && transactionKindOf(outcome) !== (kindSoFar(tx.recipients, key) ?? transactionKindOf(outcome))) {
+    // the policy keeps kinds apart (452 4.5.3); on-data relies on it, so a slip is refused, never stored
+    if (accepted && kind !== null && transactionKindOf(outcome) !== kind) {
       return internal(ctx, info.sid, 'rcpt', 'mixed-transaction');
     }
     if (!accepted) return reply;

@@ -3,7 +3,6 @@
 // never an input here, so it cannot end up in a notice. Deterministic given its input.
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { QuarantineEntry } from '../quarantine/entry.js';
-import { wantsFailureReport } from '../message/dsn-params.js';
 import { composeDeliveryStatus } from './delivery-status.js';
 import { renderTemplate, type NoticeTemplate, type TemplateValues } from './render.js';
 import { sanitizeMessageId, sanitizeSubject, sanitizeText } from './sanitize.js';
@@ -159,17 +158,8 @@ function headersPart(headers: Buffer): {
  * the most header fields that fit, found by bisection over the field boundaries, each try composed in
  * full, so the size is measured, not estimated (the encoding and its line breaks depend on the bytes).
  */
-export async function composeNotice(requested: ComposeInput): Promise<ComposedNotice> {
-  // SPEC §6: recipients whose NOTIFY excludes FAILURE are left out of the notice (both parts)
-  const wanted = new Set(
-    requested.entry.recipients.filter((address) =>
-      wantsFailureReport(requested.entry.dsn?.recipients.find((r) => r.address === address)),
-    ),
-  );
-  const input: ComposeInput = {
-    ...requested,
-    entry: { ...requested.entry, recipients: requested.entry.recipients.filter((a) => wanted.has(a)) },
-  };
+/** Renders the recipients it is given: which ones a notice reports (NOTIFY, SPEC §6) is attempt.ts's choice. */
+export async function composeNotice(input: ComposeInput): Promise<ComposedNotice> {
   const headers = input.format === 'dsn' ? input.originalHeaders : null;
   const whole = await composeWith(input, headers ? { block: headers } : null);
   if (!headers || whole.raw.length <= COMPOSED_MAX_BYTES) return whole;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SessionInfo } from '../../src/smtp/server.js';
+import { formatReply, replyForFailure } from '../../src/smtp/replies.js';
 import { listFilesRecursive } from '../helpers/files.js';
 import { startApp, type TestApp } from '../helpers/start-app.js';
 
@@ -86,5 +87,22 @@ describe('impossible branches refuse', () => {
       error: 'recipient-mismatch',
       reason: 'recipient-mismatch',
     });
+  });
+});
+
+describe('a hook that threw', () => {
+  it('is logged as an error event with reason internal-error, the code its 451 carries', async () => {
+    t = await startApp({ domains: [{ name: 'example.test', unknownRecipients: 'reject', recipients: ['alice'] }] });
+    t.app.gateway.failed('data', 's9', new Error('boom'));
+    expect(await t.events.waitFor('error', (e) => e.sid === 's9')).toEqual({
+      event: 'error',
+      where: 'data',
+      sid: 's9',
+      error: 'boom',
+      reason: 'internal-error',
+    });
+    expect(formatReply(replyForFailure(new Error('boom')))).toBe(
+      '451 4.3.0 local error in processing, try again later [internal-error]',
+    );
   });
 });
