@@ -1,5 +1,5 @@
 // A header block that never ends is stored whole but parsed only up to MAX_HEADER_CAPTURE (64 KiB):
-// 200 sessions each holding 260 KB of unfinished header lines must not each keep 256 KiB in memory.
+// the capture is what each session holds in memory for it (the RSS figures are in the #9 closing note).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
