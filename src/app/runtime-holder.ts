@@ -45,20 +45,18 @@ export function createRuntimeHolder(
   }
 
   function watch(config: Config): RecipientsFiles {
-    const list = new Map<string, string>();
-    for (const d of config.domains) if (d.recipientsFile) list.set(d.name, d.recipientsFile);
     const watched: RecipientsFiles = watchRecipientsFiles(
-      list,
+      config.domains,
       () => {
         // only the directory changes; everything else of the runtime stays as it is
         runtime = { ...runtime, directory: compileDirectory(runtime.config.domains, watched.current()) };
       },
       {
-        onReload: (domain, file, r) =>
+        onReload: (domain, _file, r) =>
           events.emit(
             r.ok
               ? { event: 'reload', ok: true, what: 'recipientsFile', domain, entries: r.entries }
-              : { event: 'reload', ok: false, what: 'recipientsFile', domain, error: `${file}: ${r.error}` },
+              : { event: 'reload', ok: false, what: 'recipientsFile', domain, error: r.error },
           ),
       },
     );

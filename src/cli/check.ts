@@ -44,7 +44,10 @@ export function checkAddress(
   });
   const reply = replyForRcpt(outcome);
   return {
-    rule: answer?.kind === 'rule' ? `${answer.rule.pattern} (${answer.rule.action})` : null,
+    rule:
+      answer?.kind === 'rule'
+        ? `${answer.rule.pattern} (${answer.rule.action})${answer.rule.source ? ` at ${answer.rule.source}` : ''}`
+        : null,
     decision: outcome.kind,
     // smtp-server writes its own success text for an accepted RCPT
     reply: reply.code === 250 ? '250 2.1.5 Accepted' : formatReply(reply),

@@ -2,6 +2,7 @@
 import { readFileSync, accessSync, statSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { toAsciiDomain } from '../address/parse.js';
+import { loadRecipientsFile } from '../directory/load-recipients-file.js';
 import { dkimKeyFileProblem } from '../notice/dkim-sign.js';
 import { parseDocument } from 'yaml';
 import { configSchema, LOG_LEVELS, type FileConfig } from './schema.js';
@@ -137,7 +138,13 @@ function resolveAndCheck(cfg: FileConfig, paths: Config['paths']): LoadResult {
       issues.push({ path: `domains[${i}].name`, message: `"${d.name}" is not a valid domain name` });
     }
     const recipientsFile = d.recipientsFile === undefined ? undefined : beside(d.recipientsFile);
-    if (recipientsFile) readable(recipientsFile, `domains[${i}].recipientsFile`);
+    if (recipientsFile) {
+      const before = issues.length;
+      readable(recipientsFile, `domains[${i}].recipientsFile`);
+      // the file is configuration too: a bad line stops the start (and a SIGHUP reload) like a bad key
+      const r = issues.length === before ? loadRecipientsFile(recipientsFile, { ...d, name: ascii || d.name }) : null;
+      if (r && !r.ok) for (const message of r.problems) issues.push({ path: `domains[${i}].recipientsFile`, message });
+    }
     let observeMailbox = d.observeMailbox;
     if (observeMailbox !== undefined) {
       const at = observeMailbox.lastIndexOf('@');

@@ -100,9 +100,17 @@ export const addressRuleSchema = z
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['until'], message: 'required when action is defer' });
     if (r.from !== undefined && r.action !== 'accept')
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['from'], message: 'only with action accept' });
+    // SPEC §4: postmaster is always known; a rule for it would be silently dead
+    if (r.address.toLowerCase() === 'postmaster')
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['address'],
+        message: 'postmaster is always known; no rule applies to it',
+      });
   });
 
-const localPartPattern = z
+/** A known local-part or glob, as in `recipients` and each line of a recipients file. */
+export const localPartPattern = z
   .string()
   .min(1)
   .max(64)

@@ -1,6 +1,7 @@
 // The set of known recipients of every served domain. Decides nothing about SMTP. Pure, no I/O.
 import type { DomainFileConfig } from '../config/schema.js';
 import { compileGlobs, isGlob } from './glob.js';
+import type { RecipientsList } from './recipients-file.js';
 
 export type UnknownRecipientMode = 'reject' | 'reject-after-data' | 'quarantine' | 'observe';
 
@@ -15,6 +16,8 @@ export interface AddressRule {
   readonly ownerSinceMs?: number | undefined;
   /** accept with `from`: whether an envelope sender domain may use the address. */
   readonly allowsSender?: ((domain: string) => boolean) | undefined;
+  /** Where a rule from the recipients file was written (`FILE:LINE`); absent for the YAML's. */
+  readonly source?: string | undefined;
 }
 
 export type DirectoryAnswer =
@@ -41,8 +44,8 @@ export interface RecipientDirectory {
   ownership(domain: string, localPart: string): { readonly mailboxMs?: number; readonly domainMs?: number };
 }
 
-/** File entries per domain name; `null` means the file is configured but could not be read yet. */
-export type FileEntries = ReadonlyMap<string, readonly string[] | null>;
+/** Recipients file lists per domain name; `null` means the file is configured but could not be read yet. */
+export type FileEntries = ReadonlyMap<string, RecipientsList | null>;
 
 interface CompiledDomain {
   readonly mode: UnknownRecipientMode;
@@ -57,7 +60,7 @@ interface CompiledDomain {
   readonly ownerSinceMs: number | undefined;
 }
 
-function compileRule(r: DomainFileConfig['addresses'][number]): AddressRule {
+function compileRule(r: DomainFileConfig['addresses'][number], source?: string): AddressRule {
   const allowed = r.from ? compileGlobs(r.from.map((d) => d.toLowerCase())) : null;
   const exact = new Set((r.from ?? []).filter((d) => !isGlob(d)).map((d) => d.toLowerCase()));
   return {
@@ -67,6 +70,7 @@ function compileRule(r: DomainFileConfig['addresses'][number]): AddressRule {
     untilMs: r.until,
     ownerSinceMs: r.ownerSince,
     allowsSender: r.from ? (domain) => exact.has(domain) || allowed?.(domain) !== null : undefined,
+    ...(source !== undefined ? { source } : {}),
   };
 }
 
@@ -84,15 +88,21 @@ export function compileDirectory(domains: readonly DomainFileConfig[], fileEntri
     if (d.recipientsFile !== undefined) {
       if (file === null || file === undefined) fromFile = null;
       else
-        for (const e of file) {
+        for (const e of file.recipients) {
           if (isGlob(e)) globs.push(e);
           else fromFile.add(e);
         }
     }
     const exactRules = new Map<string, AddressRule>();
     const globRules = new Map<string, AddressRule>();
-    for (const r of d.addresses) {
-      const rule = compileRule(r);
+    // the YAML's rules are written before the file's: its globs are tried first, and validation
+    // refuses a file rule for an address the YAML already rules on
+    const fileRules = (d.recipientsFile !== undefined ? file?.rules : undefined) ?? [];
+    const allRules = [
+      ...d.addresses.map((r) => compileRule(r)),
+      ...fileRules.map((r) => compileRule(r.rule, `${d.recipientsFile ?? ''}:${r.line}`)),
+    ];
+    for (const rule of allRules) {
       // the first rule for a pattern wins, as the first of several globs does
       if (isGlob(rule.pattern)) {
         if (!globRules.has(rule.pattern)) globRules.set(rule.pattern, rule);

@@ -1,10 +1,14 @@
 // Keeps the recipients files of all domains loaded: reads them at start, re-reads on change,
-// keeps the previous entries when a new version cannot be read.
-import { readFileSync, watch, statSync, type FSWatcher } from 'node:fs';
+// keeps the previous version whole when a new one cannot be read or has a line that does not parse.
+import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import { parseRecipientsFile } from './recipients-file.js';
+import type { DomainFileConfig } from '../config/schema.js';
+import type { FileEntries } from './directory.js';
+import { fileSignature, loadRecipientsFile } from './load-recipients-file.js';
+import type { RecipientsList } from './recipients-file.js';
 
 export interface RecipientsFileEvents {
+  /** `error` names the file, and the line for each line that does not parse. */
   onReload(
     domain: string,
     file: string,
@@ -13,70 +17,57 @@ export interface RecipientsFileEvents {
 }
 
 export interface RecipientsFiles {
-  /** Current entries per domain (null: never read successfully). */
-  current(): Map<string, readonly string[] | null>;
+  /** Current list per domain (null: never read successfully). */
+  current(): FileEntries;
   close(): void;
 }
 
 interface Watched {
-  readonly domain: string;
+  readonly domain: DomainFileConfig;
   readonly file: string;
-  entries: readonly string[] | null;
+  list: RecipientsList | null;
   signature: string;
 }
 
 const POLL_MS = 5000;
 const DEBOUNCE_MS = 50;
 
-function readEntries(file: string): { ok: true; entries: string[]; signature: string } | { ok: false; error: string } {
-  try {
-    const st = statSync(file);
-    const text = readFileSync(file, 'utf8');
-    return { ok: true, entries: parseRecipientsFile(text), signature: `${st.ino}:${st.size}:${st.mtimeMs}` };
-  } catch (err) {
-    return { ok: false, error: (err as NodeJS.ErrnoException).code ?? String(err) };
-  }
-}
-
-function signatureOf(file: string): string {
-  try {
-    const st = statSync(file);
-    return `${st.ino}:${st.size}:${st.mtimeMs}`;
-  } catch {
-    return 'missing';
-  }
-}
+const entriesOf = (list: RecipientsList): number => list.recipients.length + list.rules.length;
 
 /**
  * Watches each file's directory, not the file, so editors and config management that replace the
  * file by rename are seen too; a slow poll backs inotify up on filesystems that do not report.
  */
 export function watchRecipientsFiles(
-  files: ReadonlyMap<string, string>,
+  domains: readonly DomainFileConfig[],
   onChange: () => void,
   events: RecipientsFileEvents,
 ): RecipientsFiles {
   const watched: Watched[] = [];
-  for (const [domain, file] of files) {
-    const r = readEntries(file);
-    watched.push({ domain, file, entries: r.ok ? r.entries : null, signature: r.ok ? r.signature : 'missing' });
-    if (!r.ok) events.onReload(domain, file, r);
+  for (const domain of domains) {
+    if (domain.recipientsFile === undefined) continue;
+    const file = domain.recipientsFile;
+    const r = loadRecipientsFile(file, domain);
+    watched.push({ domain, file, list: r.ok ? r.list : null, signature: r.signature });
+    if (!r.ok) events.onReload(domain.name, file, { ok: false, error: r.problems.join('; ') });
   }
   let timer: NodeJS.Timeout | null = null;
   const recheck = (): void => {
     timer = null;
     let changed = false;
     for (const w of watched) {
-      if (signatureOf(w.file) === w.signature) continue;
-      const r = readEntries(w.file);
+      if (fileSignature(w.file) === w.signature) continue;
+      const r = loadRecipientsFile(w.file, w.domain);
       if (r.ok) {
-        w.entries = r.entries;
+        w.list = r.list;
         w.signature = r.signature;
         changed = true;
-        events.onReload(w.domain, w.file, { ok: true, entries: r.entries.length });
-      } else if (w.signature !== `failed:${r.error}`) {
-        w.signature = `failed:${r.error}`;
-        events.onReload(w.domain, w.file, r);
+        events.onReload(w.domain.name, w.file, { ok: true, entries: entriesOf(r.list) });
+      } else if (w.signature !== r.signature) {
+        // an unreadable file is retried on every look (it may come back); a version with a bad line is
+        // not read again until it changes, and each bad version is reported once
+        w.signature = r.signature;
+        events.onReload(w.domain.name, w.file, { ok: false, error: r.problems.join('; ') });
       }
     }
     if (changed) onChange();
@@ -101,7 +92,7 @@ export function watchRecipientsFiles(
   poll?.unref();
 
   return {
-    current: () => new Map(watched.map((w) => [w.domain, w.entries])),
+    current: () => new Map(watched.map((w) => [w.domain.name, w.list])),
     close() {
       for (const fw of watchers) fw.close();
       if (poll) clearInterval(poll);

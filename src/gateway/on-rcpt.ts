@@ -45,7 +45,11 @@ function acceptedRecipient(outcome: RcptOutcome, dsn: RcptDsn | null): AcceptedR
       return {
         kind: 'observe',
         address: outcome.recipient.normalized,
-        delivery: { address: outcome.deliverTo, mailbox: outcome.deliverTo },
+        delivery: {
+          address: outcome.deliverTo,
+          mailbox: outcome.deliverTo,
+          originalRecipient: outcome.recipient.normalized,
+        },
       };
     case 'quarantine':
     case 'reject-after-data':

@@ -3,12 +3,16 @@ import { describe, expect, it } from 'vitest';
 import type { DomainFileConfig } from '../../src/config/schema.js';
 import { compileDirectory, type DirectoryAnswer, type FileEntries } from '../../src/directory/directory.js';
 import { compileGlobs, isGlob } from '../../src/directory/glob.js';
+import type { RecipientsList } from '../../src/directory/recipients-file.js';
 
 function domain(name: string, extra: Partial<DomainFileConfig> = {}): DomainFileConfig {
   return { name, unknownRecipients: 'reject', recipients: [], subaddressSeparator: '+', addresses: [], ...extra };
 }
 
 const noFiles: FileEntries = new Map();
+
+/** A recipients file of plain entries, no rules. */
+const listOf = (recipients: string[]): RecipientsList => ({ recipients, rules: [] });
 
 /** What a reject-mode domain answers for a local-part it does not know. */
 const UNKNOWN: DirectoryAnswer = { kind: 'unknown', mode: 'reject', observeMailbox: undefined };
@@ -160,7 +164,7 @@ describe('compileDirectory: subaddresses', () => {
   it('the full local-part is tried against a file entry before the base matches a listed entry', () => {
     const dir = compileDirectory(
       [domain('example.test', { recipients: ['alice'], recipientsFile: '/x/r' })],
-      new Map([['example.test', ['alice+orders']]]),
+      new Map([['example.test', listOf(['alice+orders'])]]),
     );
     expect(dir.lookup('example.test', 'alice+orders')).toEqual({
       kind: 'known',
@@ -180,7 +184,7 @@ describe('compileDirectory: recipients file entries', () => {
   const withFile = domain('example.test', { recipients: ['alice'], recipientsFile: '/cfg/example.test.recipients' });
 
   it('file entries and file globs are known', () => {
-    const dir = compileDirectory([withFile], new Map([['example.test', ['carol', 'dept-*']]]));
+    const dir = compileDirectory([withFile], new Map([['example.test', listOf(['carol', 'dept-*'])]]));
     expect(dir.lookup('example.test', 'carol')).toEqual({ kind: 'known', matchedBy: 'file', mailbox: 'carol' });
     expect(dir.lookup('example.test', 'CAROL+x')).toEqual({ kind: 'known', matchedBy: 'file', mailbox: 'carol' });
     expect(dir.lookup('example.test', 'dept-sales')).toEqual({
@@ -208,7 +212,7 @@ describe('compileDirectory: recipients file entries', () => {
   });
 
   it('an empty file is loaded, not unavailable', () => {
-    const dir = compileDirectory([withFile], new Map([['example.test', []]]));
+    const dir = compileDirectory([withFile], new Map([['example.test', listOf([])]]));
     expect(dir.lookup('example.test', 'dave')).toEqual(UNKNOWN);
   });
 });
@@ -243,7 +247,7 @@ describe('compileDirectory at scale', () => {
     const built = performance.now();
     const dir = compileDirectory(
       [domain('example.test', { recipients: ['alice'], recipientsFile: '/cfg/r' }), domain('other.test')],
-      new Map([['example.test', entries]]),
+      new Map([['example.test', listOf(entries)]]),
     );
     const compiledMs = performance.now() - built;
 

@@ -1,6 +1,15 @@
-// directory/recipients-file: the text of a recipients file → its entries (SPEC §3).
+// directory/recipients-file: the text of a recipients file → its entries (SPEC §3). Rule lines and
+// every error line: recipients-file-rules.test.ts.
 import { describe, expect, it } from 'vitest';
-import { parseRecipientsFile } from '../../src/directory/recipients-file.js';
+import { parseRecipientsFile as parse } from '../../src/directory/recipients-file.js';
+
+/** The plain entries of a file of example.test that must parse. */
+function parseRecipientsFile(text: string): readonly string[] {
+  const r = parse(text, { name: 'example.test' });
+  if (!r.ok) throw new Error(`expected the file to parse, got ${JSON.stringify(r.errors)}`);
+  expect(r.list.rules).toEqual([]);
+  return r.list.recipients;
+}
 
 describe('parseRecipientsFile', () => {
   it.each<[string, string, string[]]>([
@@ -24,8 +33,11 @@ describe('parseRecipientsFile', () => {
     expect(parseRecipientsFile(text)).toEqual(entries);
   });
 
-  it('does not treat a lone "@" prefix as an address', () => {
-    expect(parseRecipientsFile('@example.test\n')).toEqual(['@example.test']);
+  it('a lone "@" prefix is an error naming the line, not an entry', () => {
+    expect(parse('alice\n@example.test\n', { name: 'example.test' })).toEqual({
+      ok: false,
+      errors: [{ line: 2, message: '"@example.test": expected a local-part before "@"' }],
+    });
   });
 
   it('handles a large file', () => {
