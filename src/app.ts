@@ -6,7 +6,10 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createInFlight } from './app/in-flight.js';
+import { createInstanceLease } from './app/instance-lease.js';
 import { createRuntimeHolder } from './app/runtime-holder.js';
+import { THIS_PROCESS } from './quarantine/notice-claim.js';
+import { THIS_INSTANCE } from './storage/instance-id.js';
 import type { Config } from './config/load.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import type { Runtime } from './gateway/runtime.js';
@@ -90,6 +93,15 @@ export function createApp(initial: Config, deps: AppDeps): App {
     ...(deps.noticeRetryWindowMs !== undefined ? { retryWindowMs: deps.noticeRetryWindowMs } : {}),
     ...(deps.noticeDirect ? { direct: deps.noticeDirect } : {}),
   });
+  // liveness among instances sharing the data volume: a gone one's spool is removed and its notices
+  // recovered at once
+  const lease = createInstanceLease({
+    dataDir: initial.paths.dataDir,
+    id: THIS_INSTANCE,
+    token: THIS_PROCESS.token,
+    events,
+    onPeerGone: () => outbox.kick(),
+  });
   const gateway = createGateway({
     runtime: runtime.current,
     events,
@@ -128,6 +140,10 @@ export function createApp(initial: Config, deps: AppDeps): App {
     // ── start order ──
     async start() {
       const rt = runtime.current();
+      // first: our spool and leftovers are cleaned below as no live process's (a second one refuses here)
+      await lease.acquire();
+      await lease.sweep();
+      lease.start();
       await cleanUp(rt);
       const addr = await listener.listen(rt.config.server.listen.host, rt.config.server.listen.port);
       listening = true;
@@ -176,6 +192,8 @@ export function createApp(initial: Config, deps: AppDeps): App {
       await listener.close(drained === 'timeout' ? 0 : 1000);
       listening = false;
       await outbox.stop();
+      // after the outbox: a claim still held now is taken over by the others at once
+      await lease.release().catch(() => undefined);
       await retention?.stop();
       await runtime.close();
       await http?.close();

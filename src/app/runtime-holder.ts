@@ -1,8 +1,6 @@
 // The runtime a session sees (config, recipient directory, delivery, quarantine), built whole and
 // swapped with one assignment on SIGHUP or when a recipients file changes.
 import { errorText } from '../observability/error-text.js';
-import { hostname } from 'node:os';
-import path from 'node:path';
 import type { Config } from '../config/load.js';
 import { buildDelivery } from '../delivery/build.js';
 import type { Delivery } from '../delivery/delivery.js';
@@ -11,8 +9,10 @@ import { watchRecipientsFiles, type RecipientsFiles } from '../directory/watch.j
 import type { Runtime } from '../gateway/runtime.js';
 import type { EventSink } from '../observability/events.js';
 import { createQuarantineStore } from '../quarantine/store.js';
+import { claimHolderIn } from './instance-lease.js';
 import { createQuarantineUsage } from '../quarantine/usage.js';
 import type { DurableFs } from '../storage/durable-fs.js';
+import { spoolDirFor, THIS_INSTANCE } from '../storage/instance-id.js';
 
 export interface RuntimeHolder {
   readonly current: () => Runtime;
@@ -22,9 +22,8 @@ export interface RuntimeHolder {
   close(): Promise<void>;
 }
 
-// per host: instances sharing one data volume (SPEC §11) each clean only their own spool at start
-const spoolDirOf = (config: Config): string =>
-  path.join(config.paths.dataDir, 'spool', hostname().replace(/[^A-Za-z0-9._-]/g, '_') || 'host');
+// per instance: instances sharing one data volume (SPEC §11) each clean only their own spool at start
+const spoolDirOf = (config: Config): string => spoolDirFor(config.paths.dataDir, THIS_INSTANCE);
 
 export function createRuntimeHolder(
   initial: Config,
@@ -38,7 +37,10 @@ export function createRuntimeHolder(
       config,
       directory: compileDirectory(config.domains, watched.current()),
       delivery,
-      quarantine: createQuarantineStore(config.quarantine.path, deps.fs),
+      // a claim of an instance whose lease is silent or stopped is taken over at once, not after 30 min
+      quarantine: createQuarantineStore(config.quarantine.path, deps.fs, {
+        claimHolder: (host, token) => claimHolderIn(config.paths.dataDir, host, token),
+      }),
       quarantineUsage: createQuarantineUsage(config.quarantine.path, { fs: deps.fs }),
       spoolDir: spoolDirOf(config),
     };

@@ -3,6 +3,7 @@
 import { EXIT_FAILURE, EXIT_OK, type ExitCode } from './exit-codes.js';
 import type { Logger } from 'pino';
 import { createApp } from '../app.js';
+import { InstanceIdInUseError } from '../app/instance-lease.js';
 import { loadConfig, type Config } from '../config/load.js';
 import { formatIssues } from '../config/issues.js';
 import { createEventSink } from '../observability/events.js';
@@ -48,6 +49,13 @@ export async function runServe(config: Config, configPath: string, log: Logger):
   try {
     await app.start();
   } catch (err) {
+    if (err instanceof InstanceIdInUseError) {
+      events.emit({ event: 'error', where: 'instance', error: `${err.message}; ${err.hint}`, reason: err.reason });
+      await app.stop(0).catch(() => undefined);
+      await new Promise<void>((resolve) => log.flush(() => resolve()));
+      process.stderr.write(`catchall-guard: ${err.message}\n  ${err.hint}\n`);
+      return EXIT_FAILURE;
+    }
     const e = err as NodeJS.ErrnoException;
     events.emit({ event: 'error', where: 'listen', error: e.code ? `${e.code}: ${e.message}` : String(err) });
     await app.stop(0).catch(() => undefined);

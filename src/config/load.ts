@@ -4,6 +4,7 @@ import path from 'node:path';
 import { toAsciiDomain } from '../address/parse.js';
 import { loadRecipientsFile } from '../directory/load-recipients-file.js';
 import { dkimKeyFileProblem } from '../notice/dkim-sign.js';
+import { INSTANCE_ID_ENV, instanceIdProblem } from '../storage/instance-id.js';
 import { parseDocument } from 'yaml';
 import { configSchema, LOG_LEVELS, type FileConfig } from './schema.js';
 import { issueFromZod, type ConfigIssue } from './issues.js';
@@ -103,6 +104,10 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
     }
     if (host !== undefined) listen['host'] = host;
   }
+  // read by storage/instance-id.ts itself; judged here so a bad one stops the start like a bad key
+  const instanceId = env[INSTANCE_ID_ENV];
+  const instanceProblem = instanceId === undefined ? null : instanceIdProblem(instanceId);
+  if (instanceProblem !== null) issues.push({ path: INSTANCE_ID_ENV, message: instanceProblem });
   if (level !== undefined) {
     if (!(LOG_LEVELS as readonly string[]).includes(level)) {
       issues.push({

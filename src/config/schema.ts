@@ -138,6 +138,18 @@ const deliverySmtp = z
     requireTLS: z.boolean().default(false),
     auth: smtpAuth.optional(),
     timeout: duration.default('60s'),
+    /** How the upstream's certificate is checked; see README "delivery". */
+    tls: z
+      .object({
+        /** Default: on when `secure` or `requireTLS` is set, or `ca` is given. */
+        verify: z.boolean().optional(),
+        /** PEM file beside the config: the CA(s) to trust instead of the public ones. */
+        ca: nonEmpty.optional(),
+        /** The name the certificate must carry (and SNI), when `host` is an address or an alias. */
+        servername: nonEmpty.regex(/^[A-Za-z0-9.-]+$/, 'expected a host name such as mail.owner.example').optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 // The configured delivery: Maildir folders or the upstream mailbox server. Used by `serve` and by
 // `quarantine release`, so a released message takes exactly the path a live one would.
+import { readFileSync } from 'node:fs';
 import type { Config } from '../config/load.js';
 import type { DurableFs } from '../storage/durable-fs.js';
 import type { Delivery } from './delivery.js';
@@ -17,6 +18,13 @@ export function buildDelivery(config: Config, fs?: DurableFs): Delivery {
       auth: s.auth,
       timeout: s.timeout,
       name: config.server.hostname,
+      tls: {
+        // a CA given is a CA to check against; without one, opportunistic STARTTLS stays unverified
+        verify: s.tls.verify ?? (s.secure || s.requireTLS || s.tls.ca !== undefined),
+        // load.ts checked that the file is readable and holds a certificate
+        ...(s.tls.ca !== undefined ? { ca: readFileSync(s.tls.ca) } : {}),
+        ...(s.tls.servername !== undefined ? { servername: s.tls.servername } : {}),
+      },
     });
   }
   return createMaildirDelivery(config.delivery.maildir.path, fs);

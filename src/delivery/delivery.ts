@@ -6,6 +6,11 @@ export interface DeliveryRecipient {
   readonly address: string;
   /** The mailbox it belongs to (`bob@example.test`), for local delivery. */
   readonly mailbox: string;
+  /**
+   * Observe mode: the unknown address the sender used, which `address` (the observe mailbox) stands
+   * for; the copy records it as `X-Original-To:` (original-to.ts).
+   */
+  readonly originalRecipient?: string | undefined;
 }
 
 export interface DeliveryRequest {

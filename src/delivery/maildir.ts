@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { nodeDurableFs, placeMessage, type DurableFs } from '../storage/durable-fs.js';
 import type { Delivery, DeliveryOutcome, DeliveryRequest } from './delivery.js';
+import { groupByDestination, originalToHeaders } from './original-to.js';
+import { placePrefixedMessage } from './prefixed-copy.js';
 import { storageReason } from './reason.js';
 
 /** A mailbox name as a directory name: no separators, no dot files, nothing outside the tree. */
@@ -37,17 +39,20 @@ export function createMaildirDelivery(root: string, fs: DurableFs = nodeDurableF
   }
   return {
     async deliver(req: DeliveryRequest): Promise<DeliveryOutcome> {
-      const mailboxes = [...new Set(req.recipients.map((r) => r.mailbox))];
+      const groups = groupByDestination(req.recipients, (r) => r.mailbox);
       const placed: string[] = [];
       try {
         const newDirs = new Set<string>();
-        for (const mailbox of mailboxes) {
+        for (const [mailbox, group] of groups) {
           const at = mailbox.lastIndexOf('@');
           const dir = path.join(root, mailboxDirName(mailbox.slice(at + 1)), mailboxDirName(mailbox.slice(0, at)));
           await ensureMaildir(dir);
-          const name = maildirFileName(new Date(), req.message.size);
+          // one copy per mailbox; a copy that observe mode routed here says for whom (X-Original-To)
+          const prefix = originalToHeaders(group);
+          const name = maildirFileName(new Date(), req.message.size + Buffer.byteLength(prefix));
           const tmp = path.join(dir, 'tmp', name);
-          await placeMessage(fs, req.message, tmp);
+          if (prefix === '') await placeMessage(fs, req.message, tmp);
+          else await placePrefixedMessage(fs, req.message, prefix, tmp);
           const dest = path.join(dir, 'new', name);
           try {
             await fs.rename(tmp, dest);

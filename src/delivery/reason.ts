@@ -11,10 +11,23 @@ export function storageReason(err: unknown): string {
 interface SmtpClientError {
   readonly code?: string;
   readonly responseCode?: number;
+  /** nodemailer's copy of the socket's own code, under its generic ESOCKET. */
+  readonly originalCode?: string;
+}
+
+/** Node's codes for a handshake or certificate check that failed (OpenSSL's X509_V_ERR names, ERR_SSL_*, ERR_TLS_*). */
+const TLS_FAILURE =
+  /^(ERR_SSL_|ERR_TLS_|UNABLE_TO_)|CERT|^(INVALID_CA|INVALID_PURPOSE|PATH_LENGTH_EXCEEDED|HOSTNAME_MISMATCH)$/;
+
+/** Whether the upstream failed on TLS: STARTTLS refused or missing while required, or a certificate not trusted. */
+export function isTlsFailure(err: SmtpClientError): boolean {
+  return err.code === 'ETLS' || TLS_FAILURE.test(err.originalCode ?? '');
 }
 
 /** A temporary failure towards the upstream mailbox server, by what went wrong. */
 export function upstreamReason(err: SmtpClientError): string {
+  // before the reply code: a 5xx to STARTTLS is a TLS problem, and the operator should read it as one
+  if (isTlsFailure(err)) return 'upstream-tls';
   if (typeof err.responseCode === 'number')
     return err.responseCode >= 500 ? 'upstream-misconfigured' : 'upstream-tempfail';
   switch (err.code) {

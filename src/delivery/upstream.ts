@@ -1,8 +1,9 @@
 // Synchronous relay to the real mailbox server: its answer decides ours, so nothing waits in a queue.
-import { createReadStream } from 'node:fs';
 import nodemailer from 'nodemailer';
 import type { Delivery, DeliveryOutcome, DeliveryRequest, UpstreamReply } from './delivery.js';
-import { upstreamReason } from './reason.js';
+import { groupByDestination, originalToHeaders } from './original-to.js';
+import { rawWithPrefix } from './prefixed-copy.js';
+import { isTlsFailure, upstreamReason } from './reason.js';
 import { smtpEnvelope } from './smtp-envelope.js';
 
 export interface UpstreamOptions {
@@ -15,10 +16,22 @@ export interface UpstreamOptions {
   readonly timeout: number;
   /** Our own name in EHLO. */
   readonly name: string;
+  /** How the upstream's certificate is checked (build.ts derives `verify` from the settings). */
+  readonly tls: UpstreamTls;
+}
+
+export interface UpstreamTls {
+  /** Refuse a certificate that does not chain to a trusted CA or does not name `servername` (or the host). */
+  readonly verify: boolean;
+  /** PEM certificates to trust instead of Node's bundled CAs (a private CA). */
+  readonly ca?: Buffer | undefined;
+  /** The name for SNI and for the certificate check, when `host` is an IP address or another name. */
+  readonly servername?: string | undefined;
 }
 
 interface SmtpError {
   readonly code?: string;
+  readonly originalCode?: string;
   readonly responseCode?: number;
   readonly response?: string;
   readonly message?: string;
@@ -44,8 +57,29 @@ export function classifyUpstreamError(err: SmtpError): DeliveryOutcome {
     kind: 'temporary',
     source: 'upstream',
     reason: upstreamReason(err),
-    detail: err.response ?? err.code ?? err.message ?? 'unknown error',
+    // a certificate problem says what it is only in the message ("self-signed certificate")
+    detail: err.response ?? (isTlsFailure(err) ? err.message : undefined) ?? err.code ?? err.message ?? 'unknown error',
   };
+}
+
+/**
+ * The answer for a transaction handed on in several upstream transactions, none of them temporary:
+ * permanent when every one was refused, else delivered, with the recipients of a refused one
+ * among `refused` (logged; the others have the message). Pure.
+ */
+export function combineBatches(
+  done: readonly { readonly to: readonly string[]; readonly outcome: DeliveryOutcome }[],
+): DeliveryOutcome {
+  const delivered = done.filter((d) => d.outcome.kind === 'delivered');
+  const first = done[0];
+  if (delivered.length === 0 && first) return first.outcome;
+  const refused: string[] = [];
+  for (const d of done) {
+    if (d.outcome.kind === 'delivered') refused.push(...(d.outcome.refused ?? []));
+    else refused.push(...d.to);
+  }
+  const detail = delivered.map((d) => (d.outcome.kind === 'delivered' ? d.outcome.detail : '')).join('; ');
+  return { kind: 'delivered', detail, refused };
 }
 
 export function createUpstreamDelivery(opts: UpstreamOptions): Delivery {
@@ -63,31 +97,57 @@ export function createUpstreamDelivery(opts: UpstreamOptions): Delivery {
     connectionTimeout: opts.timeout,
     greetingTimeout: opts.timeout,
     socketTimeout: opts.timeout,
-    // opportunistic TLS to an internal server often meets a private certificate; verify only when TLS is required
-    tls: { rejectUnauthorized: opts.secure || opts.requireTLS },
+    // opportunistic TLS to an internal server often meets a private certificate: build.ts verifies only
+    // when TLS is required or a CA is given, unless delivery.smtp.tls.verify says otherwise
+    tls: {
+      rejectUnauthorized: opts.tls.verify,
+      ...(opts.tls.ca ? { ca: opts.tls.ca } : {}),
+      ...(opts.tls.servername ? { servername: opts.tls.servername } : {}),
+    },
     logger: false,
     debug: false,
   });
+  /** One upstream transaction: `to` as RCPTs, the message with `prefix` in front. */
+  async function send(message: DeliveryRequest['message'], mailFrom: string, to: string[], prefix: string) {
+    try {
+      const info = await transport.sendMail({
+        envelope: smtpEnvelope(mailFrom, to),
+        raw: rawWithPrefix(message, prefix),
+      });
+      const rejectedErrors = (info as { rejectedErrors?: SmtpError[] }).rejectedErrors ?? [];
+      // a recipient refused for now would be lost behind our 250: the whole transaction is retried
+      // instead (the accepted recipients may then see it twice, which beats never)
+      const temp = rejectedErrors.find((e) => (e.responseCode ?? 400) < 500);
+      if (temp) return classifyUpstreamError(temp);
+      const rejected = (info.rejected ?? []).length;
+      if (rejected > 0 && rejected >= to.length)
+        return classifyUpstreamError(rejectedErrors[0] ?? { responseCode: 550 });
+      const refused = (info.rejected ?? []).map(String);
+      return { kind: 'delivered' as const, detail: String(info.response ?? ''), refused };
+    } catch (err) {
+      return classifyUpstreamError(err as SmtpError);
+    }
+  }
   return {
     async deliver(req: DeliveryRequest): Promise<DeliveryOutcome> {
-      const to = [...new Set(req.recipients.map((r) => r.address))];
-      try {
-        const info = await transport.sendMail({
-          envelope: smtpEnvelope(req.mailFrom, to),
-          raw: req.message.kind === 'file' ? createReadStream(req.message.path) : req.message.data,
-        });
-        const rejectedErrors = (info as { rejectedErrors?: SmtpError[] }).rejectedErrors ?? [];
-        // a recipient refused for now would be lost behind our 250: the whole transaction is retried
-        // instead (the accepted recipients may then see it twice, which beats never)
-        const temp = rejectedErrors.find((e) => (e.responseCode ?? 400) < 500);
-        if (temp) return classifyUpstreamError(temp);
-        const rejected = (info.rejected ?? []).length;
-        if (rejected > 0 && rejected >= to.length)
-          return classifyUpstreamError(rejectedErrors[0] ?? { responseCode: 550 });
-        return { kind: 'delivered', detail: String(info.response ?? ''), refused: (info.rejected ?? []).map(String) };
-      } catch (err) {
-        return classifyUpstreamError(err as SmtpError);
+      // known recipients share one upstream transaction; an observe mailbox gets its own, since its
+      // copy carries X-Original-To for the addresses it stands for and no other recipient may see them
+      const batches: Array<{ readonly to: string[]; readonly prefix: string }> = [];
+      const plain: string[] = [];
+      for (const [address, group] of groupByDestination(req.recipients, (r) => r.address)) {
+        const prefix = originalToHeaders(group);
+        if (prefix === '') plain.push(address);
+        else batches.push({ to: [address], prefix });
       }
+      if (plain.length > 0) batches.unshift({ to: plain, prefix: '' });
+      const done: Array<{ readonly to: readonly string[]; readonly outcome: DeliveryOutcome }> = [];
+      for (const b of batches) {
+        const outcome = await send(req.message, req.mailFrom, b.to, b.prefix);
+        // the sender retries the whole transaction: the batches already handed on may see it twice
+        if (outcome.kind === 'temporary') return outcome;
+        done.push({ to: b.to, outcome });
+      }
+      return combineBatches(done);
     },
     async close() {
       transport.close();

@@ -41,7 +41,10 @@ export interface Outbox {
   start(): Promise<void>;
   /** Stops scheduling and waits (at most graceMs) for sends in flight. */
   stop(graceMs?: number): Promise<void>;
-  /** A new entry was committed (or, without an id, something changed on disk): look now. */
+  /**
+   * A new entry was committed: look now. Without an id, something changed on disk (another instance
+   * was found gone): entries it left `sending` are closed and pending ones scheduled, now.
+   */
   kick(qid?: string): void;
 }
 
@@ -241,7 +244,9 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     kick(qid) {
       if (stopped) return;
       if (qid === undefined) {
-        scan().then(schedulePump, () => undefined);
+        sweepInterrupted()
+          .then(scan)
+          .then(schedulePump, () => undefined);
         return;
       }
       const id = parseMessageId(qid);

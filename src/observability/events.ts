@@ -53,6 +53,19 @@ export type LogEvent =
     }
   | { event: 'reload'; ok: boolean; error?: string; what?: string; domain?: string; entries?: number }
   | { event: 'purge'; deleted: number }
+  /**
+   * Instances sharing the data volume (app/instance-lease.ts): this one `started` under `id`, is
+   * `waiting` for another host's lease of its id to go silent, or found another instance `peer-gone`.
+   */
+  | {
+      event: 'instance';
+      action: 'started' | 'waiting' | 'peer-gone';
+      id: string;
+      host?: string;
+      pid?: number;
+      lease?: 'stopped' | 'expired';
+      spoolFiles?: number;
+    }
   | { event: 'shutdown'; phase: 'draining' | 'done' | 'forced'; inFlight?: number }
   | { event: 'error'; where: string; error: string; sid?: string; qid?: string; reason?: string };
 

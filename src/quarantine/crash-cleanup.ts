@@ -1,7 +1,7 @@
 // At start: the files a crash left in the quarantine directory. A commit renames `.eml` then `.json`
 // into place, so a crash leaves temp files, or an `.eml` without its `.json`. Instances may share the
-// data volume (SPEC §11): this host's leftovers go at once, another's only when too old to belong to a
-// commit in progress.
+// data volume (SPEC §11): this instance's leftovers go at once, another's only when too old to belong
+// to a commit in progress.
 import type { DurableFs } from '../storage/durable-fs.js';
 import { TMP_SUFFIX, type EntryPaths } from './entry-paths.js';
 
@@ -10,27 +10,32 @@ export const TEMP_GRACE_MS = 10 * 60_000;
 
 export interface Leftover {
   readonly name: string;
-  /** Left by this host: no commit of ours is in progress at start, so it goes regardless of age. */
+  /** Left by this instance: no commit of ours is in progress at start, so it goes regardless of age. */
   readonly own: boolean;
+}
+
+/**
+ * `.<id>.<instance>.<kind>.tmp` (entry-paths.ts) → its entry id and instance. Entry ids hold no dot,
+ * so the instance is exactly what lies between: an instance `a.mx1` is not taken for `mx1`.
+ */
+export function parseTempName(name: string): { readonly id: string; readonly host: string } | null {
+  const m = /^\.([A-Za-z0-9_-]+)\.(.+)\.[a-z]+\.tmp$/.exec(name);
+  return m ? { id: m[1] ?? '', host: m[2] ?? '' } : null;
 }
 
 /** The leftovers among a directory's names: temp files, and `.eml` files without their `.json`. */
 export function crashLeftovers(names: readonly string[], host: string): Leftover[] {
   const jsons = new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)));
-  const ownEmlTmp = `.${host}.eml${TMP_SUFFIX}`;
-  const ownJsonTmp = `.${host}.json${TMP_SUFFIX}`;
+  const ownTemp = (name: string): boolean => parseTempName(name)?.host === host;
   // a crash between the two renames of a commit of ours leaves `<id>.eml` beside our `.<id>.<host>.json.tmp`
   const ownUnfinished = new Set(
-    names.filter((n) => n.startsWith('.') && n.endsWith(ownJsonTmp)).map((n) => n.slice(1, -ownJsonTmp.length)),
+    names.filter((n) => n.endsWith(`.json${TMP_SUFFIX}`) && ownTemp(n)).map((n) => parseTempName(n)?.id ?? ''),
   );
   const leftovers: Leftover[] = [];
   for (const name of names) {
     const orphanEml = name.endsWith('.eml') && !jsons.has(name.slice(0, -'.eml'.length));
     if (!((name.startsWith('.') && name.endsWith(TMP_SUFFIX)) || orphanEml)) continue;
-    const own =
-      name.endsWith(ownEmlTmp) ||
-      name.endsWith(ownJsonTmp) ||
-      (orphanEml && ownUnfinished.has(name.slice(0, -'.eml'.length)));
+    const own = orphanEml ? ownUnfinished.has(name.slice(0, -'.eml'.length)) : ownTemp(name);
     leftovers.push({ name, own });
   }
   return leftovers;

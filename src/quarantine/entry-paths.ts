@@ -1,13 +1,14 @@
 // Where the files of an entry live in the quarantine directory. Every path the store touches is built
 // here, from a checked MessageId or a name read from the directory, never from user input.
-import { hostname } from 'node:os';
 import path from 'node:path';
+import { THIS_INSTANCE } from '../storage/instance-id.js';
 
 /**
- * Temp names and notice claims carry the host: instances sharing a data volume (SPEC §11) tell their
- * own leftovers and claims from another's.
+ * Temp names and notice claims carry the instance id (the host name unless CATCHALL_GUARD_INSTANCE_ID
+ * says otherwise): instances sharing a data volume (SPEC §11) tell their own leftovers and claims from
+ * another's.
  */
-export const THIS_HOST = hostname().replace(/\s/g, '_');
+export const THIS_HOST = THIS_INSTANCE;
 export const TMP_SUFFIX = '.tmp';
 
 /** `.<id>.<host>.eml.tmp`: a dot name, so neither `list()` nor an orphan check takes it for an entry. */

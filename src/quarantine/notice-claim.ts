@@ -1,6 +1,7 @@
 // The notice claim: an exclusive hold on one entry's notice across all processes sharing the quarantine
-// directory, as a lock file created with O_EXCL (`.<id>.claim`, holding "<host> <token>"). At most one
-// worker sends a notice at a time; a crashed holder's claim is taken over.
+// directory, as a lock file created with O_EXCL (`.<id>.claim`, holding "<instance id> <token>"). At most
+// one worker sends a notice at a time; a crashed holder's claim is taken over: at once when its
+// instance's lease says it is gone (app/instance-lease.ts), else when the claim is stale.
 import { randomUUID } from 'node:crypto';
 import type { DurableFs } from '../storage/durable-fs.js';
 import { THIS_HOST, type EntryPaths } from './entry-paths.js';
@@ -19,19 +20,34 @@ export const THIS_PROCESS: ClaimHolder = { host: THIS_HOST, token: THIS_TOKEN };
 
 export const claimOwnerText = (holder: ClaimHolder): string => `${holder.host} ${holder.token}`;
 
+/** What a claim's holder is, by its instance's lease; `unknown` leaves the claim's age to decide. */
+export type HolderState = 'live' | 'gone' | 'unknown';
+
+/** Whether the holder of a claim (`<instance id> <token>`) is alive, by its instance's lease. */
+export type ClaimHolderCheck = (host: string, token: string) => Promise<HolderState>;
+
 /**
  * Whether an existing claim may be taken over: when it is older than `staleMs` (its holder crashed
- * mid-send, or hangs), or when it is this host's but not this process's: one instance per host (SPEC
- * §11), so that is a dead predecessor's. `owner` is the claim file's text, '' when unreadable.
+ * mid-send, or hangs); when it is this instance's but not this process's: one process per instance id
+ * (the lease refuses a second), so that is a dead predecessor's; or when the holder's lease says it is
+ * gone. A live holder's claim is never taken before `staleMs`. `owner` is the claim file's text, ''
+ * when unreadable.
  */
 export function mayTakeOver(
   claim: { readonly ageMs: number; readonly owner: string },
   staleMs: number,
   self: ClaimHolder,
+  holder: HolderState = 'unknown',
 ): boolean {
   const [host, token] = claim.owner.split(' ');
   const predecessor = host === self.host && token !== self.token;
-  return claim.ageMs >= staleMs || predecessor;
+  return claim.ageMs >= staleMs || predecessor || holder === 'gone';
+}
+
+/** The claim's holder as the claim names it; null when the text is not `<instance id> <token>`. */
+export function claimOwner(owner: string): { readonly host: string; readonly token: string } | null {
+  const m = /^(\S+) (\S+)$/.exec(owner);
+  return m ? { host: m[1] ?? '', token: m[2] ?? '' } : null;
 }
 
 // properties, not methods: the store hands them on detached from this object
@@ -41,7 +57,12 @@ export interface NoticeClaims {
   readonly release: (id: MessageId) => Promise<void>;
 }
 
-export function createNoticeClaims(fs: DurableFs, paths: EntryPaths, self: ClaimHolder = THIS_PROCESS): NoticeClaims {
+export function createNoticeClaims(
+  fs: DurableFs,
+  paths: EntryPaths,
+  self: ClaimHolder = THIS_PROCESS,
+  holderOf?: ClaimHolderCheck,
+): NoticeClaims {
   return {
     async claim(id, staleMs) {
       const file = paths.claim(id);
@@ -67,7 +88,13 @@ export function createNoticeClaims(fs: DurableFs, paths: EntryPaths, self: Claim
               () => '',
             ),
           ]);
-          if (!mayTakeOver({ ageMs, owner }, staleMs, self)) return false;
+          const named = claimOwner(owner);
+          // asked only when neither the age nor the predecessor rule decides: one small file read
+          const holder =
+            holderOf && named && !mayTakeOver({ ageMs, owner }, staleMs, self)
+              ? await holderOf(named.host, named.token).catch((): HolderState => 'unknown')
+              : 'unknown';
+          if (!mayTakeOver({ ageMs, owner }, staleMs, self, holder)) return false;
           await fs.unlink(file);
         }
       }

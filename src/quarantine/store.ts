@@ -12,7 +12,7 @@ import { entryPaths, THIS_HOST } from './entry-paths.js';
 import { createEntryReader } from './entry-reader.js';
 import { createEntryWriter, type PreparedEntry } from './entry-writer.js';
 import type { MessageId } from './id.js';
-import { createNoticeClaims } from './notice-claim.js';
+import { createNoticeClaims, THIS_PROCESS, type ClaimHolderCheck } from './notice-claim.js';
 import { purgeMatching, type PurgeResult, type PurgeRule } from './purge.js';
 
 export { UnsafeEntryFileError } from './entry-reader.js';
@@ -54,11 +54,16 @@ export interface QuarantineStore {
   releaseNotice(id: MessageId): Promise<void>;
 }
 
-export function createQuarantineStore(dir: string, fs: DurableFs = nodeDurableFs): QuarantineStore {
+/** `claimHolder`: whether a claim's holder is alive (the server passes its instances' leases). */
+export function createQuarantineStore(
+  dir: string,
+  fs: DurableFs = nodeDurableFs,
+  opts: { readonly claimHolder?: ClaimHolderCheck } = {},
+): QuarantineStore {
   const paths = entryPaths(dir);
   const writer = createEntryWriter(fs, paths);
   const reader = createEntryReader(fs, paths);
-  const claims = createNoticeClaims(fs, paths);
+  const claims = createNoticeClaims(fs, paths, THIS_PROCESS, opts.claimHolder);
 
   // a plain object, not a class: tests replace single methods with a spread
   return {

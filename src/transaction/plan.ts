@@ -18,7 +18,7 @@ export interface EntryRecipient {
 }
 
 export interface RecipientPlan {
-  /** What the delivery is asked to do: one per address, known and observed. */
+  /** What the delivery is asked to do: one per address, known and observed (one per observed address, each with its original recipient). */
   readonly deliveries: readonly DeliveryRecipient[];
   /** Known recipients, as accepted. */
   readonly delivered: readonly string[];
@@ -53,8 +53,11 @@ export function planRecipients(accepted: readonly AcceptedRecipient[]): Recipien
     if (a.kind === 'deliver') delivered.push(a.delivery.address);
     else observed.push(a.address);
     envelope.push(a.kind === 'deliver' ? a.delivery.address : a.address);
-    if (!seen.has(a.delivery.address)) {
-      seen.add(a.delivery.address);
+    // an observed address keeps a delivery of its own even when it shares the observe mailbox with
+    // others: the copy records every address it stands for (X-Original-To)
+    const key = `${a.delivery.address}\n${a.delivery.originalRecipient ?? ''}`;
+    if (!seen.has(key)) {
+      seen.add(key);
       deliveries.push(a.delivery);
     }
   }

@@ -6,6 +6,8 @@ export interface SinkMessage {
   readonly from: string;
   readonly to: string[];
   readonly raw: Buffer;
+  /** Whether the session was under STARTTLS when the message came. */
+  readonly secure: boolean;
 }
 
 export type SinkMode = 'accept' | 'tempfail' | 'reject' | 'hang';
@@ -23,7 +25,12 @@ export interface UpstreamSink {
 const err = (code: number, text: string): Error & { responseCode: number } =>
   Object.assign(new Error(text), { responseCode: code });
 
-export async function startSink(mode: SinkMode = 'accept'): Promise<UpstreamSink> {
+/** `tls`: PEM key and certificate; with them the sink offers STARTTLS (TLS 1.2 or later). */
+export interface SinkOptions {
+  readonly tls?: { readonly key: string; readonly cert: string };
+}
+
+export async function startSink(mode: SinkMode = 'accept', opts: SinkOptions = {}): Promise<UpstreamSink> {
   const messages: SinkMessage[] = [];
   const waiters: Array<() => void> = [];
   const sink: Partial<UpstreamSink> & { mode: SinkMode; rcptReplies: Map<string, { code: number; text: string }> } = {
@@ -32,7 +39,8 @@ export async function startSink(mode: SinkMode = 'accept'): Promise<UpstreamSink
   };
   const server = new SMTPServer({
     authOptional: true,
-    disabledCommands: ['AUTH', 'STARTTLS'],
+    disabledCommands: opts.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' as const } : {}),
     disableReverseLookup: true,
     logger: false,
     onRcptTo(address, _session, cb) {
@@ -55,6 +63,7 @@ export async function startSink(mode: SinkMode = 'accept'): Promise<UpstreamSink
               from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
               to: session.envelope.rcptTo.map((r) => r.address),
               raw: Buffer.concat(chunks),
+              secure: session.secure,
             });
             for (const w of waiters.splice(0)) w();
             return cb(null, 'OK upstream queued');

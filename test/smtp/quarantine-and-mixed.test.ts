@@ -386,7 +386,10 @@ describe('observe mode', () => {
     const file = path.join(bobNew, files[0] ?? '');
     expect(modeOf(file)).toBe(0o600);
     const text = readFileSync(file, 'latin1');
-    expect(text).toMatch(receivedHeader(id, 'stranger@example.test'));
+    // the copy says whom it was for (SPEC §3), above our Received: line
+    const originalTo = 'X-Original-To: stranger@example.test\r\n';
+    expect(text.startsWith(originalTo)).toBe(true);
+    expect(text.slice(originalTo.length)).toMatch(receivedHeader(id, 'stranger@example.test'));
     expect(text.endsWith(raw)).toBe(true);
     expect(listFilesRecursive(qdir(t))).toEqual([]);
 
@@ -409,7 +412,8 @@ describe('observe mode', () => {
       delivered: [],
       quarantined: [],
       observed: ['stranger@example.test'],
-      size: statSync(file).size,
+      // the message as received: the X-Original-To of its copy is not part of it
+      size: statSync(file).size - originalTo.length,
       messageId: '<observed@client.test>',
       durationMs: m.durationMs,
       code: 250,
@@ -432,9 +436,11 @@ describe('observe mode', () => {
     expect(listFilesRecursive(path.join(t.dataDir, 'mail'))).toEqual([
       path.join('example.test', 'alice', 'new', files[0] ?? ''),
     ]);
-    expect(
-      readFileSync(path.join(t.dataDir, 'mail', 'example.test', 'alice', 'new', files[0] ?? ''), 'latin1'),
-    ).toMatch(receivedHeader(id, null));
+    const text = readFileSync(path.join(t.dataDir, 'mail', 'example.test', 'alice', 'new', files[0] ?? ''), 'latin1');
+    // one copy, naming both addresses it stands for
+    const originalTo = 'X-Original-To: alice@example.test\r\nX-Original-To: stranger@example.test\r\n';
+    expect(text.startsWith(originalTo)).toBe(true);
+    expect(text.slice(originalTo.length)).toMatch(receivedHeader(id, null));
     expect(listFilesRecursive(qdir(t))).toEqual([]);
     const m = await t.events.waitFor('message', (e) => e.qid === id);
     expect(m).toMatchObject({

@@ -91,6 +91,13 @@ describe('crashLeftovers: which names a crash left, and whose', () => {
     ['aaa.mx1.example.eml.tmp', [], false, false],
     // another host whose name merely ends in the letters of ours
     ['.aaa.xmx1.example.eml.tmp', [], true, false],
+    // another instance whose id ends in ours after a dot: ids are parsed, not matched by their end
+    ['.aaa.a.mx1.example.eml.tmp', [], true, false],
+    ['bbb.eml', ['.bbb.a.mx1.example.json.tmp'], true, false],
+    // a sealed entry's composed notice, ours
+    ['.aaa.mx1.example.notice.tmp', [], true, true],
+    // a rewrite's temp name (`.<file>.<pid>.<time>.tmp`) names no instance
+    ['.aaa.json.1234.1700000000000.tmp', [], true, false],
   ] as const)('%s beside %j → leftover %s, own %s', (name, others, leftover, own) => {
     const found = crashLeftovers([...others, name], HOST).find((l) => l.name === name);
     expect(found !== undefined).toBe(leftover);

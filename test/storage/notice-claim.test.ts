@@ -5,7 +5,13 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseMessageId, type MessageId } from '../../src/quarantine/id.js';
-import { mayTakeOver, type ClaimHolder } from '../../src/quarantine/notice-claim.js';
+import {
+  claimOwnerText,
+  mayTakeOver,
+  THIS_PROCESS,
+  type ClaimHolder,
+  type HolderState,
+} from '../../src/quarantine/notice-claim.js';
 import { createQuarantineStore } from '../../src/quarantine/store.js';
 
 const dirs: string[] = [];
@@ -66,6 +72,53 @@ describe('mayTakeOver: when an existing claim is taken over', () => {
     ['a fresh claim naming a host that only starts like ours', 0, 'mx1.example.org other-token', false],
   ] as const)('%s (age %d ms, %j) → %s', (_what, ageMs, owner, expected) => {
     expect(mayTakeOver({ ageMs, owner }, STALE, self)).toBe(expected);
+  });
+
+  it.each([
+    // [what the claim's holder is by its lease, the claim's age, taken over]
+    ['gone (its lease silent or stopped)', 'gone', 0, true],
+    ['live (its lease renewed)', 'live', 0, false],
+    ['unknown (no lease)', 'unknown', 0, false],
+    // the age rule stands whatever the lease says: a holder that hangs mid-send is not waited on for ever
+    ['live, but the claim stale', 'live', STALE, true],
+  ] as const)('a claim of another instance whose holder is %s, age %d ms → %s', (_what, holder, ageMs, expected) => {
+    expect(mayTakeOver({ ageMs, owner: 'mx2.example other-token' }, STALE, self, holder)).toBe(expected);
+  });
+});
+
+describe('claimNotice with the holder judged by its lease', () => {
+  it('asks about the holder named in the claim; takes it over when gone, respects it when live', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cg-claim-'));
+    dirs.push(dir);
+    const asked: string[] = [];
+    let state: HolderState = 'live';
+    const s = createQuarantineStore(dir, undefined, {
+      claimHolder: (host, token) => {
+        asked.push(`${host} ${token}`);
+        return Promise.resolve(state);
+      },
+    });
+    writeFileSync(claimFile(dir), 'mx2.example token-of-mx2');
+    expect(await s.claimNotice(ID, HOUR)).toBe(false);
+    state = 'gone';
+    expect(await s.claimNotice(ID, HOUR)).toBe(true);
+    expect(asked).toEqual(['mx2.example token-of-mx2', 'mx2.example token-of-mx2']);
+    expect(readFileSync(claimFile(dir), 'utf8')).toBe(claimOwnerText(THIS_PROCESS));
+  });
+
+  it('a claim whose text names no holder is judged by its age alone', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cg-claim-'));
+    dirs.push(dir);
+    const asked: string[] = [];
+    const s = createQuarantineStore(dir, undefined, {
+      claimHolder: (host) => {
+        asked.push(host);
+        return Promise.resolve('gone');
+      },
+    });
+    writeFileSync(claimFile(dir), 'garbage-without-a-token');
+    expect(await s.claimNotice(ID, HOUR)).toBe(false);
+    expect(asked).toEqual([]);
   });
 });
 

@@ -56,7 +56,7 @@ const deliver = (address: string, mailbox = address): AcceptedRecipient => ({
 const observe = (address: string, to = 'alice@example.test'): AcceptedRecipient => ({
   kind: 'observe',
   address,
-  delivery: { address: to, mailbox: to },
+  delivery: { address: to, mailbox: to, originalRecipient: address },
 });
 const quarantine = (address: string): AcceptedRecipient => ({ kind: 'quarantine', address });
 
@@ -89,10 +89,13 @@ describe('planRecipients', () => {
       },
     ],
     [
-      'two observed addresses go to the observe mailbox once',
+      'two observed addresses to one observe mailbox: one delivery each, with its original recipient',
       [observe('x@example.test'), observe('y@example.test')],
       {
-        deliveries: [{ address: 'alice@example.test', mailbox: 'alice@example.test' }],
+        deliveries: [
+          { address: 'alice@example.test', mailbox: 'alice@example.test', originalRecipient: 'x@example.test' },
+          { address: 'alice@example.test', mailbox: 'alice@example.test', originalRecipient: 'y@example.test' },
+        ],
         delivered: [],
         observed: ['x@example.test', 'y@example.test'],
         quarantined: [],
@@ -107,7 +110,7 @@ describe('planRecipients', () => {
       {
         deliveries: [
           { address: 'bob@example.test', mailbox: 'bob@example.test' },
-          { address: 'carol@other.test', mailbox: 'carol@other.test' },
+          { address: 'carol@other.test', mailbox: 'carol@other.test', originalRecipient: 'z@other.test' },
         ],
         delivered: ['bob@example.test'],
         observed: ['z@other.test'],
@@ -115,6 +118,22 @@ describe('planRecipients', () => {
         rejected: [],
         entryRecipients: [{ address: 'typo@example.test' }],
         envelope: ['bob@example.test', 'typo@example.test', 'z@other.test'],
+      },
+    ],
+    [
+      'the observe mailbox itself and an observed address: two deliveries to it',
+      [deliver('alice@example.test'), observe('x@example.test'), deliver('alice@example.test')],
+      {
+        deliveries: [
+          { address: 'alice@example.test', mailbox: 'alice@example.test' },
+          { address: 'alice@example.test', mailbox: 'alice@example.test', originalRecipient: 'x@example.test' },
+        ],
+        delivered: ['alice@example.test', 'alice@example.test'],
+        observed: ['x@example.test'],
+        quarantined: [],
+        rejected: [],
+        entryRecipients: [],
+        envelope: ['alice@example.test', 'x@example.test', 'alice@example.test'],
       },
     ],
     [
