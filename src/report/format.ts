@@ -25,7 +25,7 @@ export function formatReport(s: ReportSummary, maxRows: number = REPORT_TABLE_RO
   const recipients = renderTable(
     [
       // never cut (SPEC §8): a shortened address could be taken for another one; the other columns give way
-      { header: 'RECIPIENT' },
+      { header: 'RECIPIENT', whole: true },
       { header: 'COUNT', alignRight: true },
       { header: 'FIRST SEEN' },
       { header: 'LAST SEEN' },
