@@ -3,6 +3,7 @@
 // state anywhere else.
 import { errorText } from './observability/error-text.js';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createInFlight } from './app/in-flight.js';
@@ -22,6 +23,7 @@ import { startRetention, type Retention } from './quarantine/retention.js';
 import { createFollowingResolver, type DnsResolver } from './sender-auth/dns.js';
 import { replies } from './smtp/replies.js';
 import { createSmtpListener } from './smtp/server.js';
+import { TLS_POLICY } from './smtp/tls-policy.js';
 import type { DurableFs } from './storage/durable-fs.js';
 
 export interface AppDeps {
@@ -51,7 +53,13 @@ export interface App {
 
 function readTls(config: Config): { key: Buffer; cert: Buffer } | undefined {
   const tls = config.server.tls;
-  return tls ? { key: readFileSync(tls.key), cert: readFileSync(tls.cert) } : undefined;
+  if (!tls) return undefined;
+  const pair = { key: readFileSync(tls.key), cert: readFileSync(tls.cert) };
+  // throws here, before anything is swapped, for a key that is not the certificate's (a renewal met
+  // half-way): the listener would otherwise be left without a usable context, and SIGHUP's handler
+  // would throw
+  createSecureContext({ ...pair, ...TLS_POLICY });
+  return pair;
 }
 
 /** The listener's settings that a reload may change (the rest needs a restart). */

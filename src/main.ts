@@ -15,10 +15,14 @@ commands:
   serve                                 run the SMTP server (default)
   check ADDRESS [--from S] [--rrvs D]   print the rule, the decision and the SMTP reply for a recipient
   config validate                       print "ok" or each error with its key path
-  quarantine list [--json]              entries, newest first
-  quarantine show ID [--raw]            metadata, or the raw message
-  quarantine release ID --to ADDRESS    deliver through the configured delivery, then delete
+  quarantine list [--json] [--identity FILE]
+                                        entries, newest first (sealed Subjects with --identity)
+  quarantine show ID [--raw] [--identity FILE]
+                                        metadata, or the raw message (sealed entries: --identity)
+  quarantine release ID --to ADDRESS [--identity FILE]
+                                        deliver through the configured delivery, then delete
   quarantine delete ID                  delete one entry
+                                        (show, release, delete: --as NAME names who, for the access record)
   quarantine purge [--older-than DUR]   delete expired entries (or those older than DUR)
   report [--log FILE] [--json]          unknown recipients seen in the log (stdin when no --log)
   probe                                 exit 0 when the SMTP port greets with 220 (HEALTHCHECK)
@@ -51,6 +55,8 @@ async function run(argv: string[]): Promise<ExitCode> {
         raw: { type: 'boolean' },
         to: { type: 'string' },
         'older-than': { type: 'string' },
+        identity: { type: 'string', short: 'i' },
+        as: { type: 'string' },
         log: { type: 'string' },
         domain: { type: 'string' },
         selector: { type: 'string' },
@@ -110,6 +116,8 @@ async function run(argv: string[]): Promise<ExitCode> {
         raw: values.raw ?? false,
         to: values.to,
         olderThan: values['older-than'],
+        identity: values.identity,
+        as: values.as,
       });
     }
     case 'report':

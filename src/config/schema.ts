@@ -1,5 +1,6 @@
 // The one description of the configuration file (SPEC §3). Types come from it; defaults live in it.
 import { z } from 'zod';
+import { ageRecipientProblem } from './age-recipient.js';
 import { parseDuration, parseSize } from './units.js';
 
 const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -171,6 +172,15 @@ export const quarantineSchema = z
     storeBody: z.boolean().default(true),
     /** Past this many bytes, quarantine decisions answer 452 4.3.1 until retention makes room; 0: no quota. */
     maxSize: size.default('1GB'),
+    /** An age X25519 recipient (`age1…`): every stored message is encrypted to it (SPEC §5). */
+    sealTo: z
+      .string()
+      .transform((v) => v.trim())
+      .superRefine((v, ctx) => {
+        const problem = ageRecipientProblem(v);
+        if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+      })
+      .optional(),
   })
   .strict();
 

@@ -54,6 +54,20 @@ export type LogEvent =
   | { event: 'reload'; ok: boolean; error?: string; what?: string; domain?: string; entries?: number }
   | { event: 'purge'; deleted: number }
   /**
+   * An operator's `quarantine release|delete|purge` (SPEC §5): written by the command, it outlives the
+   * entry. `by` is the OS user or --as; purge names no id, it counts.
+   */
+  | {
+      event: 'quarantine';
+      action: 'release' | 'delete' | 'purge';
+      by: string;
+      outcome: 'ok' | 'failed' | 'not-found';
+      id?: string;
+      to?: string;
+      deleted?: number;
+      reason?: string;
+    }
+  /**
    * Instances sharing the data volume (app/instance-lease.ts): this one `started` under `id`, is
    * `waiting` for another host's lease of its id to go silent, or found another instance `peer-gone`.
    */
