@@ -7,6 +7,7 @@ import { createSecureContext } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createInFlight } from './app/in-flight.js';
+import { trustedPeers } from './address/trusted-proxies.js';
 import { createInstanceLease } from './app/instance-lease.js';
 import { createRuntimeHolder } from './app/runtime-holder.js';
 import { THIS_PROCESS } from './quarantine/notice-claim.js';
@@ -50,6 +51,10 @@ export interface App {
   /** The HTTP endpoint's address, when `http.listen` is configured and start() has run. */
   readonly httpAddress: () => AddressInfo | null;
 }
+
+/** `server.proxyProtocol`: who must send a PROXY header; null when nobody may. */
+const proxyTrustOf = (config: Config): ((peer: string) => boolean) | null =>
+  config.server.proxyProtocol ? trustedPeers(config.server.proxyProtocol.trusted) : null;
 
 function readTls(config: Config): { key: Buffer; cert: Buffer } | undefined {
   const tls = config.server.tls;
@@ -125,6 +130,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
       hostname: initial.server.hostname,
       socketTimeoutMs: initial.server.socketTimeout,
       disableReverseLookup: initial.server.disableReverseLookup,
+      proxyTrusted: proxyTrustOf(initial),
       tls: readTls(initial),
       ...wireOptions(initial),
     },
@@ -183,6 +189,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
       }
       if (tls) listener.updateTls(tls);
       listener.updateOptions(wireOptions(config));
+      listener.updateProxyTrust(proxyTrustOf(config));
       events.emit({ event: 'reload', ok: true, what: 'config' });
       return { ok: true };
     },

@@ -1,5 +1,6 @@
 // The one description of the configuration file (SPEC §3). Types come from it; defaults live in it.
 import { z } from 'zod';
+import { trustedEntryProblem } from '../address/trusted-proxies.js';
 import { ageRecipientProblem } from './age-recipient.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -53,6 +54,23 @@ export const serverSchema = z
     maxUnknownRecipientsPerIp: count.default(100),
     disableReverseLookup: z.boolean().default(true),
     tls: tls.optional(),
+    /**
+     * Connections from these addresses and CIDR ranges (a load balancer, a proxy) must start with a
+     * PROXY protocol v1 header, whose client address counts instead of the peer's; nobody else's is read.
+     */
+    proxyProtocol: z
+      .object({
+        trusted: z
+          .array(
+            z.string().superRefine((entry, ctx) => {
+              const problem = trustedEntryProblem(entry);
+              if (problem !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+            }),
+          )
+          .min(1, 'list the addresses of the proxies that send the header'),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -9,6 +9,7 @@ import {
   closeIdleSessions,
   DEADLINE_EVENT,
   EARLY_TALKER_EVENT,
+  expectProxyHeaderFrom,
   registerServer,
   updateWireOptions,
   type DeadlineKind,
@@ -61,6 +62,11 @@ export interface SmtpServerOptions {
   readonly sessionTimeoutMs: number;
   readonly disableReverseLookup: boolean;
   readonly tls?: { readonly key: Buffer; readonly cert: Buffer } | undefined;
+  /**
+   * Peers whose connections must start with a PROXY protocol v1 header (`server.proxyProtocol`); the
+   * client address in it is the session's. null: nobody's header is read.
+   */
+  readonly proxyTrusted?: ((peerAddress: string) => boolean) | null;
 }
 
 export interface SmtpListener {
@@ -70,6 +76,8 @@ export interface SmtpListener {
   /** Stops listening; resolves when every session has ended (or the timeout ended them). */
   close(timeoutMs: number): Promise<void>;
   updateTls(tls: { readonly key: Buffer; readonly cert: Buffer }): void;
+  /** A reload's `server.proxyProtocol`: applies to connections accepted from now on. */
+  updateProxyTrust(trusted: ((peerAddress: string) => boolean) | null): void;
   updateOptions(
     opts: Pick<SmtpServerOptions, 'greetDelayMs' | 'maxMessageSize' | 'dataTimeoutMs' | 'sessionTimeoutMs'>,
   ): void;
@@ -154,6 +162,8 @@ export function createSmtpListener(opts: SmtpServerOptions, hooks: SmtpHooks): S
     sessionTimeoutMs: o.sessionTimeoutMs,
   });
   registerServer(server, wire(opts));
+  let proxyTrusted = opts.proxyTrusted ?? null;
+  expectProxyHeaderFrom(server, (peer) => proxyTrusted?.(peer) ?? false);
   // socket errors (resets, TLS garbage) belong to one session and must never take the process down
   server.on('error', () => undefined);
   server.on(EARLY_TALKER_EVENT, (e: { sid: string; remoteAddress: string }) =>
@@ -181,6 +191,9 @@ export function createSmtpListener(opts: SmtpServerOptions, hooks: SmtpHooks): S
     },
     updateTls(tls) {
       server.updateSecureContext({ key: tls.key, cert: tls.cert, ...TLS_POLICY });
+    },
+    updateProxyTrust(trusted) {
+      proxyTrusted = trusted;
     },
     updateOptions(o) {
       server.options.size = o.maxMessageSize;

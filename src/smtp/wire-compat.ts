@@ -9,6 +9,8 @@
 //  4. smtp-server's socketTimeout is an idle timer: a client sending one byte a second holds a DATA
 //     phase or a session open for ever. `dataTimeout` and `sessionTimeout` are wall-clock bounds.
 //  5. EHLO advertises RRVS (RFC 7293), which smtp-server does not know; the gateway checks the parameter.
+//  6. Which peers must send a PROXY protocol header: smtp-server's `useProxy` lists exact addresses,
+//     `server.proxyProtocol.trusted` takes CIDR ranges and changes on a reload.
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServer } from 'smtp-server';
 import { replies, type SmtpReply } from './replies.js';
@@ -151,6 +153,16 @@ export function registerServer(server: SMTPServer, opts: WireOptions): void {
 
 export function updateWireOptions(server: SMTPServer, opts: WireOptions): void {
   registered.set(server, opts);
+}
+
+/**
+ * The one question smtp-server asks of every accepted socket before the session (and before the
+ * greeting): must it start with a PROXY header? Answered by `trusted` for the peer's own address.
+ */
+export function expectProxyHeaderFrom(server: SMTPServer, trusted: (peerAddress: string) => boolean): void {
+  if (typeof server._expectsProxyHeader !== 'function' || typeof server._handleProxy !== 'function')
+    throw new Error('smtp-server internals changed: review src/smtp/wire-compat.ts');
+  server._expectsProxyHeader = (socket) => trusted(socket.remoteAddress ?? '');
 }
 
 /** Sessions between transactions are told to go away now; sessions inside DATA are left to finish. */

@@ -1,13 +1,15 @@
 // Address rules written in the recipients file (#12) and the file's line validation (#15), over real
 // sockets: each rule's reply, a `moved` line added while running, a broken version that keeps the last
 // good one whole, `check` naming FILE:LINE, and `config validate` naming every bad line.
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkAddress } from '../../src/cli/check.js';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import type { LogEvent } from '../../src/observability/events.js';
 import { buildDist } from '../helpers/build-dist.js';
+import { spawnServer } from '../helpers/child-server.js';
 import { runCli } from '../helpers/cli.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
 import { baseConfig, startApp, writeConfig, type TestApp } from '../helpers/start-app.js';
@@ -44,7 +46,18 @@ beforeAll(async () => {
   );
   file = path.join(t.dir, FILE);
 });
-afterAll(() => t.stop());
+afterAll(async () => {
+  await t.stop();
+  for (const dir of siteDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const siteDirs: string[] = [];
+/** A config directory of its own (for the CLI and child-process cases), removed after the suite. */
+function siteOf(...args: Parameters<typeof writeConfig>): ReturnType<typeof writeConfig> {
+  const site = writeConfig(...args);
+  siteDirs.push(site.dir);
+  return site;
+}
 
 /** The reply line to one RCPT in a session of its own. */
 async function rcptReply(address: string, from = 'someone@sender.test'): Promise<string> {
@@ -191,7 +204,7 @@ describe('hot reload of rule lines', () => {
 });
 
 describe('a bad recipients file at start: config validate, check and loadConfig', () => {
-  const site = writeConfig(
+  const site = siteOf(
     baseConfig({ domains: [{ name: 'example.test', unknownRecipients: 'reject', recipientsFile: FILE }] }),
     {
       [FILE]: [
@@ -251,5 +264,61 @@ describe('a bad recipients file at start: config validate, check and loadConfig'
     })();
     expect(checkAddress(config, 'leak-1@example.test').rule).toBe(`leak-* (quarantine) at ${listPath}:4`);
     expect(checkAddress(config, 'alice@example.test')).toEqual({ rule: null, decision: 'accept', reply: ACCEPTED });
+  });
+});
+
+describe('the served process: a bad recipients file stops the start and is refused on SIGHUP', () => {
+  it('serve exits 2 naming FILE:LINE, before listening', async () => {
+    const site = siteOf(
+      baseConfig({ domains: [{ name: 'example.test', unknownRecipients: 'reject', recipientsFile: FILE }] }),
+      { [FILE]: 'alice\njane movd jane@new.example\n' },
+    );
+    await buildDist();
+    const r = await runCli(['serve', '--config', site.configPath], { env: { CATCHALL_GUARD_DATA_DIR: site.dataDir } });
+    expect(r).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: `catchall-guard: invalid configuration (${site.configPath}):\ndomains[0].recipientsFile: ${path.join(site.dir, FILE)}:2: "movd": expected an action (accept, reject, moved, defer, quarantine) or an option (from=, ownerSince=); a local-part has no spaces\n`,
+    });
+  });
+
+  it('SIGHUP to a config whose recipients file has a bad line: reload ok:false naming it, the running list stays', async () => {
+    const raw = baseConfig({ domains: [{ name: 'example.test', unknownRecipients: 'reject', recipientsFile: FILE }] });
+    const site = siteOf(raw, {
+      [FILE]: 'alice\njane moved jane@new.example\n',
+      'next.recipients': 'carol\nbob@other.example\n',
+    });
+    await buildDist();
+    const s = await spawnServer(site.configPath, { CATCHALL_GUARD_DATA_DIR: site.dataDir });
+    const rcpt = async (address: string): Promise<string> => {
+      const { client } = await RawSmtp.connect(s.port);
+      try {
+        await client.begin();
+        return (await client.cmd(`RCPT TO:<${address}>`)).line;
+      } finally {
+        client.close();
+      }
+    };
+    try {
+      expect(await rcpt('jane@example.test')).toBe(movedTo('jane@example.test', 'jane@new.example'));
+      writeFileSync(
+        site.configPath,
+        stringify({
+          ...raw,
+          domains: [{ name: 'example.test', unknownRecipients: 'reject', recipientsFile: 'next.recipients' }],
+        }),
+      );
+      s.proc.kill('SIGHUP');
+      const bad = await s.waitForLine((l) => l['event'] === 'reload' && l['ok'] === false);
+      expect(bad['error']).toBe(
+        `domains[0].recipientsFile: ${path.join(site.dir, 'next.recipients')}:2: "bob@other.example": not an address at example.test, the domain this file belongs to`,
+      );
+      expect(await rcpt('jane@example.test')).toBe(movedTo('jane@example.test', 'jane@new.example'));
+      expect(await rcpt('carol@example.test')).toBe(unknown('carol@example.test'));
+      s.proc.kill('SIGTERM');
+      expect((await s.exited).code).toBe(0);
+    } finally {
+      s.proc.kill('SIGKILL');
+    }
   });
 });
