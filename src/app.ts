@@ -9,6 +9,7 @@ import path from 'node:path';
 import { createInFlight } from './app/in-flight.js';
 import { trustedPeers } from './address/trusted-proxies.js';
 import { createInstanceLease } from './app/instance-lease.js';
+import { restartNeeded } from './app/restart-needed.js';
 import { createRuntimeHolder } from './app/runtime-holder.js';
 import { THIS_PROCESS } from './quarantine/notice-claim.js';
 import { THIS_INSTANCE } from './storage/instance-id.js';
@@ -190,7 +191,9 @@ export function createApp(initial: Config, deps: AppDeps): App {
       if (tls) listener.updateTls(tls);
       listener.updateOptions(wireOptions(config));
       listener.updateProxyTrust(proxyTrustOf(config));
-      events.emit({ event: 'reload', ok: true, what: 'config' });
+      // judged against the start: a socket key changed and changed back needs no restart
+      const pending = restartNeeded(initial, config);
+      events.emit({ event: 'reload', ok: true, what: 'config', ...(pending.length ? { restartNeeded: pending } : {}) });
       return { ok: true };
     },
 

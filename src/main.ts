@@ -29,6 +29,7 @@ commands:
   dkim keygen --domain D --selector S [--out FILE]
                                         write a DKIM key for notices, print its DNS record
   doctor [--ip ADDRESS]                 check the DNS records mail and notices depend on (dns.servers)
+  version                               print "catchall-guard <version>" (also --version, -V)
 
 config: --config PATH, else $CATCHALL_GUARD_CONFIG, else config/default.yaml`;
 
@@ -65,6 +66,7 @@ async function run(argv: string[]): Promise<ExitCode> {
         from: { type: 'string' },
         rrvs: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
       },
     });
   } catch (err) {
@@ -73,6 +75,11 @@ async function run(argv: string[]): Promise<ExitCode> {
   const { values, positionals } = parsed;
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
+    return EXIT_OK;
+  }
+  if (values.version || positionals[0] === 'version') {
+    if (positionals.length > 1) throw new UsageError('version takes no arguments');
+    process.stdout.write(`${(await import('./cli/version.js')).versionText()}\n`);
     return EXIT_OK;
   }
   const [command = 'serve', ...rest] = positionals;

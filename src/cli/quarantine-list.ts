@@ -1,18 +1,20 @@
 // `quarantine list [--json]`: entries newest first, as an aligned table or as a JSON array.
+import { existsSync } from 'node:fs';
 import type { QuarantineEntry } from '../quarantine/entry.js';
 import type { QuarantineStore } from '../quarantine/store.js';
-import { renderTable, type Column } from './output/table.js';
+import { renderTable, type Cell, type Column } from './output/table.js';
 import { writeOut } from './output/stdout.js';
-import { writeJson } from './output/text.js';
+import { terminalText, writeJson } from './output/text.js';
 import { EXIT_OK, type ExitCode } from './exit-codes.js';
 
 const COLUMNS: readonly Column[] = [
   { header: 'ID' },
   { header: 'RECEIVED (UTC)' },
-  // when the row is too wide, the subject gives way first, then the recipients, then the sender
-  { header: 'SENDER', shrink: 1, minWidth: 12 },
-  { header: 'RECIPIENTS', shrink: 2, minWidth: 12 },
-  { header: 'SUBJECT', shrink: 3, minWidth: 12 },
+  // addresses are printed whole (an operator copies them into the recipients file), one recipient a
+  // line; when the row is too wide, the subject gives way, and past its minimum the table grows wider
+  { header: 'SENDER', whole: true },
+  { header: 'RECIPIENTS', whole: true },
+  { header: 'SUBJECT', shrink: 1, minWidth: 12 },
   { header: 'NOTICE' },
 ];
 
@@ -22,15 +24,34 @@ export function shortDate(iso: string): string {
   return Number.isNaN(t) ? iso : new Date(t).toISOString().slice(0, 16).replace('T', ' ');
 }
 
-export function entryRow(e: QuarantineEntry): string[] {
-  return [e.id, shortDate(e.receivedAt), e.mailFrom || '<>', e.recipients.join(', '), e.subject ?? '', e.notice.status];
+export function entryRow(e: QuarantineEntry): Cell[] {
+  return [e.id, shortDate(e.receivedAt), e.mailFrom || '<>', e.recipients, e.subject ?? '', e.notice.status];
 }
 
 export function formatEntryTable(entries: readonly QuarantineEntry[]): string {
   return entries.length === 0 ? 'the quarantine is empty' : renderTable(COLUMNS, entries.map(entryRow));
 }
 
+/**
+ * A quarantine directory that does not exist is named, not reported as "empty": it usually means this
+ * call looks at another data directory than the server (dataDir, CATCHALL_GUARD_DATA_DIR).
+ */
+export function missingDirText(dir: string): string {
+  return (
+    `no quarantine directory at ${terminalText(dir)}: nothing was quarantined there yet, or the server ` +
+    `keeps its data elsewhere (set dataDir in the configuration, or CATCHALL_GUARD_DATA_DIR, to the ` +
+    `server's data directory)`
+  );
+}
+
 export async function listEntries(store: QuarantineStore, json: boolean): Promise<ExitCode> {
+  if (!existsSync(store.dir)) {
+    if (json) {
+      process.stderr.write(`catchall-guard: ${missingDirText(store.dir)}\n`);
+      await writeJson([]);
+    } else await writeOut(`${missingDirText(store.dir)}\n`);
+    return EXIT_OK;
+  }
   const entries = await store.list();
   if (json) await writeJson(entries);
   else await writeOut(`${formatEntryTable(entries)}\n`);

@@ -7,8 +7,15 @@ import { InstanceIdInUseError } from '../app/instance-lease.js';
 import { loadConfig, type Config } from '../config/load.js';
 import { formatIssues } from '../config/issues.js';
 import { createEventSink } from '../observability/events.js';
+import { describeListenFailure, listenFailureText, type ListenTarget } from './listen-failure.js';
 
 export const SHUTDOWN_GRACE_MS = 30_000;
+
+function listenTargets(config: Config): ListenTarget[] {
+  const targets: ListenTarget[] = [{ key: 'server.listen', ...config.server.listen }];
+  if (config.http) targets.push({ key: 'http.listen', ...config.http.listen });
+  return targets;
+}
 
 export async function runServe(config: Config, configPath: string, log: Logger): Promise<ExitCode> {
   const events = createEventSink(log);
@@ -40,6 +47,8 @@ export async function runServe(config: Config, configPath: string, log: Logger):
       events.emit({ event: 'reload', ok: false, error: formatIssues(r.issues).replace(/\n/g, '; ') });
       return;
     }
+    // the log level is the logger's, not the app's: applied here, so it is not a restart-needed key
+    log.level = r.config.log.level;
     app.reload(r.config);
   };
   // handlers first: a SIGTERM that arrives while the listeners come up must not kill the process
@@ -56,10 +65,12 @@ export async function runServe(config: Config, configPath: string, log: Logger):
       process.stderr.write(`catchall-guard: ${err.message}\n  ${err.hint}\n`);
       return EXIT_FAILURE;
     }
-    const e = err as NodeJS.ErrnoException;
-    events.emit({ event: 'error', where: 'listen', error: e.code ? `${e.code}: ${e.message}` : String(err) });
+    const f = describeListenFailure(err, listenTargets(config));
+    events.emit({ event: 'error', where: 'listen', error: f.error, reason: f.reason, hint: f.hint });
     await app.stop(0).catch(() => undefined);
     await new Promise<void>((resolve) => log.flush(() => resolve()));
+    // stdout carries the JSON log; the operator at a terminal (or journalctl) reads this line
+    process.stderr.write(listenFailureText(f));
     return EXIT_FAILURE;
   }
   started = true;

@@ -61,8 +61,23 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
   if (!parsed.success) return { ok: false, issues: parsed.error.issues.flatMap(issueFromZod) };
 
   const configDir = path.dirname(configFile);
-  const dataDir = path.resolve(cwd, env['CATCHALL_GUARD_DATA_DIR'] ?? 'data');
+  const dataDir = resolveDataDir(parsed.data.dataDir, { env, cwd, configDir });
   return resolveAndCheck(parsed.data, { configFile, configDir, dataDir });
+}
+
+/**
+ * SPEC §3: CATCHALL_GUARD_DATA_DIR (relative to the working directory), else the file's `dataDir`
+ * (relative to the file's directory: a CLI call from another directory must find the server's data),
+ * else ./data of the working directory.
+ */
+export function resolveDataDir(
+  fromFile: string | undefined,
+  at: { readonly env: NodeJS.ProcessEnv; readonly cwd: string; readonly configDir: string },
+): string {
+  const fromEnv = at.env['CATCHALL_GUARD_DATA_DIR'];
+  if (fromEnv !== undefined && fromEnv !== '') return path.resolve(at.cwd, fromEnv);
+  if (fromFile !== undefined) return path.resolve(at.configDir, fromFile);
+  return path.resolve(at.cwd, 'data');
 }
 
 function fail(p: string, message: string): LoadResult {

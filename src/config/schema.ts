@@ -258,6 +258,12 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 export const configSchema = z
   .object({
+    /**
+     * Base of the relative data paths (Maildir, quarantine, spool); relative to the configuration
+     * file's directory, so every command given the same --config finds the same data whatever its
+     * working directory. CATCHALL_GUARD_DATA_DIR wins; neither set: ./data of the working directory.
+     */
+    dataDir: nonEmpty.optional(),
     server: serverSchema.default({}),
     domains: z.array(domainSchema).min(1, 'at least one served domain is required'),
     delivery: deliverySchema.default({}),

@@ -51,7 +51,16 @@ export type LogEvent =
       code: string;
       reason: 'data-timeout' | 'session-timeout';
     }
-  | { event: 'reload'; ok: boolean; error?: string; what?: string; domain?: string; entries?: number }
+  | {
+      event: 'reload';
+      ok: boolean;
+      error?: string;
+      what?: string;
+      domain?: string;
+      entries?: number;
+      /** Changed keys the running process cannot take over (`server.listen`, …): in force after a restart. */
+      restartNeeded?: string[];
+    }
   | { event: 'purge'; deleted: number }
   /**
    * An operator's `quarantine release|delete|purge` (SPEC §5): written by the command, it outlives the
@@ -81,7 +90,8 @@ export type LogEvent =
       spoolFiles?: number;
     }
   | { event: 'shutdown'; phase: 'draining' | 'done' | 'forced'; inFlight?: number }
-  | { event: 'error'; where: string; error: string; sid?: string; qid?: string; reason?: string };
+  /** `hint`: what the operator can do about it (listen failures: a capability, a free port). */
+  | { event: 'error'; where: string; error: string; sid?: string; qid?: string; reason?: string; hint?: string };
 
 export type EventListener = (e: LogEvent) => void;
 
@@ -94,6 +104,7 @@ export interface EventSink {
 function levelOf(e: LogEvent): 'info' | 'warn' | 'error' {
   if (e.event === 'error') return 'error';
   if (e.event === 'reload' && !e.ok) return 'error';
+  if (e.event === 'reload' && (e.restartNeeded?.length ?? 0) > 0) return 'warn';
   if (e.event === 'message' && (e.outcome === 'temporary' || e.outcome === 'permanent' || (e.refused?.length ?? 0) > 0))
     return 'warn';
   return 'info';

@@ -118,7 +118,7 @@ afterAll(async () => {
 });
 
 describe('quarantine list', () => {
-  it('lists entries newest first as a table within 100 columns, long fields cut with …', async () => {
+  it('lists entries newest first as a table: addresses whole, one recipient a line, a long subject cut with …', async () => {
     const longSubject = `Invoice ${'x'.repeat(150)}`;
     const first = await quarantineOverSmtp({ subject: 'first one' });
     const second = await quarantineOverSmtp({
@@ -133,7 +133,11 @@ describe('quarantine list', () => {
     noStackTrace(r);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^ID\s+RECEIVED \(UTC\)\s+SENDER\s+RECIPIENTS\s+SUBJECT\s+NOTICE$/);
-    for (const l of lines) expect([...l].length).toBeLessThanOrEqual(100);
+    // the recipients of the second entry each whole, the first on its row, the others below it
+    const to = lines.findIndex((l) => l.startsWith(second));
+    expect(lines[to]).toContain('  jane.doe@example.test  ');
+    expect(lines[to + 1]?.trim()).toBe('john.smith.with.a.long.name@example.test');
+    expect(lines[to + 2]?.trim()).toBe('someone.else@example.test');
     const order = [third, second, first].map((id) => lines.findIndex((l) => l.startsWith(id)));
     expect(order.every((i) => i > 0)).toBe(true);
     expect(order).toEqual([...order].sort((a, b) => a - b));
@@ -159,14 +163,18 @@ describe('quarantine list', () => {
     expect(arr[0]).toMatchObject({ mailFrom: 'orders@shop.example', notice: { status: 'suppressed' } });
   });
 
-  it('an empty quarantine says so (and --json prints [])', async () => {
+  it('a missing quarantine directory is named (and --json prints []); an empty one says so', async () => {
     const empty = writeConfig(baseConfig({ domains: DOMAINS }));
     const env = { CATCHALL_GUARD_DATA_DIR: empty.dataDir };
     const human = await cli(['quarantine', 'list', '--config', empty.configPath], env);
-    expect(human).toMatchObject({ code: 0, stdout: 'the quarantine is empty\n' });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^no quarantine directory at .*\/data\/quarantine: nothing was quarantined there yet/);
     const json = await cli(['quarantine', 'list', '--json', '--config', empty.configPath], env);
     expect(JSON.parse(json.stdout)).toEqual([]);
     expect(existsSync(empty.dataDir)).toBe(false); // listing creates nothing
+    mkdirSync(path.join(empty.dataDir, 'quarantine'), { recursive: true });
+    const none = await cli(['quarantine', 'list', '--config', empty.configPath], env);
+    expect(none).toMatchObject({ code: 0, stdout: 'the quarantine is empty\n' });
     rmSync(empty.dir, { recursive: true, force: true });
   });
 });
