@@ -1,6 +1,8 @@
 // directory/recipients-file: address rules written in the recipients file (#12) and every line it
 // refuses, with its line number (#15): the same rules, checked by the same schema, as domains[].addresses.
+import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
 import type { DomainFileConfig } from '../../src/config/schema.js';
 import { compileDirectory } from '../../src/directory/directory.js';
 import {
@@ -9,6 +11,7 @@ import {
   type FileDomain,
   type RecipientsList,
 } from '../../src/directory/recipients-file.js';
+import { baseConfig, writeConfig } from '../helpers/start-app.js';
 
 const DOMAIN: FileDomain = { name: 'example.test' };
 const day = (iso: string): number => Date.parse(`${iso}T00:00:00Z`);
@@ -263,5 +266,33 @@ describe('scale', () => {
     console.log(`recipients file: 100000 lines (100 rules) parsed in ${ms.toFixed(1)} ms`);
     expect([r.recipients.length, r.rules.length]).toEqual([99_900, 100]);
     expect(ms).toBeLessThan(2000);
+  });
+});
+
+describe('the YAML recipients refuse the same junk, by key path', () => {
+  it('an address at another domain, a name with a space, a rule for postmaster', () => {
+    const site = writeConfig(
+      baseConfig({
+        domains: [
+          {
+            name: 'example.test',
+            recipients: ['alice', 'bob@other.example', 'alice smith'],
+            addresses: [{ address: 'PostMaster', action: 'reject' }],
+          },
+        ],
+      }),
+    );
+    try {
+      expect(loadConfig({ configPath: site.configPath, env: {} })).toEqual({
+        ok: false,
+        issues: [
+          { path: 'domains[0].recipients[1]', message: 'expected a local-part without "@" or spaces' },
+          { path: 'domains[0].recipients[2]', message: 'expected a local-part without "@" or spaces' },
+          { path: 'domains[0].addresses[0].address', message: 'postmaster is always known; no rule applies to it' },
+        ],
+      });
+    } finally {
+      rmSync(site.dir, { recursive: true, force: true });
+    }
   });
 });
