@@ -5,11 +5,12 @@ import { EXIT_FAILURE, EXIT_USAGE, type ExitCode } from './exit-codes.js';
 import type { UnsafeEntryFileError } from '../quarantine/store.js';
 import { terminalText } from './output/text.js';
 
-export const QUARANTINE_USAGE = `usage: catchall-guard quarantine list [--json]
-       catchall-guard quarantine show ID [--raw | --json]
-       catchall-guard quarantine release ID --to ADDRESS
-       catchall-guard quarantine delete ID
-       catchall-guard quarantine purge [--older-than DURATION]`;
+export const QUARANTINE_USAGE = `usage: catchall-guard quarantine list [--json] [--identity FILE]
+       catchall-guard quarantine show ID [--raw | --json] [--identity FILE] [--as NAME]
+       catchall-guard quarantine release ID --to ADDRESS [--identity FILE] [--as NAME]
+       catchall-guard quarantine delete ID [--as NAME]
+       catchall-guard quarantine purge [--older-than DURATION] [--as NAME]
+--identity FILE: the age identity for entries sealed to quarantine.sealTo`;
 
 /** One line to stderr; returns the code so callers can `return fail(...)`. */
 export function fail(code: ExitCode, message: string): ExitCode {

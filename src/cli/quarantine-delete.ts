@@ -1,14 +1,40 @@
 // `quarantine delete ID` and `quarantine purge [--older-than DURATION]`.
 import { parseDuration } from '../config/units.js';
+import { errorCodeOrText } from '../observability/error-text.js';
 import type { MessageId } from '../quarantine/id.js';
 import { purgeRule } from '../quarantine/purge.js';
 import type { QuarantineStore } from '../quarantine/store.js';
 import { writeOut } from './output/stdout.js';
+import { recordAccess } from './quarantine-access.js';
+import type { QuarantineEventLog } from './quarantine-events.js';
 import { fail, noSuchEntry } from './quarantine-common.js';
 import { EXIT_OK, EXIT_USAGE, type ExitCode } from './exit-codes.js';
 
-export async function deleteEntry(store: QuarantineStore, id: MessageId): Promise<ExitCode> {
-  if (!(await store.remove(id))) return noSuchEntry(id);
+/** Who deletes, and where the `quarantine` event goes. */
+export interface DeleteContext {
+  readonly by: string;
+  readonly events: QuarantineEventLog;
+}
+
+/** The access is recorded before the entry goes (its JSON goes with it; the event stays in the log). */
+export async function deleteEntry(store: QuarantineStore, id: MessageId, ctx: DeleteContext): Promise<ExitCode> {
+  const event = { action: 'delete' as const, id, by: ctx.by };
+  let known: boolean;
+  try {
+    known = (await store.get(id)) !== null;
+  } catch {
+    // a planted metadata file: nothing to record in, but still the entry's to delete
+    known = false;
+  }
+  if (known) {
+    const recorded = await recordAccess(store, id, 'delete', ctx.by);
+    if (typeof recorded === 'number') return recorded;
+  }
+  if (!(await store.remove(id))) {
+    await ctx.events.emit({ ...event, outcome: 'not-found' });
+    return noSuchEntry(id);
+  }
+  await ctx.events.emit({ ...event, outcome: 'ok' });
   await writeOut(`deleted ${id}\n`);
   return EXIT_OK;
 }
@@ -20,6 +46,7 @@ export async function purgeEntries(
   store: QuarantineStore,
   olderThan: string | undefined,
   now: Date,
+  ctx: DeleteContext,
 ): Promise<ExitCode> {
   let olderThanMs: number | undefined;
   if (olderThan !== undefined) {
@@ -27,7 +54,14 @@ export async function purgeEntries(
     if (!d.ok) return fail(EXIT_USAGE, `--older-than: ${d.error}`);
     olderThanMs = d.value;
   }
-  const { deleted } = await store.purge(purgeRule(now, olderThanMs));
+  let deleted: number;
+  try {
+    ({ deleted } = await store.purge(purgeRule(now, olderThanMs)));
+  } catch (err) {
+    await ctx.events.emit({ action: 'purge', by: ctx.by, outcome: 'failed', reason: errorCodeOrText(err) });
+    throw err;
+  }
+  await ctx.events.emit({ action: 'purge', by: ctx.by, outcome: 'ok', deleted });
   await writeOut(`purged ${entriesWord(deleted)}\n`);
   return EXIT_OK;
 }

@@ -6,6 +6,7 @@ import { renderTable, type Cell, type Column } from './output/table.js';
 import { writeOut } from './output/stdout.js';
 import { terminalText, writeJson } from './output/text.js';
 import { EXIT_OK, type ExitCode } from './exit-codes.js';
+import { revealSubjects, SEALED_SUBJECT } from './quarantine-list-sealed.js';
 
 const COLUMNS: readonly Column[] = [
   { header: 'ID' },
@@ -16,6 +17,8 @@ const COLUMNS: readonly Column[] = [
   { header: 'RECIPIENTS', whole: true },
   { header: 'SUBJECT', shrink: 1, minWidth: 12 },
   { header: 'NOTICE' },
+  // whether anyone ever read the entry (its access record, SPEC §5): "no", or how often and by whom last
+  { header: 'OPENED' },
 ];
 
 /** `2026-11-23T10:00:05.123Z` → `2026-11-23 10:00`. */
@@ -24,12 +27,33 @@ export function shortDate(iso: string): string {
   return Number.isNaN(t) ? iso : new Date(t).toISOString().slice(0, 16).replace('T', ' ');
 }
 
-export function entryRow(e: QuarantineEntry): Cell[] {
-  return [e.id, shortDate(e.receivedAt), e.mailFrom || '<>', e.recipients, e.subject ?? '', e.notice.status];
+/** The OPENED cell: `no`, or `3× (last: alice)`. */
+export function openedText(access: QuarantineEntry['access']): string {
+  const last = access.at(-1);
+  return last ? `${access.length}× (last: ${last.by})` : 'no';
 }
 
-export function formatEntryTable(entries: readonly QuarantineEntry[]): string {
-  return entries.length === 0 ? 'the quarantine is empty' : renderTable(COLUMNS, entries.map(entryRow));
+/** `subjects`: what `--identity` decrypted of sealed entries (quarantine-list-sealed.ts). */
+export function entryRow(e: QuarantineEntry, subjects?: ReadonlyMap<string, string>): Cell[] {
+  const subject = subjects?.get(e.id) ?? (e.sealed ? SEALED_SUBJECT : (e.subject ?? ''));
+  return [
+    e.id,
+    shortDate(e.receivedAt),
+    e.mailFrom || '<>',
+    e.recipients,
+    subject,
+    e.notice.status,
+    openedText(e.access),
+  ];
+}
+
+export function formatEntryTable(entries: readonly QuarantineEntry[], subjects?: ReadonlyMap<string, string>): string {
+  return entries.length === 0
+    ? 'the quarantine is empty'
+    : renderTable(
+        COLUMNS,
+        entries.map((e) => entryRow(e, subjects)),
+      );
 }
 
 /**
@@ -44,7 +68,12 @@ export function missingDirText(dir: string): string {
   );
 }
 
-export async function listEntries(store: QuarantineStore, json: boolean): Promise<ExitCode> {
+/** With `reveal` (--identity), sealed entries' Subjects are decrypted, each read recorded first. */
+export async function listEntries(
+  store: QuarantineStore,
+  json: boolean,
+  reveal?: { readonly identities: readonly string[]; readonly by: string },
+): Promise<ExitCode> {
   if (!existsSync(store.dir)) {
     if (json) {
       process.stderr.write(`catchall-guard: ${missingDirText(store.dir)}\n`);
@@ -52,8 +81,12 @@ export async function listEntries(store: QuarantineStore, json: boolean): Promis
     } else await writeOut(`${missingDirText(store.dir)}\n`);
     return EXIT_OK;
   }
-  const entries = await store.list();
-  if (json) await writeJson(entries);
-  else await writeOut(`${formatEntryTable(entries)}\n`);
+  let entries = await store.list();
+  const subjects = reveal ? await revealSubjects(store, entries, reveal.identities, reveal.by) : undefined;
+  // the access records just written are part of what the listing shows
+  if (subjects && subjects.size > 0) entries = await store.list();
+  if (json)
+    await writeJson(entries.map((e) => (subjects?.has(e.id) ? { ...e, subject: subjects.get(e.id) ?? null } : e)));
+  else await writeOut(`${formatEntryTable(entries, subjects)}\n`);
   return EXIT_OK;
 }

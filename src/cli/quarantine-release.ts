@@ -8,7 +8,9 @@ import type { SpooledMessage } from '../message/spool.js';
 import { lookupRecipient } from '../policy/lookup.js';
 import type { MessageId } from '../quarantine/id.js';
 import type { QuarantineEntry } from '../quarantine/entry.js';
-import { UnsafeEntryFileError, type QuarantineStore } from '../quarantine/store.js';
+import { UnsafeEntryFileError, WrongIdentityError, type QuarantineStore } from '../quarantine/store.js';
+import { identityNeeded, recordAccess, wrongIdentity } from './quarantine-access.js';
+import type { QuarantineEventLog } from './quarantine-events.js';
 import { writeOut } from './output/stdout.js';
 import { terminalText } from './output/text.js';
 import { fail, noSuchEntry, unsafeEntry } from './quarantine-common.js';
@@ -63,15 +65,24 @@ function describeFailure(outcome: Exclude<DeliveryOutcome, { kind: 'delivered' }
   return `delivery refused: ${u.code}${u.enhanced ? ` ${u.enhanced}` : ''} ${terminalText(u.text)}`;
 }
 
+/** Who releases, with which key (a sealed entry), and where the `quarantine` event goes. */
+export interface ReleaseContext {
+  readonly by: string;
+  readonly identities?: readonly string[] | undefined;
+  readonly events: QuarantineEventLog;
+}
+
 export async function releaseEntry(
   config: Config,
   store: QuarantineStore,
   id: MessageId,
   to: string | undefined,
+  ctx: ReleaseContext,
 ): Promise<ExitCode> {
   if (to === undefined || to.trim() === '') return fail(EXIT_USAGE, 'quarantine release needs --to ADDRESS');
   const target = resolveReleaseTarget(config, to);
   if (!target.ok) return fail(target.code, target.error);
+  const event = { action: 'release' as const, id, by: ctx.by, to: target.recipient.address };
   let entry: QuarantineEntry | null;
   let message: SpooledMessage | null;
   try {
@@ -83,13 +94,18 @@ export async function releaseEntry(
         `entry ${id} holds the headers only (quarantine.storeBody was false): there is no message to release`,
       );
     }
-    // in memory, read through the descriptor the store checked: never delivered by path
-    message = await store.loadMessage(id);
+    if (entry.sealed && !ctx.identities) return identityNeeded(id, 'release');
+    // in memory, read through the descriptor the store checked: never delivered by path; a sealed one
+    // decrypted here, so a wrong key fails before anything is recorded or moved
+    message = entry.sealed ? await store.loadSealedMessage(id, ctx.identities ?? []) : await store.loadMessage(id);
   } catch (err) {
     if (err instanceof UnsafeEntryFileError) return unsafeEntry(id, err, `nothing delivered, entry ${id} kept`);
+    if (err instanceof WrongIdentityError) return wrongIdentity(id);
     throw err;
   }
   if (message === null) return fail(EXIT_FAILURE, `entry ${id} has no readable message file`);
+  const recorded = await recordAccess(store, id, 'release', ctx.by);
+  if (typeof recorded === 'number') return recorded;
 
   const delivery = buildDelivery(config);
   let outcome: DeliveryOutcome;
@@ -98,9 +114,14 @@ export async function releaseEntry(
   } finally {
     await delivery.close();
   }
-  if (outcome.kind !== 'delivered') return fail(EXIT_FAILURE, `${describeFailure(outcome)}; entry ${id} kept`);
+  if (outcome.kind !== 'delivered') {
+    const why = describeFailure(outcome);
+    await ctx.events.emit({ ...event, outcome: 'failed', reason: why });
+    return fail(EXIT_FAILURE, `${why}; entry ${id} kept`);
+  }
   // delivered: from here on the quarantine copy is redundant
   const removed = await store.remove(id);
+  await ctx.events.emit({ ...event, outcome: 'ok' });
   await writeOut(`released ${id} to ${target.recipient.address}${removed ? '' : ' (the entry was already gone)'}\n`);
   return EXIT_OK;
 }

@@ -1,7 +1,11 @@
 // DATA: spool the message, plan who gets it, commit (deliver + quarantine), answer, report.
 import type { Readable } from 'node:stream';
 import { EMPTY_FACTS, readMessageFacts, readMessageId } from '../message/headers.js';
-import { releaseMessage, spoolMessage } from '../message/spool.js';
+import { releaseMessage, spoolMessage, type SpooledMessage } from '../message/spool.js';
+import type { Config } from '../config/load.js';
+import { composeAtReceipt } from '../notice/compose-entry.js';
+import type { QuarantineEntry } from '../quarantine/entry.js';
+import type { QuarantineStore } from '../quarantine/store.js';
 import { composeReceivedHeader } from '../message/trace-header.js';
 import { newMessageId } from '../quarantine/id.js';
 import type { SessionInfo } from '../smtp/server.js';
@@ -15,6 +19,25 @@ import { newQuarantineEntry } from './quarantine-entry.js';
 import { envelopeKey } from './sessions.js';
 
 type DataStream = Readable & { sizeExceeded?: boolean };
+
+/**
+ * The store as the commit sees it for a sealed entry: its prepare seals the message to `sealTo` and
+ * writes beside it the notices composed now, from the header block in memory (SPEC §5). A notice that
+ * cannot be composed leaves the entry without one (the outbox records compose-error); the message is
+ * still kept.
+ */
+async function sealingStore(
+  store: QuarantineStore,
+  entry: QuarantineEntry,
+  sealTo: string,
+  message: SpooledMessage,
+  config: Config,
+  date: Date,
+): Promise<QuarantineStore> {
+  const stored = message.kind === 'memory' ? message.data.subarray(0, message.headerEnd) : message.headerBlock;
+  const notices = await composeAtReceipt(entry, stored, config, date).catch(() => []);
+  return { ...store, prepare: (e, m, storeBody) => store.prepare(e, m, storeBody, { sealTo, notices }) };
+}
 
 /** Reads the rest of a message we will not store, so the reply comes after the final dot. */
 async function drain(stream: DataStream): Promise<void> {
@@ -58,13 +81,21 @@ export function onData(
       // a spool file becomes the stored copy (hard-linked) for Maildir and quarantine, so it is fsynced;
       // for an upstream alone the upstream's 250 is the durability, and an fsync would only cost time
       const sync = rt.config.delivery.type === 'maildir' || plan.quarantined.length > 0;
+      // quarantine.sealTo: a message for the quarantine never touches the disk in clear, not even the
+      // spool; it stays in memory (at most maxMessageSize) until it is sealed (README: sealed quarantine)
+      const keepsEntry = plan.rejected.length > 0 || plan.quarantined.length > 0;
+      const sealTo = keepsEntry ? rt.config.quarantine.sealTo : undefined;
       const spooled = await spoolMessage(stream, {
         dir: rt.spoolDir,
         name: qid,
         traceHeader: trace,
         maxBytes,
         sync,
-        ...(deps.spoolMemoryLimit !== undefined ? { memoryLimit: deps.spoolMemoryLimit } : {}),
+        ...(sealTo !== undefined
+          ? { memoryLimit: Number.MAX_SAFE_INTEGER }
+          : deps.spoolMemoryLimit !== undefined
+            ? { memoryLimit: deps.spoolMemoryLimit }
+            : {}),
         ...(deps.spoolWriter ? { writer: deps.spoolWriter } : {}),
       }).catch((err: unknown) => ({ kind: 'failed' as const, err }));
       const base = { sid: info.sid, qid, from, messageId: null, delivered: [], quarantined: [], size: 0 };
@@ -97,7 +128,6 @@ export function onData(
       try {
         // a transaction is either accepting or rejecting (SPEC §4), never both: policy/decide.ts
         const rejecting = plan.rejected.length > 0;
-        const keepsEntry = rejecting || plan.quarantined.length > 0;
         // the full header facts feed the entry and its notice; the log needs only the Message-ID
         const facts = keepsEntry
           ? await readMessageFacts(message.headerBlock)
@@ -120,10 +150,14 @@ export function onData(
               facts,
               config: cfg,
             });
+        const quarantine =
+          entry && sealTo !== undefined
+            ? await sealingStore(rt.quarantine, entry, sealTo, message, cfg, receivedAt)
+            : rt.quarantine;
         const outcome = await commitTransaction(
           { qid, mailFrom: from, deliveries: plan.deliveries, quarantineEntry: entry, storeBody },
           message,
-          { delivery: rt.delivery, quarantine: rt.quarantine },
+          { delivery: rt.delivery, quarantine },
         );
         const stored = outcome.kind === 'stored';
         const r = stored && rejecting ? replies.rejectedAfterData(plan.rejected) : replyForCommit(outcome);

@@ -67,6 +67,8 @@ export function newQuarantineEntry(input: {
           },
         }
       : {}),
+    // the writer strips what a sealed entry's JSON must not hold (entry.ts sealedMetadata)
+    sealed: config.quarantine.sealTo !== undefined,
     access: [],
     notice: rejected
       ? { status: 'not-needed', attempts: 0 }

@@ -4,6 +4,7 @@
 //
 // At-most-once: the entry is switched to `sending` (fsynced) before the first byte goes out. A crash
 // while it says `sending` leaves it there, and the next start marks it failed instead of sending again.
+import { Readable } from 'node:stream';
 import { errorText } from '../observability/error-text.js';
 import type { Config } from '../config/load.js';
 import type { EventSink } from '../observability/events.js';
@@ -13,8 +14,8 @@ import type { QuarantineStore } from '../quarantine/store.js';
 import type { DnsResolver } from '../sender-auth/dns.js';
 import { verifySenderAuth, type SenderAuth } from '../sender-auth/verify.js';
 import { isRetryWindowOver, retryDelayMs } from './backoff.js';
-import { composeNotice, recipientsByDomain, type ComposedNotice } from './compose.js';
-import { wantsFailureReport } from '../message/dsn-params.js';
+import { recipientsByDomain } from './compose.js';
+import { composeEntryNotices, failureWanted, type EntryNotice } from './compose-entry.js';
 import { judgeNotice, type NoticeJudgement, type NoticePolicy } from './eligibility.js';
 import type { NoticeTemplate } from './render.js';
 import type { NoticeLanguage } from './templates.js';
@@ -48,14 +49,9 @@ export function noticePolicy(notices: Config['notices']): NoticePolicy {
   };
 }
 
-/** A send can take minutes (several MX hosts, each with its timeouts): an older claim is a crashed holder's. */
-/** Per recipient of the entry: whether its NOTIFY (RFC 3461) asks for a failure report; absent: yes. */
-export function failureWanted(entry: Pick<QuarantineEntry, 'recipients' | 'dsn'>): boolean[] {
-  return entry.recipients.map((address) =>
-    wantsFailureReport(entry.dsn?.recipients.find((r) => r.address === address)),
-  );
-}
+export { failureWanted } from './compose-entry.js';
 
+/** A send can take minutes (several MX hosts, each with its timeouts): an older claim is a crashed holder's. */
 export const NOTICE_CLAIM_STALE_MS = 30 * 60_000;
 
 /**
@@ -135,8 +131,8 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
   }
 
   const policy = noticePolicy(ctx.config.notices);
-  // the DSN quotes the original header block (never the body)
-  const originalHeaders = await store.readHeaders(id);
+  // the DSN quotes the original header block (never the body); a sealed entry's notice was composed at receipt
+  const originalHeaders = entry.sealed ? null : await store.readHeaders(id);
   const candidate = {
     mailFrom: entry.mailFrom,
     recipients: entry.recipients,
@@ -180,25 +176,18 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
   const wanted = new Set(entry.recipients.filter((_r, i) => candidate.failureWanted[i] !== false));
   const groups = recipientsByDomain(entry.recipients.filter((r) => wanted.has(r)));
   const sentDomains = [...(entry.notice.sentDomains ?? [])];
-  const notices: { domain: string; notice: ComposedNotice }[] = [];
+  let notices: EntryNotice[];
   try {
-    const template = await ctx.loadTemplate(ctx.config.notices.language, ctx.config.notices.templatesDir);
-    for (const [part, group] of groups.entries()) {
-      if (sentDomains.includes(group.domain)) continue;
-      const notice = await composeNotice({
-        entry: { ...entry, recipients: group.recipients },
-        originalHeaders: policy.format === 'dsn' ? originalHeaders : null,
-        format: policy.format,
-        language: ctx.config.notices.language,
-        from: ctx.config.notices.from,
-        hostname: ctx.config.server.hostname,
-        template,
-        date: ctx.now(),
-        contact: ctx.config.notices.contact,
-        part,
-      });
-      notices.push({ domain: group.domain, notice });
-    }
+    notices = entry.sealed
+      ? await composedAtReceipt(id, sentDomains, ctx)
+      : await composeEntryNotices({
+          entry,
+          originalHeaders,
+          config: ctx.config,
+          template: await ctx.loadTemplate(ctx.config.notices.language, ctx.config.notices.templatesDir),
+          date: ctx.now(),
+          sentDomains,
+        });
   } catch (err) {
     await write({ status: 'failed', reason: 'compose-error', attempts, to, lastError: errorText(err) }, auth);
     log('failed', 'compose-error', { detail: errorText(err) });
@@ -259,6 +248,34 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
   }
 }
 
+/**
+ * A sealed entry's notices as composed at receipt (the server cannot read its message back), less the
+ * domains already sent. Missing, they are a compose error: nothing else could say what to send.
+ */
+async function composedAtReceipt(
+  id: MessageId,
+  sentDomains: readonly string[],
+  ctx: AttemptContext,
+): Promise<EntryNotice[]> {
+  const pending = await ctx.store.readComposedNotices(id);
+  if (!pending) throw new Error(`the notice composed at receipt (${id}.notice.json) is missing or unreadable`);
+  return pending
+    .filter((n) => !sentDomains.includes(n.domain))
+    .map((n) => ({
+      domain: n.domain,
+      notice: { envelope: { from: '', to: n.to }, raw: n.raw, messageId: n.messageId },
+    }));
+}
+
+/**
+ * What the DMARC check of a sealed entry sees: its From: field alone. The server cannot read the
+ * sealed message back, so DKIM signatures go unchecked and DMARC rests on SPF aligned with that
+ * domain (README: sealed quarantine).
+ */
+function fromFieldOnly(entry: QuarantineEntry): Readable {
+  return Readable.from([Buffer.from(entry.headerFrom ? `From: ${entry.headerFrom}\r\n\r\n` : '\r\n')]);
+}
+
 /** Both results, whatever requireSenderAuth asks: the notice gate reads one, the owner both (SPEC §5). */
 function authenticate(entry: QuarantineEntry, ctx: AttemptContext): Promise<SenderAuth> {
   return verifySenderAuth(
@@ -268,7 +285,7 @@ function authenticate(entry: QuarantineEntry, ctx: AttemptContext): Promise<Send
       ip: entry.remoteAddress,
       helo: entry.helo,
       hostname: ctx.config.server.hostname,
-      openMessage: () => ctx.store.openMessage(entry.id as MessageId),
+      openMessage: () => (entry.sealed ? fromFieldOnly(entry) : ctx.store.openMessage(entry.id as MessageId)),
       dnsTimeoutMs: ctx.config.dns.timeout,
     },
     ctx.resolver,

@@ -8,9 +8,11 @@ import { Readable } from 'node:stream';
 import { scanHeaderBlock } from '../message/header-block.js';
 import type { SpooledMessage } from '../message/spool.js';
 import type { DurableFs } from '../storage/durable-fs.js';
+import { decodeComposedNotices, type PendingNotice } from './composed-notice.js';
 import { decodeEntry, type QuarantineEntry } from './entry.js';
 import type { EntryPaths } from './entry-paths.js';
 import { parseMessageId, type MessageId } from './id.js';
+import { openSealed, readAllOf } from './seal.js';
 
 /**
  * A file of an entry that is not a regular file of its own: a symbolic link, a FIFO or a directory
@@ -105,9 +107,60 @@ export interface EntryReader {
   readonly readHeaders: (id: MessageId) => Promise<Buffer | null>;
   /** Entries newest first. Unreadable metadata files (planted ones included) are skipped. */
   readonly list: () => Promise<QuarantineEntry[]>;
+  /**
+   * A sealed entry's message, decrypted with one of `identities`. Resolves once the age header has
+   * opened, so a wrong key (WrongIdentityError) or a planted file (UnsafeEntryFileError) fails before
+   * the first byte; null when there is no `.eml.age`.
+   */
+  readonly openSealedMessage: (id: MessageId, identities: readonly string[]) => Promise<Readable | null>;
+  /** A sealed entry's message whole in memory, as loadMessage gives a message in clear. */
+  readonly loadSealedMessage: (id: MessageId, identities: readonly string[]) => Promise<SpooledMessage | null>;
+  /** A sealed entry's header block, decrypted; the rest of the file is not read. */
+  readonly readSealedHeaders: (id: MessageId, identities: readonly string[]) => Promise<Buffer | null>;
+  /** A sealed entry's notices composed at receipt; null when there are none (sent, or never due). */
+  readonly readComposedNotices: (id: MessageId) => Promise<PendingNotice[] | null>;
+}
+
+/** Up to `limit` bytes of a stream, then it is destroyed: the rest is never read (nor decrypted). */
+async function readHead(stream: Readable, limit: number): Promise<{ head: Buffer; whole: boolean }> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  let whole = true;
+  try {
+    for await (const chunk of stream) {
+      const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      parts.push(b);
+      n += b.length;
+      if (n >= limit) {
+        whole = false;
+        break;
+      }
+    }
+  } finally {
+    stream.destroy();
+  }
+  return { head: Buffer.concat(parts).subarray(0, limit), whole };
+}
+
+/** The bytes of a stored message in the shape delivery takes: in memory, with its header block. */
+function inMemory(data: Buffer): SpooledMessage {
+  const headers = headerBlockOf(data.subarray(0, HEADER_READ_BYTES), data.length <= HEADER_READ_BYTES);
+  return { kind: 'memory', data, size: data.length, headerBlock: headers, headerEnd: headers.length };
 }
 
 export function createEntryReader(fs: DurableFs, paths: EntryPaths): EntryReader {
+  async function openSealedMessage(id: MessageId, identities: readonly string[]): Promise<Readable | null> {
+    let fh: FileHandle;
+    try {
+      fh = await openEntryFile(fs, paths.sealed(id));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    // the descriptor checked above is the one read: the name may be swapped meanwhile
+    return openSealed(fh.createReadStream({ autoClose: true }), identities);
+  }
+
   async function get(id: MessageId): Promise<QuarantineEntry | null> {
     let text: string;
     try {
@@ -143,8 +196,7 @@ export function createEntryReader(fs: DurableFs, paths: EntryPaths): EntryReader
         if (err instanceof UnsafeEntryFileError) throw err;
         return null;
       }
-      const headers = headerBlockOf(data.subarray(0, HEADER_READ_BYTES), data.length <= HEADER_READ_BYTES);
-      return { kind: 'memory', data, size: data.length, headerBlock: headers, headerEnd: headers.length };
+      return inMemory(data);
     },
     async readHeaders(id) {
       try {
@@ -173,6 +225,24 @@ export function createEntryReader(fs: DurableFs, paths: EntryPaths): EntryReader
         if (e) entries.push(e);
       }
       return entries;
+    },
+    openSealedMessage,
+    async loadSealedMessage(id, identities) {
+      const plain = await openSealedMessage(id, identities);
+      return plain ? inMemory(await readAllOf(plain)) : null;
+    },
+    async readSealedHeaders(id, identities) {
+      const plain = await openSealedMessage(id, identities);
+      if (!plain) return null;
+      const { head, whole } = await readHead(plain, HEADER_READ_BYTES);
+      return headerBlockOf(head, whole);
+    },
+    async readComposedNotices(id) {
+      try {
+        return decodeComposedNotices((await readEntryFile(fs, paths.composedNotice(id))).toString('utf8'));
+      } catch {
+        return null;
+      }
     },
   };
 }

@@ -2,8 +2,18 @@
 // and its removal. Nothing here reads an entry back: entry-reader.ts does.
 import type { SpooledMessage } from '../message/spool.js';
 import { placeMessage, replaceFileDurably, type DurableFs } from '../storage/durable-fs.js';
-import type { QuarantineEntry } from './entry.js';
+import { encodeComposedNotices, type PendingNotice } from './composed-notice.js';
+import { sealedMetadata, type QuarantineEntry } from './entry.js';
 import type { EntryPaths } from './entry-paths.js';
+import { writeSealedFile } from './seal.js';
+
+/** quarantine.sealTo: the message is stored encrypted to `sealTo`, its notices composed beside it. */
+export interface SealOptions {
+  /** An age X25519 recipient (`age1…`); the server holds no identity that opens what it writes. */
+  readonly sealTo: string;
+  /** The notices composed at receipt (none when no notice is due). */
+  readonly notices: readonly PendingNotice[];
+}
 
 export interface PreparedEntry {
   readonly id: string;
@@ -16,7 +26,12 @@ export interface PreparedEntry {
 // properties, not methods: the store hands them on detached from this object
 export interface EntryWriter {
   /** Both files of the entry under temp names, fsynced; the entry does not exist before commit(). */
-  readonly prepare: (entry: QuarantineEntry, message: SpooledMessage, storeBody: boolean) => Promise<PreparedEntry>;
+  readonly prepare: (
+    entry: QuarantineEntry,
+    message: SpooledMessage,
+    storeBody: boolean,
+    seal?: SealOptions,
+  ) => Promise<PreparedEntry>;
   /** Replaces the metadata atomically (temp file, fsync, rename, fsync of the directory). */
   readonly rewrite: (id: string, entry: QuarantineEntry) => Promise<void>;
   /** Removes the entry's files, whatever they are (a planted symbolic link is removed, not followed). */
@@ -51,22 +66,34 @@ export function createEntryWriter(fs: DurableFs, paths: EntryPaths): EntryWriter
     // json first: an .eml without its .json is an orphan that list() ignores and crash cleanup removes
     await fs.unlink(paths.json(id));
     await fs.unlink(paths.eml(id));
+    await fs.unlink(paths.sealed(id));
+    await fs.unlink(paths.composedNotice(id));
     await fs.unlink(paths.claim(id)).catch(() => undefined);
+    await fs.unlink(paths.lock(id)).catch(() => undefined);
   }
 
   return {
-    async prepare(entry, message, storeBody) {
+    async prepare(entry, message, storeBody, seal) {
       await ensureDir();
       const tmpEml = paths.tempEml(entry.id);
       const tmpJson = paths.tempJson(entry.id);
+      const tmpNotice = paths.tempNotice(entry.id);
+      const withNotices = seal !== undefined && seal.notices.length > 0;
       const dropTemps = async (): Promise<void> => {
         await fs.unlink(tmpEml).catch(() => undefined);
         await fs.unlink(tmpJson).catch(() => undefined);
+        await fs.unlink(tmpNotice).catch(() => undefined);
       };
       try {
-        if (storeBody) await placeMessage(fs, message, tmpEml);
+        if (seal) {
+          // sealed transactions are spooled in memory (on-data.ts): the plaintext never reaches a file
+          if (message.kind !== 'memory') throw new Error('a sealed entry needs its message in memory');
+          const plain = storeBody ? message.data : message.data.subarray(0, message.headerEnd);
+          await writeSealedFile(tmpEml, seal.sealTo, plain);
+          if (withNotices) await fs.writeNew(tmpNotice, encodeComposedNotices(seal.notices));
+        } else if (storeBody) await placeMessage(fs, message, tmpEml);
         else await fs.writeNew(tmpEml, await headerBytes(fs, message));
-        await fs.writeNew(tmpJson, encodeEntry(entry));
+        await fs.writeNew(tmpJson, encodeEntry(seal ? sealedMetadata(entry) : entry));
       } catch (err) {
         await dropTemps();
         throw err;
@@ -75,7 +102,8 @@ export function createEntryWriter(fs: DurableFs, paths: EntryPaths): EntryWriter
         id: entry.id,
         async commit() {
           try {
-            await fs.rename(tmpEml, paths.eml(entry.id));
+            await fs.rename(tmpEml, seal ? paths.sealed(entry.id) : paths.eml(entry.id));
+            if (withNotices) await fs.rename(tmpNotice, paths.composedNotice(entry.id));
             await fs.rename(tmpJson, paths.json(entry.id));
             await fs.fsyncDir(paths.dir);
           } catch (err) {

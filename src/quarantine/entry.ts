@@ -16,6 +16,13 @@ const noticeSchema = z.object({
   sentDomains: z.array(z.string()).optional(),
 });
 
+/** SPEC §5: show | show-raw | release | delete, and `list` when a Subject was decrypted for the listing. */
+export const ACCESS_ACTIONS = ['show', 'show-raw', 'release', 'delete', 'list'] as const;
+export type AccessAction = (typeof ACCESS_ACTIONS)[number];
+
+const accessSchema = z.object({ at: z.string(), action: z.string(), by: z.string() });
+export type AccessRecord = z.output<typeof accessSchema>;
+
 export const entrySchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
   receivedAt: z.string(),
@@ -54,8 +61,14 @@ export const entrySchema = z.object({
       ),
     })
     .optional(),
+  /**
+   * The message is `<id>.eml.age`, encrypted to quarantine.sealTo; the JSON then holds no Subject and
+   * no Message-ID (SPEC §5), and a pending notice waits composed in `<id>.notice.json`.
+   */
+  // optional in the type (absent reads as false): older entries and hand-made ones carry none
+  sealed: z.boolean().optional(),
   /** Who read or moved the entry, appended before anything is shown (SPEC §5). */
-  access: z.array(z.object({ at: z.string(), action: z.string(), by: z.string() })).default([]),
+  access: z.array(accessSchema).default([]),
   notice: noticeSchema,
 });
 
@@ -69,4 +82,13 @@ export function decodeEntry(text: string): QuarantineEntry | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The metadata of a sealed entry: what `list`, retention and the notice outbox need, and nothing the
+ * message says about its content. Subject and Message-ID go; the From: address stays for the outbox's
+ * DMARC check (its domain is what DMARC aligns with), and the RFC 3834 fields for its suppression rules.
+ */
+export function sealedMetadata(entry: QuarantineEntry): QuarantineEntry {
+  return { ...entry, sealed: true, subject: null, messageId: null };
 }

@@ -7,21 +7,32 @@ import type { Readable } from 'node:stream';
 import type { SpooledMessage } from '../message/spool.js';
 import { nodeDurableFs, type DurableFs } from '../storage/durable-fs.js';
 import { cleanCrashLeftovers } from './crash-cleanup.js';
-import type { NoticeState, QuarantineEntry } from './entry.js';
+import type { PendingNotice } from './composed-notice.js';
+import type { AccessRecord, NoticeState, QuarantineEntry } from './entry.js';
+import { withEntryLock } from './entry-lock.js';
 import { entryPaths, THIS_HOST } from './entry-paths.js';
 import { createEntryReader } from './entry-reader.js';
-import { createEntryWriter, type PreparedEntry } from './entry-writer.js';
+import { createEntryWriter, type PreparedEntry, type SealOptions } from './entry-writer.js';
 import type { MessageId } from './id.js';
 import { createNoticeClaims, THIS_PROCESS, type ClaimHolderCheck } from './notice-claim.js';
 import { purgeMatching, type PurgeResult, type PurgeRule } from './purge.js';
+import { cleanSealedOrphans } from './sealed-leftovers.js';
 
 export { UnsafeEntryFileError } from './entry-reader.js';
-export type { PreparedEntry } from './entry-writer.js';
+export type { PreparedEntry, SealOptions } from './entry-writer.js';
+export type { PendingNotice } from './composed-notice.js';
+export { WrongIdentityError } from './seal.js';
 export type { PurgeRule } from './purge.js';
 
 export interface QuarantineStore {
   readonly dir: string;
-  prepare(entry: QuarantineEntry, message: SpooledMessage, storeBody: boolean): Promise<PreparedEntry>;
+  /** With `seal`, the message is stored age-encrypted (`<id>.eml.age`) and the JSON keeps no Subject. */
+  prepare(
+    entry: QuarantineEntry,
+    message: SpooledMessage,
+    storeBody: boolean,
+    seal?: SealOptions,
+  ): Promise<PreparedEntry>;
   /** null when there is no such entry or its metadata does not decode; UnsafeEntryFileError for a planted file. */
   get(id: MessageId): Promise<QuarantineEntry | null>;
   /** The stored message as a stream; a planted file makes it fail (UnsafeEntryFileError) before its first byte. */
@@ -35,6 +46,21 @@ export interface QuarantineStore {
   readHeaders(id: MessageId): Promise<Buffer | null>;
   /** Entries newest first. Unreadable metadata files (planted ones included) are skipped. */
   list(): Promise<QuarantineEntry[]>;
+  /** A sealed entry's message decrypted; a wrong key fails (WrongIdentityError) before the first byte. */
+  openSealedMessage(id: MessageId, identities: readonly string[]): Promise<Readable | null>;
+  loadSealedMessage(id: MessageId, identities: readonly string[]): Promise<SpooledMessage | null>;
+  readSealedHeaders(id: MessageId, identities: readonly string[]): Promise<Buffer | null>;
+  /** A sealed entry's notices as composed at receipt; null once settled (or when none was due). */
+  readComposedNotices(id: MessageId): Promise<PendingNotice[] | null>;
+  /**
+   * Appends to the entry's access record, durably, before the caller shows or moves anything (SPEC
+   * §5); null when there is no such entry.
+   */
+  appendAccess(id: MessageId, record: AccessRecord): Promise<QuarantineEntry | null>;
+  /**
+   * Writes the notice state; once it is settled (neither pending nor sending) a sealed entry's composed
+   * notices are deleted: nothing of the message stays in clear longer than it has to.
+   */
   updateNotice(
     id: MessageId,
     notice: NoticeState,
@@ -65,6 +91,19 @@ export function createQuarantineStore(
   const reader = createEntryReader(fs, paths);
   const claims = createNoticeClaims(fs, paths, THIS_PROCESS, opts.claimHolder);
 
+  /** Read, change, write the metadata under the entry's lock: the server and a command may both rewrite it. */
+  const rewriteLocked = (
+    id: MessageId,
+    change: (current: QuarantineEntry) => QuarantineEntry,
+  ): Promise<QuarantineEntry | null> =>
+    withEntryLock(fs, paths.lock(id), async () => {
+      const current = await reader.get(id);
+      if (!current) return null;
+      const next = change(current);
+      await writer.rewrite(id, next);
+      return next;
+    });
+
   // a plain object, not a class: tests replace single methods with a spread
   return {
     dir,
@@ -74,13 +113,17 @@ export function createQuarantineStore(
     loadMessage: reader.loadMessage,
     readHeaders: reader.readHeaders,
     list: reader.list,
+    openSealedMessage: reader.openSealedMessage,
+    loadSealedMessage: reader.loadSealedMessage,
+    readSealedHeaders: reader.readSealedHeaders,
+    readComposedNotices: reader.readComposedNotices,
     async updateNotice(id, notice, extra) {
-      const current = await reader.get(id);
-      if (!current) return null;
-      const next: QuarantineEntry = { ...current, ...extra, notice };
-      await writer.rewrite(id, next);
+      const next = await rewriteLocked(id, (current) => ({ ...current, ...extra, notice }));
+      if (next?.sealed && notice.status !== 'pending' && notice.status !== 'sending')
+        await fs.unlink(paths.composedNotice(id));
       return next;
     },
+    appendAccess: (id, record) => rewriteLocked(id, (current) => ({ ...current, access: [...current.access, record] })),
     async remove(id) {
       // lstat: a planted symbolic link is an entry file to delete, whatever it points at
       const exists = (file: string): Promise<boolean> =>
@@ -88,12 +131,13 @@ export function createQuarantineStore(
           () => true,
           () => false,
         );
-      if (!(await exists(paths.json(id))) && !(await exists(paths.eml(id)))) return false;
+      const files = [paths.json(id), paths.eml(id), paths.sealed(id)];
+      if (!(await Promise.all(files.map(exists))).some(Boolean)) return false;
       await writer.remove(id);
       return true;
     },
     purge: async (rule) => purgeMatching(await reader.list(), rule, writer.remove),
-    cleanTemp: () => cleanCrashLeftovers(fs, paths, THIS_HOST),
+    cleanTemp: async () => (await cleanCrashLeftovers(fs, paths, THIS_HOST)) + (await cleanSealedOrphans(fs, paths)),
     claimNotice: claims.claim,
     releaseNotice: claims.release,
   };

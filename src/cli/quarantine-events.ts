@@ -1,0 +1,24 @@
+// The `quarantine` events of release, delete and purge (SPEC §5): the log keeps what an operator did
+// after the entry itself is gone. Written where the server's events go when `log.file` is set (the
+// same rotated files, so one log holds both), else as JSON lines on stderr: stdout carries the
+// command's own output, which a JSON line would break for whoever reads or pipes it.
+import { pino } from 'pino';
+import type { Config } from '../config/load.js';
+import { createEventSink, type LogEvent } from '../observability/events.js';
+import { createLogger } from '../observability/logger.js';
+
+export type QuarantineEvent = Extract<LogEvent, { event: 'quarantine' }>;
+
+export interface QuarantineEventLog {
+  emit(e: Omit<QuarantineEvent, 'event'>): Promise<void>;
+}
+
+export function openQuarantineEvents(config: Config): QuarantineEventLog {
+  return {
+    async emit(e) {
+      const logger = createLogger(config.log.level, pino.destination({ dest: 2, sync: true }));
+      createEventSink(logger).emit({ event: 'quarantine', ...e });
+      await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    },
+  };
+}
