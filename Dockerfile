@@ -13,9 +13,13 @@ RUN npm run build
 
 # ---- runtime ----
 FROM node:26-bookworm-slim
+# the SMTP address is fixed by the environment, which wins over the file: a mounted config naming
+# another server.listen cannot move the port away from `-p …:2525` and the HEALTHCHECK. The metrics
+# endpoint stays off unless asked for: -e CATCHALL_GUARD_HTTP_LISTEN=0.0.0.0:9025 (README, Docker)
 ENV NODE_ENV=production \
     CATCHALL_GUARD_DATA_DIR=/data \
-    CATCHALL_GUARD_HOST=0.0.0.0
+    CATCHALL_GUARD_HOST=0.0.0.0 \
+    CATCHALL_GUARD_PORT=2525
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` would run tsc, which is a dev dependency and has nothing to compile here
@@ -25,6 +29,8 @@ COPY config ./config
 # a named volume mounted on /data inherits this ownership, so the unprivileged user can write to it
 RUN mkdir -p /data && chown node:node /data
 USER node
+# 9025 (metrics, opt-in) is not EXPOSEd: `docker run -P` would publish it on every host address,
+# and it has no authentication; publish it yourself, e.g. -p 127.0.0.1:9025:9025
 EXPOSE 2525
 VOLUME /data
 HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 \

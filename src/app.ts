@@ -7,6 +7,7 @@ import { createSecureContext } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createInFlight } from './app/in-flight.js';
+import { removeRuntimeFile, runtimeFilePath, writeRuntimeFile } from './app/runtime-file.js';
 import { trustedPeers } from './address/trusted-proxies.js';
 import { createInstanceLease } from './app/instance-lease.js';
 import { restartNeeded } from './app/restart-needed.js';
@@ -96,6 +97,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
   const metrics = createMetrics(events);
   const runtime = createRuntimeHolder(initial, { events, fs: deps.fs });
   const inFlight = createInFlight();
+  const runtimeFile = runtimeFilePath(initial.paths.dataDir);
   // notices are sent by a background outbox after the transaction, never on the SMTP path
   const outbox = createOutbox({
     runtime: runtime.current,
@@ -171,6 +173,13 @@ export function createApp(initial: Config, deps: AppDeps): App {
         httpAddress = await http.listen(httpListen.host, httpListen.port);
         events.emit({ event: 'listening', host: httpAddress.address, port: httpAddress.port, proto: 'http' });
       }
+      // what `probe` checks: the addresses bound, whatever the config file says by now
+      await writeRuntimeFile(runtimeFile, {
+        pid: process.pid,
+        started: new Date().toISOString(),
+        smtp: { host: addr.address, port: addr.port },
+        http: httpAddress && { host: httpAddress.address, port: httpAddress.port },
+      }).catch((err: unknown) => events.emit({ event: 'error', where: 'runtime-file', error: errorText(err) }));
       return addr;
     },
 
@@ -209,6 +218,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
       listener.closeIdle(replies.shuttingDown());
       await listener.close(drained === 'timeout' ? 0 : 1000);
       listening = false;
+      await removeRuntimeFile(runtimeFile).catch(() => undefined);
       await outbox.stop();
       // after the outbox: a claim still held now is taken over by the others at once
       await lease.release().catch(() => undefined);

@@ -6,7 +6,7 @@ import { errorText } from './observability/error-text.js';
 import { parseArgs } from 'node:util';
 import { loadConfig, resolveConfigPath, type Config } from './config/load.js';
 import { formatIssues } from './config/issues.js';
-import { createLogger } from './observability/logger.js';
+import { openLogger } from './observability/logger.js';
 // commands are imported when used: `probe` (the container's HEALTHCHECK) and `check` stay fast
 
 const USAGE = `usage: catchall-guard [command] [--config PATH]
@@ -92,7 +92,7 @@ async function run(argv: string[]): Promise<ExitCode> {
       const code = await runServe(
         config,
         resolveConfigPath({ configPath: values.config }),
-        createLogger(config.log.level),
+        await openLogger(config.log),
       );
       // the drain is over and the log flushed: a socket still open (a notice peer that never answers)
       // must not keep the process alive past its orchestrator's patience

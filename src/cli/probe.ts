@@ -2,19 +2,36 @@
 import { EXIT_FAILURE, EXIT_OK, type ExitCode } from './exit-codes.js';
 import net from 'node:net';
 import type { Config } from '../config/load.js';
+import { processAlive, readRuntimeFile, runtimeFilePath, type RuntimeInfo } from '../app/runtime-file.js';
 
 export const PROBE_TIMEOUT_MS = 5_000;
 
 export interface ProbeTarget {
   readonly host: string;
   readonly port: number;
+  /** Where the address came from, for the failure message: the running server's runtime file, or the configuration. */
+  readonly from?: string;
 }
 
-/** A wildcard listen address is probed over loopback; a specific one as configured. */
-export function probeTarget(config: Config): ProbeTarget {
-  const { host, port } = config.server.listen;
+/**
+ * The address the running server bound, from its runtime file (app/runtime-file.ts), when the file is
+ * there and its process alive; else null, and the configuration (with its environment overrides) decides.
+ */
+export function boundAddress(config: Config): { readonly file: string; readonly info: RuntimeInfo } | null {
+  const file = runtimeFilePath(config.paths.dataDir);
+  const info = readRuntimeFile(file);
+  // a file left by a killed server names a port nobody listens on: the configuration knows better
+  return info && processAlive(info.pid) ? { file, info } : null;
+}
+
+/** A wildcard listen address is probed over loopback; a specific one as bound (or configured). */
+export function probeTarget(
+  config: Config,
+  bound: { readonly file: string; readonly info: RuntimeInfo } | null = null,
+): ProbeTarget {
+  const { host, port } = bound ? bound.info.smtp : config.server.listen;
   const wildcard = host === '' || host === '0.0.0.0' || host === '::' || host === '[::]' || host === 'localhost';
-  return { host: wildcard ? '127.0.0.1' : host, port };
+  return { host: wildcard ? '127.0.0.1' : host, port, from: bound ? bound.file : 'the configuration' };
 }
 
 export type ProbeResult =
@@ -69,11 +86,12 @@ export function probeSmtp(target: ProbeTarget, timeoutMs: number = PROBE_TIMEOUT
 }
 
 export async function runProbe(config: Config): Promise<ExitCode> {
-  const r = await probeSmtp(probeTarget(config));
+  const target = probeTarget(config, boundAddress(config));
+  const r = await probeSmtp(target);
   if (r.ok) {
     process.stdout.write(`ok: ${r.greeting}\n`);
     return EXIT_OK;
   }
-  process.stderr.write(`catchall-guard: probe failed: ${r.error}\n`);
+  process.stderr.write(`catchall-guard: probe failed: ${r.error} (address from ${target.from})\n`);
   return EXIT_FAILURE;
 }

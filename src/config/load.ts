@@ -8,6 +8,7 @@ import { INSTANCE_ID_ENV, instanceIdProblem } from '../storage/instance-id.js';
 import { parseDocument } from 'yaml';
 import { configSchema, LOG_LEVELS, type FileConfig } from './schema.js';
 import { issueFromZod, type ConfigIssue } from './issues.js';
+import { parseListenAddress } from './listen-address.js';
 
 export interface Config extends FileConfig {
   readonly paths: {
@@ -102,7 +103,7 @@ function ensureObject(parent: Record<string, unknown>, key: string): Record<stri
   return typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 }
 
-/** SPEC §3: the four environment variables win over the file. */
+/** SPEC §3: the four environment variables win over the file; CATCHALL_GUARD_HTTP_LISTEN too (the container's metrics). */
 function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const port = env['CATCHALL_GUARD_PORT'];
@@ -118,6 +119,14 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
       else listen['port'] = Number(port);
     }
     if (host !== undefined) listen['host'] = host;
+  }
+  // the container's opt-in metrics endpoint: it must listen beyond loopback for a Prometheus outside
+  const httpListen = env['CATCHALL_GUARD_HTTP_LISTEN'];
+  if (httpListen !== undefined) {
+    const r = parseListenAddress(httpListen);
+    const http = ensureObject(raw, 'http');
+    if (!r.ok) issues.push({ path: 'CATCHALL_GUARD_HTTP_LISTEN', message: r.error });
+    else if (http) http['listen'] = { host: r.host, port: r.port };
   }
   // read by storage/instance-id.ts itself; judged here so a bad one stops the start like a bad key
   const instanceId = env[INSTANCE_ID_ENV];
@@ -218,6 +227,7 @@ function resolveAndCheck(cfg: FileConfig, paths: Config['paths']): LoadResult {
     domains,
     delivery: { ...cfg.delivery, maildir: { path: data(cfg.delivery.maildir.path) } },
     quarantine: { ...cfg.quarantine, path: data(cfg.quarantine.path) },
+    log: { ...cfg.log, file: cfg.log.file && { ...cfg.log.file, path: data(cfg.log.file.path) } },
     notices: { ...cfg.notices, templatesDir, dkim },
     paths,
   };

@@ -256,6 +256,17 @@ export const dnsSchema = z
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** The JSON log into rotated files instead of stdout: `<path>` → `<name>.1.log`, `.2.log`, … (pino-roll). */
+const logFile = z
+  .object({
+    // pino-roll refuses these (Windows file-name rules); said here, at validation, not at the first write
+    path: nonEmpty.regex(/^[^<>"|?*:\0]+$/, 'expected a file path without < > " | ? * or :'),
+    maxSize: size.pipe(z.number().min(1024, 'at least 1KB')).default('50MB'),
+    /** Files kept, the one being written included; the oldest goes at each rotation. */
+    keep: count.min(1).default(20),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /**
@@ -271,7 +282,7 @@ export const configSchema = z
     notices: noticesSchema.default({}),
     dns: dnsSchema.default({}),
     log: z
-      .object({ level: z.enum(LOG_LEVELS).default('info') })
+      .object({ level: z.enum(LOG_LEVELS).default('info'), file: logFile.optional() })
       .strict()
       .default({}),
     http: z

@@ -1,6 +1,7 @@
 // The SPEC §7 event catalogue: the only place event names and fields live.
 import type { Logger } from 'pino';
 import type { DecisionKind } from '../policy/decide.js';
+import { createEventLog } from './quiet-probes.js';
 
 export type RcptLogDecision = DecisionKind | 'limited' | 'deferred';
 
@@ -112,9 +113,11 @@ function levelOf(e: LogEvent): 'info' | 'warn' | 'error' {
 
 export function createEventSink(log: Logger): EventSink {
   const listeners = new Set<EventListener>();
+  // health probes over loopback are written at debug (quiet-probes.ts); listeners still see them
+  const write = createEventLog(log, levelOf);
   return {
     emit(e) {
-      log[levelOf(e)](e);
+      write(e);
       for (const l of listeners) l(e);
     },
     subscribe(listener) {

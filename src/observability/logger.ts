@@ -1,5 +1,19 @@
-// The pino root logger: JSON lines to stdout (or a given stream), secrets redacted, no message bodies.
+// The pino root logger: JSON lines to stdout (or a given stream, or rotated files), secrets redacted,
+// no message bodies.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { pino, type Logger, type DestinationStream } from 'pino';
+import type { RollingStream } from 'pino-roll';
+import type { FileConfig } from '../config/schema.js';
+import { errorCodeOrText } from './error-text.js';
+
+/** Past this much backlog new lines are dropped: a log sink that stops taking them must not grow the server until it dies. */
+const MAX_BACKLOG = 16 * 1024 * 1024;
+/** A log file that cannot be written (full disk) is said on stderr, once a minute at most, not once a line. */
+const ERROR_REPORT_INTERVAL_MS = 60_000;
+
+export type LogSettings = FileConfig['log'];
+export type LogFileSettings = NonNullable<LogSettings['file']>;
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
@@ -11,8 +25,55 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: ['*.auth.pass', '*.pass', 'pass'], censor: '[redacted]' },
     },
-    // bounded: a log sink that stops reading (a stuck log driver) must not grow the server until it dies;
-    // past 16 MiB of backlog new lines are dropped instead
-    destination ?? pino.destination({ dest: 1, sync: false, maxLength: 16 * 1024 * 1024 }),
+    // bounded, as for the file below (a stuck log driver)
+    destination ?? pino.destination({ dest: 1, sync: false, maxLength: MAX_BACKLOG }),
   );
+}
+
+/**
+ * `log.file`: `<dir>/<name>.log` is written as `<name>.1.log`, `<name>.2.log`, … by pino-roll, in this
+ * process (no worker thread: `flush` before exit means written). A new file starts when one reaches
+ * `maxSize`; at each start the highest-numbered file is continued; the oldest beyond `keep` files
+ * (the one being written included) is deleted, whichever run wrote it.
+ */
+export async function openLogFile(file: LogFileSettings): Promise<DestinationStream> {
+  let stream: RollingStream;
+  try {
+    await mkdir(path.dirname(file.path), { recursive: true, mode: 0o700 });
+    // loaded only by `serve` with a file configured: `probe` (every 30 s in a container) stays light
+    const { default: build } = await import('pino-roll');
+    stream = await build({
+      file: file.path,
+      size: `${file.maxSize}b`,
+      limit: { count: file.keep, removeOtherLogFiles: true },
+      mode: 0o600,
+      maxLength: MAX_BACKLOG,
+    });
+    // sonic-boom opens the file asynchronously: an unwritable file is refused here, before serving
+    await opened(stream);
+  } catch (err) {
+    throw new Error(`log.file: cannot open ${file.path}: ${errorCodeOrText(err)}`);
+  }
+  let lastReport = -Infinity;
+  // an unhandled stream error would end the MX over its log disk; mail keeps flowing, stderr says why
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    const now = Date.now();
+    if (now - lastReport < ERROR_REPORT_INTERVAL_MS) return;
+    lastReport = now;
+    process.stderr.write(`catchall-guard: log file ${file.path}: ${err.code ?? err.message}\n`);
+  });
+  return stream;
+}
+
+function opened(stream: RollingStream): Promise<void> {
+  if (stream.fd >= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    stream.once('ready', () => resolve());
+    stream.once('error', reject);
+  });
+}
+
+/** The logger `serve` writes its events to: stdout, or the rotated files of `log.file`. */
+export async function openLogger(settings: LogSettings): Promise<Logger> {
+  return createLogger(settings.level, settings.file ? await openLogFile(settings.file) : undefined);
 }

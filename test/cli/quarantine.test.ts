@@ -1,4 +1,4 @@
-// `quarantine list|show|release|delete|purge` and `probe`, run as the built CLI against real entries
+// `quarantine list|show|release|delete|purge`, run as the built CLI against real entries
 // made by the real app (quarantine mode over SMTP) or planted through the store API.
 import { execFileSync } from 'node:child_process';
 import {
@@ -13,7 +13,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QuarantineEntry } from '../../src/quarantine/entry.js';
@@ -21,7 +20,7 @@ import { newMessageId, type MessageId } from '../../src/quarantine/id.js';
 import { createQuarantineStore, UnsafeEntryFileError, type QuarantineStore } from '../../src/quarantine/store.js';
 import { sendVerbatim, simpleMessage } from '../helpers/smtp-client.js';
 import { baseConfig, startApp, writeConfig, type TestApp } from '../helpers/start-app.js';
-import { closedPort, startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
+import { startSink, type UpstreamSink } from '../helpers/upstream-sink.js';
 import { buildDist } from '../helpers/build-dist.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 const cli = (args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> => runCli(args, { env });
@@ -602,42 +601,3 @@ describe('quarantine usage', () => {
   });
 });
 
-describe('probe', () => {
-  const probe = (port: number): Promise<CliResult> =>
-    cli(['probe', '--config', t.configPath], { CATCHALL_GUARD_PORT: String(port), CATCHALL_GUARD_DATA_DIR: t.dataDir });
-
-  it('exit 0 against the running app (220 greeting, then QUIT)', async () => {
-    const r = await probe(t.port);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^ok: 220 /);
-  });
-
-  it('exit 1 against a closed port', async () => {
-    const r = await probe(await closedPort());
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/probe failed: .*ECONNREFUSED/);
-    noStackTrace(r);
-  });
-
-  it('exit 1 within about 5 s against a server that never greets, and against a 554 greeting', async () => {
-    const sockets = new Set<net.Socket>();
-    const silent = net.createServer((s) => void sockets.add(s));
-    const busy = net.createServer((s) => s.end('554 5.3.2 too busy\r\n'));
-    const listen = (srv: net.Server): Promise<number> =>
-      new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve((srv.address() as net.AddressInfo).port)));
-    try {
-      const started = Date.now();
-      const r = await probe(await listen(silent));
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/no greeting/);
-      expect(Date.now() - started).toBeLessThan(9_000);
-      const b = await probe(await listen(busy));
-      expect(b.code).toBe(1);
-      expect(b.stderr).toMatch(/unexpected greeting: 554/);
-    } finally {
-      for (const s of sockets) s.destroy();
-      silent.close();
-      busy.close();
-    }
-  });
-});
