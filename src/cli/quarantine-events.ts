@@ -5,7 +5,7 @@
 import { pino } from 'pino';
 import type { Config } from '../config/load.js';
 import { createEventSink, type LogEvent } from '../observability/events.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, openLogFile } from '../observability/logger.js';
 
 export type QuarantineEvent = Extract<LogEvent, { event: 'quarantine' }>;
 
@@ -16,9 +16,18 @@ export interface QuarantineEventLog {
 export function openQuarantineEvents(config: Config): QuarantineEventLog {
   return {
     async emit(e) {
-      const logger = createLogger(config.log.level, pino.destination({ dest: 2, sync: true }));
+      const file = config.log.file;
+      const dest = file
+        ? await openLogFile(file).catch((err: unknown) => {
+            // the action is done; a log file that cannot be opened must not hide that it happened
+            process.stderr.write(`catchall-guard: ${(err as Error).message}; the event goes to stderr\n`);
+            return null;
+          })
+        : null;
+      const logger = createLogger(config.log.level, dest ?? pino.destination({ dest: 2, sync: true }));
       createEventSink(logger).emit({ event: 'quarantine', ...e });
       await new Promise<void>((resolve) => logger.flush(() => resolve()));
+      (dest as { end?: () => void } | null)?.end?.();
     },
   };
 }
