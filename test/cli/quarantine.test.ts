@@ -600,4 +600,3 @@ describe('quarantine usage', () => {
     rmSync(bad.dir, { recursive: true, force: true });
   });
 });
-
