@@ -485,6 +485,7 @@ describe.concurrent('CLI (built dist/main.js)', { timeout: 60_000 }, () => {
     '  dkim keygen --domain D --selector S [--out FILE]',
     '                                        write a DKIM key for notices, print its DNS record',
     '  doctor [--ip ADDRESS]                 check the DNS records mail and notices depend on (dns.servers)',
+    '  version                               print "catchall-guard <version>" (also --version, -V)',
     '',
     'config: --config PATH, else $CATCHALL_GUARD_CONFIG, else config/default.yaml',
     '',
