@@ -28,6 +28,8 @@ import { replies } from './smtp/replies.js';
 import { createSmtpListener } from './smtp/server.js';
 import { TLS_POLICY } from './smtp/tls-policy.js';
 import type { DurableFs } from './storage/durable-fs.js';
+import { createStorageHealth } from './storage/health.js';
+import { StorageUnusableError, storageDirs, storageNeed } from './storage/preflight.js';
 
 export interface AppDeps {
   readonly events: EventSink;
@@ -40,6 +42,12 @@ export interface AppDeps {
   readonly noticeRetryBaseMs?: number;
   readonly noticeRetryWindowMs?: number;
   readonly noticeDirect?: { readonly port?: number; readonly allowUnroutable?: boolean };
+  /**
+   * The storage check (src/storage/health.ts): how often it runs, and the free bytes it asks for
+   * (default: maxMessageSize + 1 MiB). The full-disk test asks for none, to reach the ENOSPC handling
+   * of a write that the check cannot rule out (concurrent messages, other writers on the disk).
+   */
+  readonly storageCheck?: { readonly intervalMs?: number; readonly needBytes?: number };
 }
 
 export interface App {
@@ -97,6 +105,17 @@ export function createApp(initial: Config, deps: AppDeps): App {
   const metrics = createMetrics(events);
   const runtime = createRuntimeHolder(initial, { events, fs: deps.fs });
   const inFlight = createInFlight();
+  const storage = createStorageHealth({
+    target: () => {
+      const config = runtime.current().config;
+      return {
+        dirs: storageDirs(config),
+        needBytes: deps.storageCheck?.needBytes ?? storageNeed(config.server.maxMessageSize),
+      };
+    },
+    events,
+    ...(deps.storageCheck?.intervalMs !== undefined ? { intervalMs: deps.storageCheck.intervalMs } : {}),
+  });
   const runtimeFile = runtimeFilePath(initial.paths.dataDir);
   // notices are sent by a background outbox after the transaction, never on the SMTP path
   const outbox = createOutbox({
@@ -122,6 +141,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
     runtime: runtime.current,
     events,
     isShuttingDown: () => shuttingDown,
+    storageFailure: () => storage.failure(),
     inFlight,
     onQuarantined: (qid) => outbox.kick(qid),
     ...(deps.now ? { now: deps.now } : {}),
@@ -157,6 +177,11 @@ export function createApp(initial: Config, deps: AppDeps): App {
     // ── start order ──
     async start() {
       const rt = runtime.current();
+      // a server that cannot store mail must not greet: every message would get 451 after being sent.
+      // Before anything else writes to the data directory, so the error names the directory and the fix.
+      const problems = await storage.check({ writeTest: true });
+      if (problems.length > 0) throw new StorageUnusableError(problems);
+      storage.start();
       // first: our spool and leftovers are cleaned below as no live process's (a second one refuses here)
       await lease.acquire();
       await lease.sweep();
@@ -169,7 +194,10 @@ export function createApp(initial: Config, deps: AppDeps): App {
       retention = startRetention({ store: () => runtime.current().quarantine, events });
       const httpListen = rt.config.http?.listen;
       if (httpListen) {
-        http = createHttpEndpoint({ registry: metrics.registry, isReady: () => listening && !shuttingDown });
+        http = createHttpEndpoint({
+          registry: metrics.registry,
+          isReady: () => listening && !shuttingDown && storage.failure() === null,
+        });
         httpAddress = await http.listen(httpListen.host, httpListen.port);
         events.emit({ event: 'listening', host: httpAddress.address, port: httpAddress.port, proto: 'http' });
       }
@@ -199,6 +227,8 @@ export function createApp(initial: Config, deps: AppDeps): App {
       }
       if (tls) listener.updateTls(tls);
       listener.updateOptions(wireOptions(config));
+      // new directories or a new maxMessageSize are judged now, not at the next periodic check
+      void storage.check();
       listener.updateProxyTrust(proxyTrustOf(config));
       // judged against the start: a socket key changed and changed back needs no restart
       const pending = restartNeeded(initial, config);
@@ -223,6 +253,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
       // after the outbox: a claim still held now is taken over by the others at once
       await lease.release().catch(() => undefined);
       await retention?.stop();
+      storage.stop();
       await runtime.close();
       await http?.close();
       metrics.stop();

@@ -12,7 +12,7 @@ import { createQuarantineStore } from '../quarantine/store.js';
 import { claimHolderIn } from './instance-lease.js';
 import { createQuarantineUsage } from '../quarantine/usage.js';
 import type { DurableFs } from '../storage/durable-fs.js';
-import { spoolDirFor, THIS_INSTANCE } from '../storage/instance-id.js';
+import { spoolDirOf } from '../storage/spool-dir.js';
 
 export interface RuntimeHolder {
   readonly current: () => Runtime;
@@ -21,9 +21,6 @@ export interface RuntimeHolder {
   /** Stops watching recipients files and closes the delivery. */
   close(): Promise<void>;
 }
-
-// per instance: instances sharing one data volume (SPEC §11) each clean only their own spool at start
-const spoolDirOf = (config: Config): string => spoolDirFor(config.paths.dataDir, THIS_INSTANCE);
 
 export function createRuntimeHolder(
   initial: Config,

@@ -2,6 +2,7 @@
 import { EXIT_FAILURE, EXIT_OK, type ExitCode } from './exit-codes.js';
 import net from 'node:net';
 import type { Config } from '../config/load.js';
+import { probeStorage } from '../storage/preflight.js';
 import { processAlive, readRuntimeFile, runtimeFilePath, type RuntimeInfo } from '../app/runtime-file.js';
 
 export const PROBE_TIMEOUT_MS = 5_000;
@@ -88,10 +89,13 @@ export function probeSmtp(target: ProbeTarget, timeoutMs: number = PROBE_TIMEOUT
 export async function runProbe(config: Config): Promise<ExitCode> {
   const target = probeTarget(config, boundAddress(config));
   const r = await probeSmtp(target);
-  if (r.ok) {
+  // a server that greets but cannot store mail is not healthy either (src/storage/preflight.ts)
+  const storage = await probeStorage(config);
+  if (r.ok && storage.length === 0) {
     process.stdout.write(`ok: ${r.greeting}\n`);
     return EXIT_OK;
   }
-  process.stderr.write(`catchall-guard: probe failed: ${r.error} (address from ${target.from})\n`);
+  if (!r.ok) process.stderr.write(`catchall-guard: probe failed: ${r.error} (address from ${target.from})\n`);
+  for (const line of storage) process.stderr.write(`catchall-guard: probe failed: ${line}\n`);
   return EXIT_FAILURE;
 }

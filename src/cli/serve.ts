@@ -7,6 +7,8 @@ import { InstanceIdInUseError } from '../app/instance-lease.js';
 import { loadConfig, type Config } from '../config/load.js';
 import { formatIssues } from '../config/issues.js';
 import { createEventSink } from '../observability/events.js';
+import { StorageUnusableError, storageFailureText } from '../storage/preflight.js';
+import { storageRefusesReload } from '../storage/reload-gate.js';
 import { describeListenFailure, listenFailureText, type ListenTarget } from './listen-failure.js';
 
 export const SHUTDOWN_GRACE_MS = 30_000;
@@ -22,6 +24,7 @@ export async function runServe(config: Config, configPath: string, log: Logger):
   const app = createApp(config, { events });
   let stopping = false;
   let started = false;
+  let running = config;
   let resolveExit: (code: ExitCode) => void = () => undefined;
   const exit = new Promise<ExitCode>((resolve) => (resolveExit = resolve));
 
@@ -47,9 +50,18 @@ export async function runServe(config: Config, configPath: string, log: Logger):
       events.emit({ event: 'reload', ok: false, error: formatIssues(r.issues).replace(/\n/g, '; ') });
       return;
     }
-    // the log level is the logger's, not the app's: applied here, so it is not a restart-needed key
-    log.level = r.config.log.level;
-    app.reload(r.config);
+    const next = r.config;
+    // a reload must not make storage worse (src/storage/reload-gate.ts): else the running config stays
+    void storageRefusesReload(next, running).then((refused) => {
+      if (stopping) return;
+      if (refused) {
+        events.emit({ event: 'reload', ok: false, what: 'config', error: refused });
+        return;
+      }
+      // the log level is the logger's, not the app's: applied here, so it is not a restart-needed key
+      log.level = next.log.level;
+      if (app.reload(next).ok) running = next;
+    });
   };
   // handlers first: a SIGTERM that arrives while the listeners come up must not kill the process
   process.on('SIGTERM', stop);
@@ -58,6 +70,13 @@ export async function runServe(config: Config, configPath: string, log: Logger):
   try {
     await app.start();
   } catch (err) {
+    if (err instanceof StorageUnusableError) {
+      // the `storage` events (ok:false, the path, the errno, the fix) are logged already
+      await app.stop(0).catch(() => undefined);
+      await new Promise<void>((resolve) => log.flush(() => resolve()));
+      process.stderr.write(storageFailureText(err.problems));
+      return EXIT_FAILURE;
+    }
     if (err instanceof InstanceIdInUseError) {
       events.emit({ event: 'error', where: 'instance', error: `${err.message}; ${err.hint}`, reason: err.reason });
       await app.stop(0).catch(() => undefined);

@@ -18,6 +18,8 @@ export interface GatewayDeps {
   readonly inFlight?: { begin(): void; end(): void };
   /** A quarantine entry was committed (after its 250 was decided): the notice outbox takes it from here. */
   readonly onQuarantined?: (qid: string) => void;
+  /** Why mail cannot be stored right now (src/storage/health.ts), or null: MAIL FROM is refused meanwhile. */
+  readonly storageFailure?: () => 'storage-full' | 'storage-not-writable' | null;
 }
 
 export interface GatewayContext {

@@ -12,7 +12,7 @@ import {
 } from '../policy/decide.js';
 import { lookupRecipient, senderFacts } from '../policy/lookup.js';
 import type { SessionInfo } from '../smtp/server.js';
-import { reasonForRcpt, replies, replyForRcpt, type SmtpReply } from '../smtp/replies.js';
+import { reasonForRcpt, replies, replyForRcpt, replyForStorage, type SmtpReply } from '../smtp/replies.js';
 import type { AcceptedRecipient } from '../transaction/plan.js';
 import { internal, type GatewayContext } from './context.js';
 import type { Runtime } from './runtime.js';
@@ -28,6 +28,13 @@ export function onMailFrom(
     const state = ctx.sessions.get(info.sid);
     // smtp-server runs onConnect before any command: a session we do not know is a bug, never a 250
     if (!state) return internal(ctx, info.sid, 'mail', 'no-session');
+    // as Postfix does: refused before the client sends a message we could not store
+    const storage = ctx.deps.storageFailure?.() ?? null;
+    if (storage) {
+      const r = replyForStorage(storage);
+      ctx.events.emit({ event: 'mail', sid: info.sid, from: normalizeSender(address), code: r.code, reason: storage });
+      return r;
+    }
     state.tx = { from: normalizeSender(address), dsn: mailDsn(params), recipients: new Map() };
     return null;
   };

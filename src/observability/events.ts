@@ -42,6 +42,23 @@ export type LogEvent =
       detail?: string;
     }
   | { event: 'close'; sid: string }
+  /** A refused MAIL FROM (storage failing: `storage-full` 452, `storage-not-writable` 451). */
+  | { event: 'mail'; sid: string; from: string; code: number; reason: string }
+  /**
+   * Whether mail can be stored (src/storage/health.ts): `ok: false` once per problem as it appears (the
+   * path, the errno, the operator's fix), `ok: true` when every data directory is fine again.
+   */
+  | {
+      event: 'storage';
+      ok: boolean;
+      reason?: string;
+      path?: string;
+      problem?: string;
+      code?: string;
+      fix?: string;
+      freeBytes?: number;
+      neededBytes?: number;
+    }
   /** The quarantine reached quarantine.maxSize (`full: true`, quarantine RCPTs get 452 4.3.1) or has room again. */
   | { event: 'quota'; full: boolean; bytes: number; limit: number }
   /** A wall-clock bound (server.dataTimeout / sessionTimeout) answered 421 4.4.2 and closed the session. */
@@ -105,6 +122,7 @@ export interface EventSink {
 function levelOf(e: LogEvent): 'info' | 'warn' | 'error' {
   if (e.event === 'error') return 'error';
   if (e.event === 'reload' && !e.ok) return 'error';
+  if (e.event === 'storage' && !e.ok) return 'error';
   if (e.event === 'reload' && (e.restartNeeded?.length ?? 0) > 0) return 'warn';
   if (e.event === 'message' && (e.outcome === 'temporary' || e.outcome === 'permanent' || (e.refused?.length ?? 0) > 0))
     return 'warn';

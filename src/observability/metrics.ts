@@ -50,6 +50,11 @@ export function createMetrics(events: EventSink): Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
+  const storageFailing = new Gauge({
+    name: 'catchall_guard_storage_failing',
+    help: '1 while a data directory is not writable or lacks room for one message (MAIL FROM gets 452/451, /readyz 503)',
+    registers: [registry],
+  });
   const quarantineFull = new Gauge({
     name: 'catchall_guard_quarantine_full',
     help: '1 while the quarantine is at quarantine.maxSize (quarantine RCPTs get 452 4.3.1)',
@@ -94,6 +99,9 @@ export function createMetrics(events: EventSink): Metrics {
         break;
       case 'notice':
         notices.inc({ status: e.status });
+        break;
+      case 'storage':
+        storageFailing.set(e.ok ? 0 : 1);
         break;
       case 'quota':
         quarantineFull.set(e.full ? 1 : 0);

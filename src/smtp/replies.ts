@@ -46,6 +46,8 @@ export const replies = {
     reply(451, '4.4.1', `mailbox server temporarily unavailable, try again later [${reason}]`),
   shuttingDown: () => reply(421, '4.3.2', 'server shutting down, try again later'),
   quarantineFull: () => reply(452, '4.3.1', 'insufficient system storage: quarantine full, try again later'),
+  /** MAIL FROM while a data directory lacks room for one message of maxMessageSize (Postfix answers the same). */
+  storageFull: () => reply(452, '4.3.1', 'insufficient system storage, try again later [storage-full]'),
   dataTimeout: () => reply(421, '4.4.2', 'message transfer took too long, closing connection'),
   sessionTimeout: () => reply(421, '4.4.2', 'session took too long, closing connection'),
   queued: (qid: string) => reply(250, '2.0.0', `Ok: queued as ${qid}`),
@@ -167,6 +169,14 @@ export function replyForCommit(outcome: CommitOutcome): SmtpReply {
       return reply(code, enhanced, `mailbox server refused the message: ${wireText(up.text).slice(0, 200)}`);
     }
   }
+}
+
+/**
+ * MAIL FROM while storage fails (src/storage/health.ts): refused before the client sends its message,
+ * not with a 451 after it did. A full disk is RFC 3463's 4.3.1, a directory we cannot write a local error.
+ */
+export function replyForStorage(reason: 'storage-full' | 'storage-not-writable'): SmtpReply {
+  return reason === 'storage-full' ? replies.storageFull() : replies.storageFailure(reason);
 }
 
 /** A thrown thing of unknown origin is never a permanent failure: the sender retries. */

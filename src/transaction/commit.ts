@@ -72,6 +72,8 @@ export async function commitTransaction(
   return { kind: 'stored', qid: tx.qid, refused };
 }
 
+/** For the log only (the 451 carries the reason, never a path): the errno and the file it failed on. */
 function describe(err: unknown): string {
-  return errorCodeOrText(err);
+  const file = (err as NodeJS.ErrnoException | null)?.path;
+  return typeof file === 'string' ? `${errorCodeOrText(err)} ${file}` : errorCodeOrText(err);
 }

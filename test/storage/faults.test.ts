@@ -1,5 +1,5 @@
 // Storage and upstream faults: 451 4.x.x, nothing half-written, the server keeps serving and recovers.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -129,11 +129,20 @@ describe('storage faults → 451, nothing kept, recovery', () => {
   }
 
   it('quarantine directory unusable (a file in its place) → 451, then recovers when fixed', async () => {
-    t = await startApp({ domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }] });
-    mkdirSync(t.dataDir, { recursive: true });
-    writeFileSync(path.join(t.dataDir, 'quarantine'), 'not a directory');
+    t = await startApp(
+      { domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }] },
+      { deps: { storageCheck: { intervalMs: 100 } } },
+    );
+    const events = t.events;
+    const qdir = path.join(t.dataDir, 'quarantine');
+    // the start check made the directory: a file takes its place while the server runs
+    rmSync(qdir, { recursive: true, force: true });
+    writeFileSync(qdir, 'not a directory');
     expect((await send(t.port, ['stranger@example.test'])).response).toMatch(/^451 4\.3\.0 /);
-    rmSync(path.join(t.dataDir, 'quarantine'));
+    // the storage check names it, and refuses MAIL FROM (451 4.3.0) until it is fixed
+    await events.waitFor('storage', (e) => !e.ok && e.path === qdir && e.problem === 'not-a-directory');
+    rmSync(qdir);
+    await events.waitFor('storage', (e) => e.ok);
     expect((await send(t.port, ['stranger@example.test'])).code).toBe(250);
     expect(listFilesRecursive(path.join(t.dataDir, 'quarantine'))).toHaveLength(2);
   });
