@@ -19,6 +19,8 @@ export function restartNeeded(running: Config, next: Config): string[] {
   // new key and certificate files are re-read; STARTTLS is offered or not from the start on
   if ((a.tls === undefined) !== (b.tls === undefined)) keys.push('server.tls');
   if (!same(running.http?.listen, next.http?.listen)) keys.push('http.listen');
+  // the log destination is opened once, before the app exists (log.level is applied on reload)
+  if (!same(running.log.file, next.log.file)) keys.push('log.file');
   // new mail goes to the new directory at once, but the start-time clean-up, the quota count and
   // pending notices of the old one are not carried over
   if (running.paths.dataDir !== next.paths.dataDir) keys.push('dataDir');

@@ -23,6 +23,8 @@ describe('restartNeeded', () => {
     ['TLS turned on', { server: { tls: { key: 'key.pem', cert: 'cert.pem' } } }, '/srv/data', ['server.tls']],
     ['http turned on', { http: { listen: { port: 9026 } } }, '/srv/data', ['http.listen']],
     ['the data directory', {}, '/srv/other', ['dataDir']],
+    ['log.file turned on', { log: { file: { path: 'log/guard.log' } } }, '/srv/data', ['log.file']],
+    ['log.level (applied by serve)', { log: { level: 'warn' } }, '/srv/data', []],
     [
       'several at once, in a fixed order',
       { server: { hostname: 'mx.b.test', listen: { host: '127.0.0.1', port: 25 } }, http: { listen: { port: 1 } } },
@@ -38,6 +40,9 @@ describe('restartNeeded', () => {
         ...((change as RawConfig)['server'] as object),
       },
     });
+    // baseConfig takes no log section
+    const log = (change as RawConfig)['log'];
+    if (log) raw['log'] = log;
     expect(restartNeeded(running, config(raw, dataDir))).toEqual(expected);
   });
 
