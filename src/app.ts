@@ -191,6 +191,9 @@ export function createApp(initial: Config, deps: AppDeps): App {
       listening = true;
       events.emit({ event: 'listening', host: addr.address, port: addr.port, proto: 'smtp' });
       await outbox.start();
+      // SPEC §3: at start, ask the upstream whether it accepts any address (not awaited: a slow upstream
+      // must not hold the listener; a RCPT that needs the answer waits for the same check)
+      void rt.verifier.checkCatchAll();
       retention = startRetention({ store: () => runtime.current().quarantine, events });
       const httpListen = rt.config.http?.listen;
       if (httpListen) {
@@ -226,10 +229,10 @@ export function createApp(initial: Config, deps: AppDeps): App {
         return r;
       }
       if (tls) listener.updateTls(tls);
+      listener.updateProxyTrust(proxyTrustOf(config));
       listener.updateOptions(wireOptions(config));
       // new directories or a new maxMessageSize are judged now, not at the next periodic check
       void storage.check();
-      listener.updateProxyTrust(proxyTrustOf(config));
       // judged against the start: a socket key changed and changed back needs no restart
       const pending = restartNeeded(initial, config);
       events.emit({ event: 'reload', ok: true, what: 'config', ...(pending.length ? { restartNeeded: pending } : {}) });

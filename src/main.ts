@@ -102,9 +102,12 @@ async function run(argv: string[]): Promise<ExitCode> {
       if (rest.length !== 1 || !rest[0]) throw new UsageError('check takes one ADDRESS');
       const config = loadOrExplain(values.config);
       if (typeof config === 'number') return config;
-      const { checkAddress } = await import('./cli/check.js');
-      const r = checkAddress(config, rest[0], { from: values.from, rrvs: values.rrvs });
-      process.stdout.write(`${r.rule ? `rule: ${r.rule}\n` : ''}decision: ${r.decision}\nreply: ${r.reply}\n`);
+      // with verify.upstream, a local-part the directory does not know is asked of the upstream (one probe)
+      const { checkAddressWithUpstream } = await import('./cli/check-upstream.js');
+      const r = await checkAddressWithUpstream(config, rest[0], { from: values.from, rrvs: values.rrvs });
+      process.stdout.write(
+        `${r.rule ? `rule: ${r.rule}\n` : ''}${r.upstream ? `upstream: ${r.upstream}\n` : ''}decision: ${r.decision}\nreply: ${r.reply}\n`,
+      );
       return EXIT_OK;
     }
     case 'config': {

@@ -13,6 +13,8 @@ import { claimHolderIn } from './instance-lease.js';
 import { createQuarantineUsage } from '../quarantine/usage.js';
 import type { DurableFs } from '../storage/durable-fs.js';
 import { spoolDirOf } from '../storage/spool-dir.js';
+import { buildVerifyBackend, sameVerifyUpstream } from '../verify/backend.js';
+import { createVerifier } from '../verify/verifier.js';
 
 export interface RuntimeHolder {
   readonly current: () => Runtime;
@@ -40,6 +42,7 @@ export function createRuntimeHolder(
       }),
       quarantineUsage: createQuarantineUsage(config.quarantine.path, { fs: deps.fs }),
       spoolDir: spoolDirOf(config),
+      verifier: createVerifier(config.domains, verifyBackend, events),
     };
   }
 
@@ -62,6 +65,8 @@ export function createRuntimeHolder(
     return watched;
   }
 
+  // the upstream probe pool and its cache outlive a reload that keeps the same upstream
+  let verifyBackend = buildVerifyBackend(initial);
   let files = watch(initial);
   runtime = build(initial, buildDelivery(initial, deps.fs), files);
 
@@ -69,9 +74,11 @@ export function createRuntimeHolder(
     current: () => runtime,
     replace(config) {
       let next: RecipientsFiles | null = null;
+      const oldVerify = verifyBackend;
       try {
         next = watch(config);
         const old = runtime;
+        if (!sameVerifyUpstream(old.config, config)) verifyBackend = buildVerifyBackend(config);
         // an unchanged delivery keeps its pooled upstream connections
         const same = JSON.stringify(old.config.delivery) === JSON.stringify(config.delivery);
         const delivery = same ? old.delivery : buildDelivery(config, deps.fs);
@@ -79,8 +86,13 @@ export function createRuntimeHolder(
         files.close();
         files = next;
         if (delivery !== old.delivery) void old.delivery.close();
+        if (verifyBackend !== oldVerify) void oldVerify?.close();
+        // SPEC §3: on reload the upstream is asked again whether it accepts any address
+        void runtime.verifier.checkCatchAll();
         return { ok: true };
       } catch (err) {
+        if (verifyBackend !== oldVerify) void verifyBackend?.close();
+        verifyBackend = oldVerify;
         next?.close();
         return { ok: false, error: errorText(err) };
       }
@@ -88,6 +100,7 @@ export function createRuntimeHolder(
     async close() {
       files.close();
       await runtime.delivery.close();
+      await verifyBackend?.close();
     },
   };
 }

@@ -4,7 +4,7 @@ import { normalizeSender } from '../address/parse.js';
 import { parseRrvs } from '../address/rrvs.js';
 import type { Config } from '../config/load.js';
 import { readDirectoryOnce } from '../directory/read-once.js';
-import { decideRecipient, rcptLimits } from '../policy/decide.js';
+import { decideRecipient, rcptLimits, type UpstreamAnswer } from '../policy/decide.js';
 import { lookupRecipient, senderFacts } from '../policy/lookup.js';
 import { formatReply, replies, replyForRcpt } from '../smtp/replies.js';
 
@@ -15,17 +15,27 @@ export interface CheckResult {
   readonly reply: string;
 }
 
-export function checkAddress(
-  config: Config,
-  raw: string,
-  opts: { readonly from?: string | undefined; readonly rrvs?: string | undefined; readonly now?: Date } = {},
-): CheckResult {
-  const directory = readDirectoryOnce(config);
-  // as smtp-server does on the wire: a source route (`@relay:`) is ignored, the final address counts
-  const input = raw
+/** As smtp-server does on the wire: `<…>` and a source route (`@relay:`) are ignored, the final address counts. */
+export function checkInput(raw: string): string {
+  return raw
     .trim()
     .replace(/^<(.*)>$/, '$1')
     .replace(/^@[^\s,:@]+(?:,@[^\s,:@]+)*:/, '');
+}
+
+export function checkAddress(
+  config: Config,
+  raw: string,
+  opts: {
+    readonly from?: string | undefined;
+    readonly rrvs?: string | undefined;
+    readonly now?: Date;
+    /** What `verify.upstream` said (check-upstream.ts asks it); without it the directory alone decides. */
+    readonly upstream?: UpstreamAnswer | undefined;
+  } = {},
+): CheckResult {
+  const directory = readDirectoryOnce(config);
+  const input = checkInput(raw);
   if (opts.rrvs !== undefined && parseRrvs(opts.rrvs) === null) {
     return { rule: null, decision: 'invalid', reply: formatReply(replies.badRrvs()) };
   }
@@ -41,6 +51,7 @@ export function checkAddress(
     nowMs: (opts.now ?? new Date()).getTime(),
     rrvsSinceMs: opts.rrvs === undefined ? undefined : parseRrvs(opts.rrvs)?.sinceMs,
     ownership,
+    upstream: opts.upstream,
   });
   const reply = replyForRcpt(outcome);
   return {

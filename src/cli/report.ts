@@ -1,8 +1,10 @@
 // `report [--log FILE] [--json]`: unknown recipients seen in the log, to find the addresses that should
-// become known before a domain switches from `observe` to `reject`.
+// become known before a domain switches from `observe` to `reject`; then the addresses an address rule
+// decided for, with their leak signals and a suggested next step.
 import { EXIT_FAILURE, EXIT_OK, type ExitCode } from './exit-codes.js';
 import { createReportAggregator } from '../report/aggregate.js';
 import { formatReport, REPORT_TABLE_ROWS } from '../report/format.js';
+import { formatAddresses } from '../report/format-addresses.js';
 import { openLogSource, readLogLines } from '../report/read-log.js';
 import { writeOut } from './output/stdout.js';
 import { writeJson } from './output/text.js';
@@ -32,7 +34,13 @@ export async function runReport(opts: ReportCliOptions): Promise<ExitCode> {
     process.stderr.write(`catchall-guard: cannot read ${opts.logFile ?? 'stdin'}: ${describe(err)}\n`);
     return EXIT_FAILURE;
   }
-  if (opts.json) await writeJson(aggregator.summary());
-  else await writeOut(`${formatReport(aggregator.summary({ maxRecipients: REPORT_TABLE_ROWS }))}\n`);
+  if (opts.json) {
+    await writeJson(aggregator.summary());
+    return EXIT_OK;
+  }
+  const summary = aggregator.summary({ maxRecipients: REPORT_TABLE_ROWS });
+  // per address with a rule: its table and next steps after the unknown recipients (#12)
+  const ruled = formatAddresses(summary.addresses, REPORT_TABLE_ROWS);
+  await writeOut(`${formatReport(summary)}\n${ruled ? `\n${ruled}\n` : ''}`);
   return EXIT_OK;
 }

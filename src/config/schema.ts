@@ -146,6 +146,15 @@ export const domainSchema = z
     /** RFC 7293: since when the present owner holds the domain. */
     ownerSince: date.optional(),
     addresses: z.array(addressRuleSchema).default([]),
+    /** SPEC §3: ask the upstream mailbox server (delivery.smtp) about local-parts the directory does not know. */
+    verify: z
+      .object({
+        upstream: z.boolean().default(false),
+        positiveTtl: duration.pipe(z.number().min(1, 'at least 1ms')).default('7d'),
+        negativeTtl: duration.pipe(z.number().min(1, 'at least 1ms')).default('1h'),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -299,6 +308,16 @@ export const configSchema = z
           code: z.ZodIssueCode.custom,
           path: ['domains', i, 'observeMailbox'],
           message: 'required when unknownRecipients is observe',
+        });
+      }
+    });
+    cfg.domains.forEach((d, i) => {
+      // the probe asks the server mail is delivered to; with Maildir delivery there is none to ask
+      if (d.verify?.upstream === true && (cfg.delivery.type !== 'smtp' || !cfg.delivery.smtp)) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['domains', i, 'verify', 'upstream'],
+          message: 'needs delivery.type smtp and delivery.smtp (the mailbox server to ask)',
         });
       }
     });

@@ -2,7 +2,7 @@
 // check, each failed one with the exact record to publish (or setting to change), → the lines printed.
 // Pure: the table tests in test/doctor/checks.test.ts drive it without a DNS server.
 import { isAligned } from '../sender-auth/align.js';
-import type { DkimFacts, DoctorFacts, FromDomainFacts, Lookup, SpfFacts } from './facts.js';
+import type { DkimFacts, DoctorFacts, FromDomainFacts, Lookup, SpfFacts, VerifyFacts } from './facts.js';
 import {
   addressRecord,
   bareName,
@@ -213,6 +213,25 @@ function checkRequireSenderAuth(mode: DoctorFacts['requireSenderAuth']): CheckRe
   });
 }
 
+/** SPEC §3 `verify.upstream`: an upstream that accepts any address would confirm every guess of a harvester. */
+function checkVerify(v: VerifyFacts): CheckResult {
+  const label = `verify.upstream of ${v.domain} (${v.upstream})`;
+  switch (v.answer) {
+    case 'refused':
+      return pass(`${label} refuses the made-up address ${v.probe}: ${v.detail}`);
+    case 'accepted':
+      return fail(
+        `${label} accepts the made-up address ${v.probe} (${v.detail}): it is a catch-all, so the server turns verify.upstream off for ${v.domain}`,
+        {
+          action: `make the mailbox server refuse unknown recipients at RCPT, or set under the domain ${v.domain}`,
+          lines: ['verify: { upstream: false }'],
+        },
+      );
+    case 'unavailable':
+      return fail(`${label} did not answer a probe (${v.detail}): unknown recipients of ${v.domain} get 451 4.4.3`);
+  }
+}
+
 export function doctorChecks(f: DoctorFacts): CheckResult[] {
   const results: CheckResult[] = [];
   for (const d of f.domains) results.push(checkMx(d.name, d.mx, f.hostname));
@@ -229,6 +248,7 @@ export function doctorChecks(f: DoctorFacts): CheckResult[] {
   if (f.fromDomains.every((d) => d.dkim === null))
     results.push(notApplicable('DKIM: notices.dkim is not set (notices go out unsigned)'));
   results.push(checkRequireSenderAuth(f.requireSenderAuth));
+  for (const v of f.verify ?? []) results.push(checkVerify(v));
   return results;
 }
 

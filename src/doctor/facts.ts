@@ -67,4 +67,19 @@ export interface DoctorFacts {
   readonly heloSpf: SpfFacts;
   readonly fromDomains: readonly FromDomainFacts[];
   readonly requireSenderAuth: 'spf' | 'dmarc' | 'none';
+  /** One per domain with `verify.upstream` (none without it). */
+  readonly verify?: readonly VerifyFacts[];
+}
+
+/** `verify.upstream` of one domain: what the upstream said to a made-up address of it. */
+export interface VerifyFacts {
+  readonly domain: string;
+  /** `host:port` of delivery.smtp. */
+  readonly upstream: string;
+  /** The made-up address asked about. */
+  readonly probe: string;
+  /** `refused`: as it should; `accepted`: a catch-all, verification is useless; `unavailable`: no answer. */
+  readonly answer: 'refused' | 'accepted' | 'unavailable';
+  /** The upstream's reply, or why there was none. */
+  readonly detail: string;
 }

@@ -9,6 +9,7 @@ import { errorText } from '../observability/error-text.js';
 import { domainOf } from '../sender-auth/align.js';
 import { dnsErrorCode, type DnsResolver } from '../sender-auth/dns.js';
 import type { DkimKey, DoctorFacts, FromDomainFacts, Lookup, MxRecord, ReverseFacts, SpfFacts } from './facts.js';
+import { gatherVerifyFacts } from './gather-verify.js';
 import { bareName, dkimName, isIPv6, reverseName } from './records.js';
 
 /** A hostile or broken reverse zone could name hundreds of hosts; receivers look at a few. */
@@ -125,10 +126,11 @@ export async function gatherFacts(
     };
   }
 
-  const [reverseFacts, heloSpf, fromDomains] = await Promise.all([
+  const [reverseFacts, heloSpf, fromDomains, verify] = await Promise.all([
     Promise.all(publicIps.map(reverse)),
     spfOf(hostname),
     Promise.all(noticeFromDomains(config).map(fromDomain)),
+    gatherVerifyFacts(config),
   ]);
   return {
     hostname,
@@ -141,5 +143,6 @@ export async function gatherFacts(
     heloSpf,
     fromDomains,
     requireSenderAuth: config.notices.requireSenderAuth,
+    verify,
   };
 }

@@ -11,6 +11,7 @@ import {
   type TransactionKind,
 } from '../policy/decide.js';
 import { lookupRecipient, senderFacts } from '../policy/lookup.js';
+import { askUpstream, createAskingPerIp, upstreamFields } from '../verify/ask.js';
 import type { SessionInfo } from '../smtp/server.js';
 import { reasonForRcpt, replies, replyForRcpt, replyForStorage, type SmtpReply } from '../smtp/replies.js';
 import type { AcceptedRecipient } from '../transaction/plan.js';
@@ -78,6 +79,7 @@ export function onRcptTo(
   ctx: GatewayContext,
 ): (info: SessionInfo, address: string, params: Params) => Promise<SmtpReply | null> {
   let wasFull = false;
+  const asking = createAskingPerIp();
   /** Whether quarantine.maxSize is reached; a change either way is logged once, as a `quota` event. */
   function quarantineFull(rt: Runtime): boolean {
     const limit = rt.config.quarantine.maxSize;
@@ -114,7 +116,7 @@ export function onRcptTo(
     }
     const key = envelopeKey(address);
     const kind = kindSoFar(tx.recipients, key);
-    const outcome = decideRecipient({
+    const facts = {
       recipient,
       answer,
       counts: {
@@ -131,7 +133,11 @@ export function onRcptTo(
       rrvsSinceMs: rrvs?.sinceMs,
       ownership,
       transactionKind: kind,
-    });
+    };
+    // SPEC §4: after the directory, before the mode; the harvest limits are judged before any probe
+    const others = asking.count(state.ip);
+    const upstream = await asking.during(state.ip, () => askUpstream(rt.verifier, facts, others));
+    const outcome = decideRecipient({ ...facts, upstream });
     if (countsAsUnknown(outcome)) {
       state.unknownRecipients++;
       ctx.unknownBudget.record(state.ip);
@@ -146,6 +152,8 @@ export function onRcptTo(
       decision: outcome.kind,
       code: reply.code,
       ...(reason ? { reason } : {}),
+      ...(answer?.kind === 'rule' ? { rule: answer.rule.pattern, ruleAction: answer.rule.action } : {}),
+      ...upstreamFields(upstream),
     });
     const accepted = acceptedRecipient(outcome, rcptDsn(params));
     // the policy keeps kinds apart (452 4.5.3); on-data relies on it, so a slip is refused, never stored

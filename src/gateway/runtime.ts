@@ -4,6 +4,7 @@ import type { Delivery } from '../delivery/delivery.js';
 import type { RecipientDirectory } from '../directory/directory.js';
 import type { QuarantineStore } from '../quarantine/store.js';
 import type { QuarantineUsage } from '../quarantine/usage.js';
+import type { Verifier } from '../verify/verifier.js';
 
 export interface Runtime {
   readonly config: Config;
@@ -12,4 +13,6 @@ export interface Runtime {
   readonly quarantine: QuarantineStore;
   readonly quarantineUsage: QuarantineUsage;
   readonly spoolDir: string;
+  /** SPEC §3 `verify.upstream`: asks the upstream mailbox server about local-parts the directory does not know. */
+  readonly verifier: Verifier;
 }

@@ -9,7 +9,22 @@ export type LogEvent =
   | { event: 'listening'; host: string; port: number; proto?: 'smtp' | 'http' }
   /** `refused`: the reply that turned the client away; `reason`: why (a stable code, see README). */
   | { event: 'connect'; sid: string; remoteAddress: string; refused?: string; reason?: string }
-  | { event: 'rcpt'; sid: string; from: string; rcpt: string; decision: RcptLogDecision; code: number; reason?: string }
+  | {
+      event: 'rcpt';
+      sid: string;
+      from: string;
+      rcpt: string;
+      decision: RcptLogDecision;
+      code: number;
+      reason?: string;
+      /** The address rule that decided (SPEC §3 `addresses`): its local-part or glob, and its action. */
+      rule?: string;
+      ruleAction?: string;
+      /** `verify.upstream` answered: by a probe now (`upstream`) or from the cache (`cache`). */
+      source?: 'upstream' | 'cache';
+      /** Why the upstream could not answer (a 4xx, a timeout, no connection). */
+      detail?: string;
+    }
   | {
       event: 'message';
       sid: string;
@@ -109,7 +124,17 @@ export type LogEvent =
     }
   | { event: 'shutdown'; phase: 'draining' | 'done' | 'forced'; inFlight?: number }
   /** `hint`: what the operator can do about it (listen failures: a capability, a free port). */
-  | { event: 'error'; where: string; error: string; sid?: string; qid?: string; reason?: string; hint?: string };
+  | {
+      event: 'error';
+      where: string;
+      error: string;
+      sid?: string;
+      qid?: string;
+      reason?: string;
+      hint?: string;
+      /** The served domain it concerns (`verify-upstream-catch-all`). */
+      domain?: string;
+    };
 
 export type EventListener = (e: LogEvent) => void;
 

@@ -41,8 +41,16 @@ export type RcptOutcome =
     }
   | {
       readonly kind: 'deferred';
-      /** `address-paused`: an address rule `defer` before its date (450 4.2.1). */
-      readonly reason: 'directory-unavailable' | 'shutting-down' | 'quarantine-full' | 'address-paused';
+      /**
+       * `address-paused`: an address rule `defer` before its date (450 4.2.1). `verify-upstream-unavailable`:
+       * the upstream answered the probe 4xx or could not be asked (451 4.4.3).
+       */
+      readonly reason:
+        | 'directory-unavailable'
+        | 'shutting-down'
+        | 'quarantine-full'
+        | 'address-paused'
+        | 'verify-upstream-unavailable';
       /** The address a paused rule answers for, named in its 450. */
       readonly address?: string;
     };
@@ -85,7 +93,16 @@ export interface RcptContext {
    * quarantined, observed) or `rejecting` (reject-after-data: it ends in 550); null before the first.
    */
   readonly transactionKind?: TransactionKind | null;
+  /** SPEC §4 `verify.upstream`: the upstream's word on a local-part the directory does not know, when asked. */
+  readonly upstream?: UpstreamAnswer | undefined;
 }
+
+/** What the upstream mailbox server said of a local-part (a probe's answer, or the cached one). */
+export type UpstreamAnswer =
+  | { readonly kind: 'exists'; readonly mailbox: string; readonly source: 'upstream' | 'cache' }
+  | { readonly kind: 'no-such-user'; readonly source: 'upstream' | 'cache' }
+  /** 4xx, a timeout, no connection: never a guess either way. */
+  | { readonly kind: 'unavailable'; readonly detail: string };
 
 export type TransactionKind = 'accepting' | 'rejecting';
 
@@ -190,6 +207,11 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
       case 'not-served':
         return { kind: 'relay-denied', raw: address.normalized, reason: 'not-served' };
       case 'unknown':
+        // SPEC §4: after the listed recipients, globs and file, before the mode: the upstream's word
+        if (ctx.upstream?.kind === 'exists') return known(ctx.upstream.mailbox);
+        if (ctx.upstream?.kind === 'unavailable') return { kind: 'deferred', reason: 'verify-upstream-unavailable' };
+        unknown = answer;
+        break;
       case 'rule':
         unknown = answer;
         break;

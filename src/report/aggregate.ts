@@ -1,6 +1,7 @@
 // Log lines → unknown recipients by count, first/last seen, top sender domains. Pure; memory grows
 // with the number of distinct recipients only (each keeps at most a fixed number of sender-domain
 // counters, and none until a second sender domain shows up).
+import { createAddressAggregator, toRuleRcpt, type AddressSummary } from './addresses.js';
 import { createTopK, type TopK } from './top-k.js';
 
 export const UNKNOWN_DECISIONS = ['reject', 'quarantine', 'observe'] as const;
@@ -45,6 +46,8 @@ export interface ReportSummary {
   readonly senderDomains: readonly DomainCount[];
   /** True when a sender-domain count is an upper bound (more distinct domains than counters). */
   readonly approximate: boolean;
+  /** Addresses an address rule decided for (not counted above): leak signals first. */
+  readonly addresses: readonly AddressSummary[];
 }
 
 export interface ReportOptions {
@@ -129,6 +132,7 @@ export function createReportAggregator(opts: ReportOptions = {}): ReportAggregat
   const topDomains = opts.topDomains ?? 10;
   const recipients = new Map<string, RecipientState>();
   const overall = createTopK(DOMAIN_COUNTERS_OVERALL);
+  const ruled = createAddressAggregator();
   let lines = 0;
   let skipped = 0;
   let events = 0;
@@ -142,6 +146,9 @@ export function createReportAggregator(opts: ReportOptions = {}): ReportAggregat
         skipped++;
         return;
       }
+      // an address a rule decided for is not an unknown recipient to make known: it has its own table
+      const rule = toRuleRcpt(record, parseTime((record as Record<string, unknown>)['time']));
+      if (rule) return ruled.add(rule, senderDomain(rule.from));
       const e = toUnknownRcpt(record);
       if (e) aggregator.add(e);
     },
@@ -210,6 +217,7 @@ export function createReportAggregator(opts: ReportOptions = {}): ReportAggregat
         recipients: list,
         senderDomains: toCounts(overall, topDomains),
         approximate,
+        addresses: ruled.summary({ domainsPerAddress: perRecipient }),
       };
     },
   };

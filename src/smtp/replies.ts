@@ -41,6 +41,9 @@ export const replies = {
   earlyTalker: () => reply(554, '5.5.1', 'protocol error: you talked before the greeting'),
   messageTooLarge: (limit: number) => reply(552, '5.3.4', `message exceeds the size limit of ${limit} bytes`),
   directoryUnavailable: () => reply(451, '4.3.0', 'recipient directory unavailable, try again later'),
+  /** SPEC §4 `verify.upstream`: the upstream answered the probe 4xx or could not be asked; never a guess. */
+  verifyUnavailable: () =>
+    reply(451, '4.4.3', 'cannot verify the recipient with the mailbox server now, try again later'),
   storageFailure: (reason: string) => reply(451, '4.3.0', `local error in processing, try again later [${reason}]`),
   upstreamUnavailable: (reason: string) =>
     reply(451, '4.4.1', `mailbox server temporarily unavailable, try again later [${reason}]`),
@@ -111,6 +114,8 @@ export function replyForRcpt(outcome: RcptOutcome): SmtpReply {
           return replies.paused(outcome.address ?? '');
         case 'directory-unavailable':
           return replies.directoryUnavailable();
+        case 'verify-upstream-unavailable':
+          return replies.verifyUnavailable();
       }
   }
 }

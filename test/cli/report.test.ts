@@ -129,6 +129,7 @@ function expectSummary(s: ReportSummary): void {
       { domain: 'repair.example', count: 1 },
     ],
     approximate: false,
+    addresses: [],
   });
 }
 

@@ -112,6 +112,10 @@ const rcptTable: Record<RcptOutcome['kind'], Array<[RcptOutcome, string]>> = {
       { kind: 'deferred', reason: 'address-paused', address: 'press@example.test' },
       '450 4.2.1 <press@example.test>: mailbox temporarily unavailable',
     ],
+    [
+      { kind: 'deferred', reason: 'verify-upstream-unavailable' },
+      '451 4.4.3 cannot verify the recipient with the mailbox server now, try again later',
+    ],
   ],
 };
 
@@ -283,7 +287,13 @@ describe('reasonForRcpt: the stable code of every refused RCPT', () => {
     'relay-denied': ['relay-denied', 'percent-hack', 'bang-path', 'quoted-at', 'address-literal'],
     invalid: ['malformed-address', 'malformed-address'],
     limited: ['max-recipients', 'max-unknown-recipients', 'max-unknown-recipients-per-ip', 'mixed-transaction'],
-    deferred: ['directory-unavailable', 'shutting-down', 'quarantine-full', 'address-paused'],
+    deferred: [
+      'directory-unavailable',
+      'shutting-down',
+      'quarantine-full',
+      'address-paused',
+      'verify-upstream-unavailable',
+    ],
   };
   for (const kind of Object.keys(rcptTable) as Array<RcptOutcome['kind']>) {
     it(`${kind} → ${JSON.stringify(expected[kind])}`, () => {
