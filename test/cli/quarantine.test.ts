@@ -143,7 +143,7 @@ describe('quarantine list', () => {
     const secondLine = lines.find((l) => l.startsWith(second)) ?? '';
     expect(secondLine).toContain('…');
     expect(secondLine).toContain('orders@shop.example');
-    expect(secondLine).toMatch(/suppressed$/);
+    expect(secondLine).toMatch(/suppressed\s+no$/);
     expect(r.stdout).not.toContain('\u001b');
   });
 
