@@ -33,9 +33,13 @@ async function sealingStore(
   message: SpooledMessage,
   config: Config,
   date: Date,
+  events: GatewayContext['events'],
 ): Promise<QuarantineStore> {
   const stored = message.kind === 'memory' ? message.data.subarray(0, message.headerEnd) : message.headerBlock;
-  const notices = await composeAtReceipt(entry, stored, config, date).catch(() => []);
+  const notices = await composeAtReceipt(entry, stored, config, date).catch((err: unknown) => {
+    events.emit({ event: 'error', where: 'notice-outbox', qid: entry.id, error: errorText(err) });
+    return [];
+  });
   return { ...store, prepare: (e, m, storeBody) => store.prepare(e, m, storeBody, { sealTo, notices }) };
 }
 
@@ -152,7 +156,7 @@ export function onData(
             });
         const quarantine =
           entry && sealTo !== undefined
-            ? await sealingStore(rt.quarantine, entry, sealTo, message, cfg, receivedAt)
+            ? await sealingStore(rt.quarantine, entry, sealTo, message, cfg, receivedAt, events)
             : rt.quarantine;
         const outcome = await commitTransaction(
           { qid, mailFrom: from, deliveries: plan.deliveries, quarantineEntry: entry, storeBody },

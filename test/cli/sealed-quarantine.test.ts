@@ -292,6 +292,27 @@ describe('release and delete', () => {
   });
 });
 
+describe('quarantine events with log.file', () => {
+  it('go into the same rotated files the server writes, not to stderr', async () => {
+    const { configPath } = writeConfig({
+      ...baseConfig({ domains: DOMAINS, quarantine: { path: 'quarantine', retention: '14d', sealTo: key.recipient } }),
+      log: { level: 'info', file: { path: 'log/guard.log' } },
+    });
+    const { id } = await sendSealed();
+    const r = await q(['delete', id, '--as', 'ops'], configPath);
+    expect(r.code).toBe(0);
+    expect(quarantineEvents(r.stderr)).toEqual([]);
+    const logDir = path.join(t.dataDir, 'log');
+    const logged = readdirSync(logDir)
+      .flatMap((f) => readFileSync(path.join(logDir, f), 'utf8').split('\n'))
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logged).toContainEqual(
+      expect.objectContaining({ event: 'quarantine', action: 'delete', id, by: 'ops', outcome: 'ok' }),
+    );
+  });
+});
+
 describe('the notice of a sealed entry', () => {
   it('is composed at receipt and sent from there; once sent, the composed copy is gone', async () => {
     const sink = await startSink('accept');
