@@ -8,9 +8,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createInFlight } from './app/in-flight.js';
 import { removeRuntimeFile, runtimeFilePath, writeRuntimeFile } from './app/runtime-file.js';
+import { restartNeeded } from './app/restart-needed.js';
 import { trustedPeers } from './address/trusted-proxies.js';
 import { createInstanceLease } from './app/instance-lease.js';
-import { restartNeeded } from './app/restart-needed.js';
 import { createRuntimeHolder } from './app/runtime-holder.js';
 import { THIS_PROCESS } from './quarantine/notice-claim.js';
 import { THIS_INSTANCE } from './storage/instance-id.js';
@@ -105,6 +105,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
   const metrics = createMetrics(events);
   const runtime = createRuntimeHolder(initial, { events, fs: deps.fs });
   const inFlight = createInFlight();
+  const runtimeFile = runtimeFilePath(initial.paths.dataDir);
   const storage = createStorageHealth({
     target: () => {
       const config = runtime.current().config;
@@ -116,7 +117,6 @@ export function createApp(initial: Config, deps: AppDeps): App {
     events,
     ...(deps.storageCheck?.intervalMs !== undefined ? { intervalMs: deps.storageCheck.intervalMs } : {}),
   });
-  const runtimeFile = runtimeFilePath(initial.paths.dataDir);
   // notices are sent by a background outbox after the transaction, never on the SMTP path
   const outbox = createOutbox({
     runtime: runtime.current,
@@ -229,8 +229,8 @@ export function createApp(initial: Config, deps: AppDeps): App {
         return r;
       }
       if (tls) listener.updateTls(tls);
-      listener.updateProxyTrust(proxyTrustOf(config));
       listener.updateOptions(wireOptions(config));
+      listener.updateProxyTrust(proxyTrustOf(config));
       // new directories or a new maxMessageSize are judged now, not at the next periodic check
       void storage.check();
       // judged against the start: a socket key changed and changed back needs no restart

@@ -220,12 +220,27 @@ function resolveAndCheck(cfg: FileConfig, paths: Config['paths']): LoadResult {
       });
   }
 
+  let deliverySmtp = cfg.delivery.smtp;
+  if (deliverySmtp?.tls.ca !== undefined) {
+    const ca = beside(deliverySmtp.tls.ca);
+    deliverySmtp = { ...deliverySmtp, tls: { ...deliverySmtp.tls, ca } };
+    const before = issues.length;
+    readable(ca, 'delivery.smtp.tls.ca');
+    // a wrong file would otherwise only show as upstream-tls 451s, with every sender retrying
+    if (issues.length === before && !readFileSync(ca, 'latin1').includes('-----BEGIN CERTIFICATE-----'))
+      issues.push({ path: 'delivery.smtp.tls.ca', message: `${ca} holds no PEM certificate` });
+  }
+
   if (issues.length > 0) return { ok: false, issues };
   const config: Config = {
     ...cfg,
     server: { ...cfg.server, tls },
     domains,
-    delivery: { ...cfg.delivery, maildir: { path: data(cfg.delivery.maildir.path) } },
+    delivery: {
+      ...cfg.delivery,
+      maildir: { path: data(cfg.delivery.maildir.path) },
+      ...(deliverySmtp ? { smtp: deliverySmtp } : {}),
+    },
     quarantine: { ...cfg.quarantine, path: data(cfg.quarantine.path) },
     log: { ...cfg.log, file: cfg.log.file && { ...cfg.log.file, path: data(cfg.log.file.path) } },
     notices: { ...cfg.notices, templatesDir, dkim },
