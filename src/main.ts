@@ -25,7 +25,8 @@ commands:
                                         (show, release, delete: --as NAME names who, for the access record)
   quarantine purge [--older-than DUR]   delete expired entries (or those older than DUR)
   report [--log FILE] [--json]          unknown recipients seen in the log (stdin when no --log)
-  probe                                 exit 0 when the SMTP port greets with 220 (HEALTHCHECK)
+  probe                                 exit 0 when the SMTP port greets with 220 and the data
+                                        directories can store a message (HEALTHCHECK)
   dkim keygen --domain D --selector S [--out FILE]
                                         write a DKIM key for notices, print its DNS record
   doctor [--ip ADDRESS]                 check the DNS records mail and notices depend on (dns.servers)
