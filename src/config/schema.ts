@@ -263,6 +263,19 @@ export const dnsSchema = z
   })
   .strict();
 
+/** What instances and workers share (src/state/): `memory` on one host, `redis` (or Valkey) across MX hosts. */
+export const stateSchema = z
+  .object({
+    type: z.enum(['memory', 'redis']).default('memory'),
+    url: nonEmpty
+      .regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0')
+      .optional(),
+    prefix: z.string().max(64, 'at most 64 characters').default('cg:'),
+    /** One Redis operation; past it the instance answers from its own memory until Redis is back. */
+    timeout: duration.pipe(z.number().min(10, 'at least 10ms').max(60_000, 'at most 60s')).default('2s'),
+  })
+  .strict();
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The JSON log into rotated files instead of stdout: `<path>` → `<name>.1.log`, `.2.log`, … (pino-roll). */
@@ -290,6 +303,7 @@ export const configSchema = z
     quarantine: quarantineSchema.default({}),
     notices: noticesSchema.default({}),
     dns: dnsSchema.default({}),
+    state: stateSchema.default({}),
     log: z
       .object({ level: z.enum(LOG_LEVELS).default('info'), file: logFile.optional() })
       .strict()
@@ -326,6 +340,13 @@ export const configSchema = z
         code: z.ZodIssueCode.custom,
         path: ['delivery', 'smtp'],
         message: 'required when delivery.type is smtp',
+      });
+    }
+    if (cfg.state.type === 'redis' && !cfg.state.url) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['state', 'url'],
+        message: 'required when state.type is redis',
       });
     }
     if (cfg.notices.transport.type === 'smtp' && !cfg.notices.transport.host) {

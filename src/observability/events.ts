@@ -123,6 +123,12 @@ export type LogEvent =
       spoolFiles?: number;
     }
   | { event: 'shutdown'; phase: 'draining' | 'done' | 'forced'; inFlight?: number }
+  /**
+   * The shared state store (SPEC §3 `state`, src/state/fallback.ts): `ok: false` once per outage of
+   * Redis (`reason`: `state-unreachable` or `state-timeout`; limits are per instance meanwhile),
+   * `ok: true` when it answers again and is shared once more.
+   */
+  | { event: 'state'; ok: boolean; type: 'redis'; reason?: string; detail?: string; downMs?: number }
   /** `hint`: what the operator can do about it (listen failures: a capability, a free port). */
   | {
       event: 'error';
@@ -148,6 +154,7 @@ function levelOf(e: LogEvent): 'info' | 'warn' | 'error' {
   if (e.event === 'error') return 'error';
   if (e.event === 'reload' && !e.ok) return 'error';
   if (e.event === 'storage' && !e.ok) return 'error';
+  if (e.event === 'state' && !e.ok) return 'warn';
   if (e.event === 'reload' && (e.restartNeeded?.length ?? 0) > 0) return 'warn';
   if (e.event === 'message' && (e.outcome === 'temporary' || e.outcome === 'permanent' || (e.refused?.length ?? 0) > 0))
     return 'warn';

@@ -60,6 +60,11 @@ export function createMetrics(events: EventSink): Metrics {
     help: '1 while the quarantine is at quarantine.maxSize (quarantine RCPTs get 452 4.3.1)',
     registers: [registry],
   });
+  const stateDegraded = new Gauge({
+    name: 'catchall_guard_state_degraded',
+    help: '1 while the shared state store (state.type: redis) cannot be used and limits are per instance',
+    registers: [registry],
+  });
   const purged = new Counter({
     name: 'catchall_guard_quarantine_purged_total',
     help: 'Quarantine entries deleted by retention',
@@ -105,6 +110,9 @@ export function createMetrics(events: EventSink): Metrics {
         break;
       case 'quota':
         quarantineFull.set(e.full ? 1 : 0);
+        break;
+      case 'state':
+        stateDegraded.set(e.ok ? 0 : 1);
         break;
       case 'purge':
         purged.inc(e.deleted);
