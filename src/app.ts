@@ -28,6 +28,8 @@ import { replies } from './smtp/replies.js';
 import { createSmtpListener } from './smtp/server.js';
 import { TLS_POLICY } from './smtp/tls-policy.js';
 import type { DurableFs } from './storage/durable-fs.js';
+import { buildStateStore, type BuiltStateStore } from './state/build.js';
+import type { StateStore } from './state/store.js';
 import { createStorageHealth } from './storage/health.js';
 import { StorageUnusableError, storageDirs, storageNeed } from './storage/preflight.js';
 
@@ -48,6 +50,13 @@ export interface AppDeps {
    * of a write that the check cannot rule out (concurrent messages, other writers on the disk).
    */
   readonly storageCheck?: { readonly intervalMs?: number; readonly needBytes?: number };
+  /**
+   * The state store limits, the notice throttle and the verify cache live in (src/state/): given by a
+   * cluster worker (its IPC store to the primary's), else built from `state` and closed at stop.
+   */
+  readonly stateStore?: StateStore;
+  /** This process among all sharing the store (cluster workers: one holder each); see GatewayDeps. */
+  readonly stateHolder?: { readonly holder: string; readonly host: string };
 }
 
 export interface App {
@@ -103,7 +112,10 @@ export function createApp(initial: Config, deps: AppDeps): App {
 
   // ── construction ──
   const metrics = createMetrics(events);
-  const runtime = createRuntimeHolder(initial, { events, fs: deps.fs });
+  // read once: a change of `state` needs a restart
+  const ownState = deps.stateStore ? null : buildStateStore(initial.state, events);
+  const state = deps.stateStore ?? (ownState as BuiltStateStore).store;
+  const runtime = createRuntimeHolder(initial, { events, fs: deps.fs, state });
   const inFlight = createInFlight();
   const runtimeFile = runtimeFilePath(initial.paths.dataDir);
   const storage = createStorageHealth({
@@ -121,6 +133,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
   const outbox = createOutbox({
     runtime: runtime.current,
     events,
+    state,
     ...(deps.now ? { now: deps.now } : {}),
     // `dns.servers` and `dns.timeout` as the running configuration says, a reload included
     resolver: deps.noticeResolver ?? createFollowingResolver(() => runtime.current().config.dns),
@@ -142,6 +155,8 @@ export function createApp(initial: Config, deps: AppDeps): App {
     events,
     isShuttingDown: () => shuttingDown,
     storageFailure: () => storage.failure(),
+    state,
+    ...(deps.stateHolder ? { stateHolder: deps.stateHolder } : {}),
     inFlight,
     onQuarantined: (qid) => outbox.kick(qid),
     ...(deps.now ? { now: deps.now } : {}),
@@ -187,6 +202,8 @@ export function createApp(initial: Config, deps: AppDeps): App {
       await lease.sweep();
       lease.start();
       await cleanUp(rt);
+      // at most state.timeout: an unreachable Redis is a `state` event and local limits, never a failed start
+      await ownState?.start();
       const addr = await listener.listen(rt.config.server.listen.host, rt.config.server.listen.port);
       listening = true;
       events.emit({ event: 'listening', host: addr.address, port: addr.port, proto: 'smtp' });
@@ -258,6 +275,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
       await retention?.stop();
       storage.stop();
       await runtime.close();
+      await ownState?.close();
       await http?.close();
       metrics.stop();
       events.emit({ event: 'shutdown', phase: drained === 'timeout' ? 'forced' : 'done' });

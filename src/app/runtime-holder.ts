@@ -12,6 +12,7 @@ import { createQuarantineStore } from '../quarantine/store.js';
 import { claimHolderIn } from './instance-lease.js';
 import { createQuarantineUsage } from '../quarantine/usage.js';
 import type { DurableFs } from '../storage/durable-fs.js';
+import type { StateStore } from '../state/store.js';
 import { spoolDirOf } from '../storage/spool-dir.js';
 import { buildVerifyBackend, sameVerifyUpstream } from '../verify/backend.js';
 import { createVerifier } from '../verify/verifier.js';
@@ -26,7 +27,12 @@ export interface RuntimeHolder {
 
 export function createRuntimeHolder(
   initial: Config,
-  deps: { readonly events: EventSink; readonly fs?: DurableFs | undefined },
+  deps: {
+    readonly events: EventSink;
+    readonly fs?: DurableFs | undefined;
+    /** Where the verify.upstream cache lives (shared by workers and hosts); memory of its own when absent. */
+    readonly state?: StateStore | undefined;
+  },
 ): RuntimeHolder {
   const { events } = deps;
   let runtime: Runtime;
@@ -66,7 +72,7 @@ export function createRuntimeHolder(
   }
 
   // the upstream probe pool and its cache outlive a reload that keeps the same upstream
-  let verifyBackend = buildVerifyBackend(initial);
+  let verifyBackend = buildVerifyBackend(initial, deps.state);
   let files = watch(initial);
   runtime = build(initial, buildDelivery(initial, deps.fs), files);
 
@@ -78,7 +84,7 @@ export function createRuntimeHolder(
       try {
         next = watch(config);
         const old = runtime;
-        if (!sameVerifyUpstream(old.config, config)) verifyBackend = buildVerifyBackend(config);
+        if (!sameVerifyUpstream(old.config, config)) verifyBackend = buildVerifyBackend(config, deps.state);
         // an unchanged delivery keeps its pooled upstream connections
         const same = JSON.stringify(old.config.delivery) === JSON.stringify(config.delivery);
         const delivery = same ? old.delivery : buildDelivery(config, deps.fs);

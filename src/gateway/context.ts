@@ -1,6 +1,7 @@
 // What every SMTP phase of the gateway shares: its dependencies and the per-host counters.
 import type { SpoolWriter } from '../message/spool.js';
 import type { EventSink } from '../observability/events.js';
+import type { StateStore } from '../state/store.js';
 import type { ConnectionCounter, UnknownBudget } from '../policy/limits.js';
 import { replies, type SmtpReply } from '../smtp/replies.js';
 import type { Runtime } from './runtime.js';
@@ -20,6 +21,14 @@ export interface GatewayDeps {
   readonly onQuarantined?: (qid: string) => void;
   /** Why mail cannot be stored right now (src/storage/health.ts), or null: MAIL FROM is refused meanwhile. */
   readonly storageFailure?: () => 'storage-full' | 'storage-not-writable' | null;
+  /** What limits are counted in (src/state/): shared by workers and hosts; this process's memory by default. */
+  readonly state?: StateStore;
+  /**
+   * This process among all sharing the state store, and its host (`maxConnections` is per host); by
+   * default the instance id (CATCHALL_GUARD_INSTANCE_ID or the host name) for both. Cluster workers
+   * give each worker a holder of its own.
+   */
+  readonly stateHolder?: { readonly holder: string; readonly host: string };
 }
 
 export interface GatewayContext {

@@ -1,11 +1,13 @@
 // The gateway: SMTP hooks wired to address parsing, the directory, the policy and the DATA pipeline,
 // one file per SMTP phase. Holds no SMTP wire knowledge (smtp/) and no decision logic (policy/).
 import { createConnectionCounter, createUnknownBudget } from '../policy/limits.js';
+import { createMemoryStore } from '../state/memory.js';
+import { THIS_INSTANCE } from '../storage/instance-id.js';
 import type { DeadlineKind, SmtpHooks } from '../smtp/server.js';
 import { replies } from '../smtp/replies.js';
 import { errorText } from '../observability/error-text.js';
 import type { GatewayContext, GatewayDeps } from './context.js';
-import { onConnect } from './on-connect.js';
+import { onConnect, releaseConnection } from './on-connect.js';
 import { onData } from './on-data.js';
 import { onMailFrom, onRcptTo } from './on-rcpt.js';
 import { createSessions } from './sessions.js';
@@ -15,13 +17,14 @@ export type { GatewayDeps } from './context.js';
 export type Gateway = SmtpHooks;
 
 export function createGateway(deps: GatewayDeps): Gateway {
+  const state = deps.state ?? createMemoryStore();
   const ctx: GatewayContext = {
     deps,
     events: deps.events,
     now: deps.now ?? ((): Date => new Date()),
     sessions: createSessions(),
-    connections: createConnectionCounter(),
-    unknownBudget: createUnknownBudget(),
+    connections: createConnectionCounter(state, deps.stateHolder ?? { holder: THIS_INSTANCE, host: THIS_INSTANCE }),
+    unknownBudget: createUnknownBudget(state),
   };
   const { events } = ctx;
   return {
@@ -30,8 +33,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     rcptTo: onRcptTo(ctx),
     data: onData(ctx),
     close(sid) {
-      const state = ctx.sessions.end(sid);
-      if (state?.counted) ctx.connections.release(state.ip);
+      const session = ctx.sessions.end(sid);
+      if (session?.counted) releaseConnection(ctx, session);
       events.emit({ event: 'close', sid });
     },
     earlyTalker(sid, remoteAddress) {

@@ -3,7 +3,22 @@ import { decideConnect, type ConnectRefusal } from '../policy/connect.js';
 import { clientKey } from '../address/ip.js';
 import type { SessionInfo } from '../smtp/server.js';
 import { replies, type SmtpReply } from '../smtp/replies.js';
+import { errorText } from '../observability/error-text.js';
 import type { GatewayContext } from './context.js';
+import type { SessionState } from './sessions.js';
+
+/**
+ * Counts a session down, once: from close, or from a refusal at connect, whichever comes first (a
+ * client may hang up while its connect is still being judged). Never fails the session: the counter
+ * counts down locally first, and the store write behind it has its own fallback.
+ */
+export function releaseConnection(ctx: GatewayContext, session: SessionState): void {
+  if (!session.counted) return;
+  session.counted = false;
+  ctx.connections
+    .release(session.ip, ctx.deps.runtime().config.server.sessionTimeout)
+    .catch((err: unknown) => ctx.events.emit({ event: 'error', where: 'connect', error: errorText(err) }));
+}
 
 function refusalReply(reason: ConnectRefusal): SmtpReply {
   switch (reason) {
@@ -22,28 +37,37 @@ export function onConnect(ctx: GatewayContext): (info: SessionInfo) => Promise<S
   return async (info) => {
     const server = ctx.deps.runtime().config.server;
     const state = ctx.sessions.open(info.sid, clientKey(info.remoteAddress));
-    const open = ctx.connections.counts(state.ip);
+    if (ctx.deps.isShuttingDown()) return refuse(info, 'shutting-down');
+    // counted before judged (and counted down if refused): two hosts opening at once see each other
+    state.counted = true;
+    const [unknownForIp, open] = await Promise.all([
+      ctx.unknownBudget.used(state.ip),
+      ctx.connections.open(state.ip, server.sessionTimeout),
+    ]);
     const outcome = decideConnect({
       shuttingDown: ctx.deps.isShuttingDown(),
-      unknownForIp: ctx.unknownBudget.used(state.ip),
+      unknownForIp,
       openTotal: open.total,
       openForIp: open.forIp,
       limits: server,
     });
     if (outcome.kind === 'proceed') {
-      ctx.connections.open(state.ip);
-      state.counted = true;
       ctx.events.emit({ event: 'connect', sid: info.sid, remoteAddress: info.remoteAddress });
       return null;
     }
-    const r = refusalReply(outcome.reason);
+    releaseConnection(ctx, state);
+    return refuse(info, outcome.reason);
+  };
+
+  function refuse(info: SessionInfo, reason: ConnectRefusal): SmtpReply {
+    const r = refusalReply(reason);
     ctx.events.emit({
       event: 'connect',
       sid: info.sid,
       remoteAddress: info.remoteAddress,
       refused: `${r.code} ${r.enhanced}`,
-      reason: outcome.reason,
+      reason,
     });
     return r;
-  };
+  }
 }

@@ -123,7 +123,7 @@ export function onRcptTo(
         // a repeated RCPT replaces its earlier self in smtp-server's envelope, so it is not counted twice
         rcptInTransaction: tx.recipients.size - (tx.recipients.has(key) ? 1 : 0),
         unknownInSession: state.unknownRecipients,
-        unknownForIp: ctx.unknownBudget.used(state.ip),
+        unknownForIp: await ctx.unknownBudget.used(state.ip),
       },
       limits: rcptLimits(rt.config.server),
       shuttingDown: ctx.deps.isShuttingDown(),
@@ -140,7 +140,7 @@ export function onRcptTo(
     const outcome = decideRecipient({ ...facts, upstream });
     if (countsAsUnknown(outcome)) {
       state.unknownRecipients++;
-      ctx.unknownBudget.record(state.ip);
+      await ctx.unknownBudget.record(state.ip);
     }
     const reply = replyForRcpt(outcome);
     const reason = reasonForRcpt(outcome);

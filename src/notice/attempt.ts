@@ -19,7 +19,7 @@ import { composeEntryNotices, failureWanted, type EntryNotice } from './compose-
 import { judgeNotice, type NoticeJudgement, type NoticePolicy } from './eligibility.js';
 import type { NoticeTemplate } from './render.js';
 import type { NoticeLanguage } from './templates.js';
-import type { NoticeThrottle } from './throttle.js';
+import type { NoticeThrottle, ThrottleLimits } from './throttle.js';
 import type { NoticeSendResult, NoticeTransport } from './transport.js';
 
 export interface AttemptContext {
@@ -48,6 +48,14 @@ export function noticePolicy(notices: Config['notices']): NoticePolicy {
     maxPerHour: notices.maxPerHour,
   };
 }
+
+export const throttleLimits = (notices: Config['notices']): ThrottleLimits => ({
+  perSenderIntervalMs: notices.perSenderInterval,
+  maxPerHour: notices.maxPerHour,
+});
+
+/** Rounds of judge-then-take lost to parallel attempts before this one waits for the next pass. */
+const TAKE_ROUNDS = 3;
 
 export { failureWanted } from './compose-entry.js';
 
@@ -141,33 +149,34 @@ async function attemptClaimed(id: MessageId, ctx: AttemptContext): Promise<Attem
   };
   const retry = attempts > 0;
   let auth: SenderAuth | undefined = entry.auth ?? undefined;
-  // no await between the throttle's view and its record: parallel attempts cannot both slip under a limit
-  const judge = (): NoticeJudgement => {
-    const nowMs = ctx.now().getTime();
-    return judgeNotice({
-      policy,
-      candidate,
-      auth,
-      history: ctx.throttle.view(to, entry.recipients, nowMs),
-      nowMs,
-      retry,
-    });
+  // a "send" takes its place in the throttle at once (a claim per pair, a slot of the hour, in the state
+  // store that workers and MX hosts share): a parallel attempt that took it first makes this one judge
+  // again, so two can never both slip under a limit
+  const judge = async (): Promise<NoticeJudgement> => {
+    for (let round = 0; round < TAKE_ROUNDS; round++) {
+      const nowMs = ctx.now().getTime();
+      const history = await ctx.throttle.view(to, entry.recipients, nowMs);
+      const v = judgeNotice({ policy, candidate, auth, history, nowMs, retry });
+      // a retry was counted on its first attempt
+      if (v.kind !== 'send' || retry) return v;
+      if (await ctx.throttle.take(id, to, entry.recipients, nowMs, throttleLimits(ctx.config.notices))) return v;
+    }
+    return { kind: 'wait', reason: 'hourly-cap' };
   };
-  let verdict = judge();
+  let verdict = await judge();
   if (verdict.kind === 'authenticate') {
     auth = await authenticate(entry, ctx);
-    verdict = judge();
+    verdict = await judge();
   }
   switch (verdict.kind) {
     case 'suppress':
       return suppress(verdict.reason, auth);
     case 'wait':
-      return waitForSlot(ctx.throttle.nextSlotMs(ctx.now().getTime()), auth);
+      return waitForSlot(await ctx.throttle.nextSlotMs(ctx.now().getTime()), auth);
     case 'authenticate':
       // judged with a result in hand, the gate has passed or suppressed: this cannot come back
       return suppress('sender-auth-failed', auth);
     case 'send':
-      if (!retry) ctx.throttle.record(to, entry.recipients, ctx.now().getTime());
       break;
   }
 

@@ -9,10 +9,11 @@ import { parseMessageId, type MessageId } from '../quarantine/id.js';
 import type { QuarantineStore } from '../quarantine/store.js';
 import type { QuarantineEntry } from '../quarantine/entry.js';
 import { createSystemResolver, type DnsResolver } from '../sender-auth/dns.js';
-import { attemptNotice, NOTICE_CLAIM_STALE_MS, type AttemptContext } from './attempt.js';
+import { attemptNotice, NOTICE_CLAIM_STALE_MS, throttleLimits, type AttemptContext } from './attempt.js';
 import { DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_WINDOW_MS } from './backoff.js';
 import { withDkimSigning } from './dkim-sign.js';
 import { loadNoticeTemplate } from './templates.js';
+import type { StateStore } from '../state/store.js';
 import { createNoticeThrottle } from './throttle.js';
 import { createDirectTransport, createSmarthostTransport, type NoticeTransport } from './transport.js';
 
@@ -25,6 +26,8 @@ export interface OutboxDeps {
   /** The current runtime: config and store are re-read on every attempt, so a reload applies at once. */
   readonly runtime: () => { readonly config: Config; readonly quarantine: QuarantineStore };
   readonly events: EventSink;
+  /** Where the throttle lives: shared by workers and MX hosts (src/state/); memory of its own when absent. */
+  readonly state?: StateStore;
   readonly now?: () => Date;
   /** DNS for SPF/DMARC and for direct-to-MX; the system resolver by default. */
   readonly resolver?: DnsResolver;
@@ -76,7 +79,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
   const now = deps.now ?? (() => new Date());
   const resolver = deps.resolver ?? createSystemResolver();
   const concurrency = CONCURRENCY;
-  const throttle = createNoticeThrottle();
+  const throttle = createNoticeThrottle(deps.state);
   const due = new Map<MessageId, number>();
   const active = new Map<MessageId, Promise<void>>();
   let started = false;
@@ -192,15 +195,24 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     const { config, quarantine } = deps.runtime();
     const nowMs = now().getTime();
     const horizonMs = Math.max(config.notices.perSenderInterval, 3_600_000);
+    const limits = throttleLimits(config.notices);
     for (const e of await quarantine.list()) {
       const id = parseMessageId(e.id);
       if (!id) continue;
       if (e.notice.status === 'sending') {
         if (await closeInterrupted(e, id))
-          throttle.record(e.mailFrom, e.recipients, Math.min(Date.parse(e.notice.nextAttemptAt ?? '') || nowMs, nowMs));
+          await throttle.record(
+            id,
+            e.mailFrom,
+            e.recipients,
+            Math.min(Date.parse(e.notice.nextAttemptAt ?? '') || nowMs, nowMs),
+            nowMs,
+            limits,
+          );
       } else if (e.notice.status === 'sent' && e.notice.sentAt) {
         const sentMs = Date.parse(e.notice.sentAt);
-        if (Number.isFinite(sentMs) && nowMs - sentMs < horizonMs) throttle.record(e.mailFrom, e.recipients, sentMs);
+        if (Number.isFinite(sentMs) && nowMs - sentMs < horizonMs)
+          await throttle.record(id, e.mailFrom, e.recipients, sentMs, nowMs, limits);
       }
     }
   }

@@ -77,6 +77,8 @@ export type StateFailure = 'state-unreachable' | 'state-timeout';
 export const stateKeys = {
   /** Sessions open from one client key, as shares per instance. */
   connections: (ip: string): string => `conn:${ip}`,
+  /** Sessions open on one host (`maxConnections` guards a host's own resources), as shares per process. */
+  connectionsTotal: (host: string): string => `conn-host:${host}`,
   /** Unknown-recipient answers given to one client key in its current hour. */
   unknownBudget: (ip: string): string => `unknown:${ip}`,
   /** When the last notice to `sender` about `rcpt` went out (value: epoch ms). */

@@ -4,10 +4,17 @@ import { readFileSync } from 'node:fs';
 import type { FileConfig } from '../config/schema.js';
 import { createVerifyCache } from './cache.js';
 import { createUpstreamProber } from './upstream-probe.js';
+import type { StateStore } from '../state/store.js';
 import type { VerifyBackend } from './verifier.js';
 
-/** Null when no domain asks the upstream (or there is no upstream: config validation refuses that). */
-export function buildVerifyBackend(config: Pick<FileConfig, 'domains' | 'delivery' | 'server'>): VerifyBackend | null {
+/**
+ * Null when no domain asks the upstream (or there is no upstream: config validation refuses that).
+ * Answers are cached in `state` (shared by workers and hosts) when given, else in memory of their own.
+ */
+export function buildVerifyBackend(
+  config: Pick<FileConfig, 'domains' | 'delivery' | 'server'>,
+  state?: StateStore,
+): VerifyBackend | null {
   const smtp = config.delivery.smtp;
   if (!smtp || config.delivery.type !== 'smtp' || !config.domains.some((d) => d.verify?.upstream === true)) return null;
   const prober = createUpstreamProber({
@@ -25,7 +32,7 @@ export function buildVerifyBackend(config: Pick<FileConfig, 'domains' | 'deliver
     name: config.server.hostname,
     timeoutMs: smtp.timeout,
   });
-  return { prober, cache: createVerifyCache(), close: () => prober.close() };
+  return { prober, cache: createVerifyCache(state ? { store: state } : {}), close: () => prober.close() };
 }
 
 /** Whether a reload may keep the backend: same upstream, same need for one. */

@@ -108,7 +108,7 @@ export function createVerifier(
       const mailbox = sep > 0 ? lower.slice(0, sep) : lower;
       const address = `${mailbox}@${domain}`;
       if (concluded.get(domain) === true) return undefined;
-      const cached = backend.cache.get(address);
+      const cached = await backend.cache.get(address);
       if (cached === 'exists') return { kind: 'exists', mailbox, source: 'cache' };
       if (cached === 'no-such-user') return { kind: 'no-such-user', source: 'cache' };
       if (!opts.mayProbe) return undefined;
@@ -118,10 +118,10 @@ export function createVerifier(
       const a = await probeOnce(backend.prober, address);
       switch (a.kind) {
         case 'exists':
-          backend.cache.set(address, 'exists', d.positiveTtl);
+          await backend.cache.set(address, 'exists', d.positiveTtl);
           return { kind: 'exists', mailbox, source: 'upstream' };
         case 'no-such-user':
-          backend.cache.set(address, 'no-such-user', d.negativeTtl);
+          await backend.cache.set(address, 'no-such-user', d.negativeTtl);
           return { kind: 'no-such-user', source: 'upstream' };
         case 'unavailable':
           return { kind: 'unavailable', detail: a.detail };

@@ -121,25 +121,21 @@ describe('decideRecipient with the upstream’s word (after the directory, befor
 describe('the verify cache', () => {
   it('keeps each answer for its own TTL, case-insensitively', async () => {
     const cache = createVerifyCache();
-    cache.set('Jane@example.test', 'exists', 10_000);
-    cache.set('ghost@example.test', 'no-such-user', 50);
-    expect(cache.get('jane@EXAMPLE.test')).toBe('exists');
-    expect(cache.get('ghost@example.test')).toBe('no-such-user');
+    await cache.set('Jane@example.test', 'exists', 10_000);
+    await cache.set('ghost@example.test', 'no-such-user', 50);
+    expect(await cache.get('jane@EXAMPLE.test')).toBe('exists');
+    expect(await cache.get('ghost@example.test')).toBe('no-such-user');
     await new Promise((r) => setTimeout(r, 80));
-    expect(cache.get('ghost@example.test')).toBeUndefined();
-    expect(cache.get('jane@example.test')).toBe('exists');
+    expect(await cache.get('ghost@example.test')).toBeUndefined();
+    expect(await cache.get('jane@example.test')).toBe('exists');
   });
 
-  it('is bounded: the least recently used go first', () => {
+  it('is bounded: the least recently used go first', async () => {
     const cache = createVerifyCache({ max: 3 });
-    for (const a of ['a', 'b', 'c']) cache.set(`${a}@x.test`, 'exists', 60_000);
-    cache.get('a@x.test');
-    cache.set('d@x.test', 'exists', 60_000);
-    expect(['a', 'b', 'c', 'd'].map((a) => cache.get(`${a}@x.test`) ?? '-')).toEqual([
-      'exists',
-      '-',
-      'exists',
-      'exists',
-    ]);
+    for (const a of ['a', 'b', 'c']) await cache.set(`${a}@x.test`, 'exists', 60_000);
+    await cache.get('a@x.test');
+    await cache.set('d@x.test', 'exists', 60_000);
+    const got = await Promise.all(['a', 'b', 'c', 'd'].map((a) => cache.get(`${a}@x.test`)));
+    expect(got.map((v) => v ?? '-')).toEqual(['exists', '-', 'exists', 'exists']);
   });
 });
