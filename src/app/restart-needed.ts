@@ -24,5 +24,7 @@ export function restartNeeded(running: Config, next: Config): string[] {
   // new mail goes to the new directory at once, but the start-time clean-up, the quota count and
   // pending notices of the old one are not carried over
   if (running.paths.dataDir !== next.paths.dataDir) keys.push('dataDir');
+  // the state store (memory or the Redis connection) is built once at start (src/state/build.ts)
+  if (!same(running.state, next.state)) keys.push('state');
   return keys;
 }
