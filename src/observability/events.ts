@@ -119,7 +119,8 @@ export type LogEvent =
       id: string;
       host?: string;
       pid?: number;
-      lease?: 'stopped' | 'expired';
+      /** `exited`: its process on this host no longer exists. */
+      lease?: 'stopped' | 'expired' | 'exited';
       spoolFiles?: number;
     }
   | { event: 'shutdown'; phase: 'draining' | 'done' | 'forced'; inFlight?: number }
