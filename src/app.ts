@@ -72,10 +72,10 @@ export interface App {
 }
 
 /** `server.proxyProtocol`: who must send a PROXY header; null when nobody may. */
-const proxyTrustOf = (config: Config): ((peer: string) => boolean) | null =>
+export const proxyTrustOf = (config: Config): ((peer: string) => boolean) | null =>
   config.server.proxyProtocol ? trustedPeers(config.server.proxyProtocol.trusted) : null;
 
-function readTls(config: Config): { key: Buffer; cert: Buffer } | undefined {
+export function readTls(config: Config): { key: Buffer; cert: Buffer } | undefined {
   const tls = config.server.tls;
   if (!tls) return undefined;
   const pair = { key: readFileSync(tls.key), cert: readFileSync(tls.cert) };
@@ -86,8 +86,8 @@ function readTls(config: Config): { key: Buffer; cert: Buffer } | undefined {
   return pair;
 }
 
-/** The listener's settings that a reload may change (the rest needs a restart). */
-function wireOptions(config: Config): {
+/** The listener's settings that a reload may change (the rest needs a restart). Also the cluster worker's (src/cluster/worker.ts). */
+export function wireOptions(config: Config): {
   greetDelayMs: number;
   maxMessageSize: number;
   dataTimeoutMs: number;

@@ -89,12 +89,16 @@ async function run(argv: string[]): Promise<ExitCode> {
       if (rest.length) throw new UsageError(`serve takes no arguments`);
       const config = loadOrExplain(values.config);
       if (typeof config === 'number') return config;
+      const configPath = resolveConfigPath({ configPath: values.config });
+      // server.workers above 1: this process is the primary, or one of the workers it forked (src/cluster/)
+      const role = (await import('./cluster/role.js')).serveRole(config);
       const { runServe } = await import('./cli/serve.js');
-      const code = await runServe(
-        config,
-        resolveConfigPath({ configPath: values.config }),
-        await openLogger(config.log),
-      );
+      const code =
+        role.kind === 'primary'
+          ? await (await import('./cluster/primary.js')).runPrimary(config, configPath, role.workers)
+          : role.kind === 'worker'
+            ? await (await import('./cluster/worker.js')).runWorker(config, configPath, role.id)
+            : await runServe(config, configPath, await openLogger(config.log));
       // the drain is over and the log flushed: a socket still open (a notice peer that never answers)
       // must not keep the process alive past its orchestrator's patience
       process.exit(code);

@@ -16,6 +16,8 @@ export function restartNeeded(running: Config, next: Config): string[] {
   if (a.hostname !== b.hostname) keys.push('server.hostname');
   if (a.socketTimeout !== b.socketTimeout) keys.push('server.socketTimeout');
   if (a.disableReverseLookup !== b.disableReverseLookup) keys.push('server.disableReverseLookup');
+  // the processes are forked at start (src/cluster/)
+  if (a.workers !== b.workers) keys.push('server.workers');
   // new key and certificate files are re-read; STARTTLS is offered or not from the start on
   if ((a.tls === undefined) !== (b.tls === undefined)) keys.push('server.tls');
   if (!same(running.http?.listen, next.http?.listen)) keys.push('http.listen');

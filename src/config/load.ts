@@ -128,6 +128,17 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
     if (!r.ok) issues.push({ path: 'CATCHALL_GUARD_HTTP_LISTEN', message: r.error });
     else if (http) http['listen'] = { host: r.host, port: r.port };
   }
+  // a container image or a systemd drop-in sizes the worker processes to its host without editing the file
+  const workers = env['CATCHALL_GUARD_WORKERS'];
+  if (workers !== undefined) {
+    const server = ensureObject(raw, 'server');
+    if (workers !== 'auto' && !/^\d{1,3}$/.test(workers))
+      issues.push({
+        path: 'CATCHALL_GUARD_WORKERS',
+        message: `expected a number of processes or auto, got "${workers}"`,
+      });
+    else if (server) server['workers'] = workers === 'auto' ? 'auto' : Number(workers);
+  }
   // read by storage/instance-id.ts itself; judged here so a bad one stops the start like a bad key
   const instanceId = env[INSTANCE_ID_ENV];
   const instanceProblem = instanceId === undefined ? null : instanceIdProblem(instanceId);

@@ -53,6 +53,12 @@ export const serverSchema = z
     maxUnknownRecipients: count.default(10),
     maxUnknownRecipientsPerIp: count.default(100),
     disableReverseLookup: z.boolean().default(true),
+    /** SMTP worker processes sharing the port (src/cluster/); `auto`: one per CPU. 1: one process, no cluster. */
+    workers: z
+      .union([z.literal('auto'), z.number().int().min(1, 'at least 1').max(256, 'at most 256')], {
+        errorMap: () => ({ message: 'expected a number of processes (1 or more) or auto' }),
+      })
+      .default(1),
     tls: tls.optional(),
     /**
      * Connections from these addresses and CIDR ranges (a load balancer, a proxy) must start with a

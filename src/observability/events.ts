@@ -6,7 +6,8 @@ import { createEventLog } from './quiet-probes.js';
 export type RcptLogDecision = DecisionKind | 'limited' | 'deferred';
 
 export type LogEvent =
-  | { event: 'listening'; host: string; port: number; proto?: 'smtp' | 'http' }
+  /** `workers`: with server.workers above 1, the primary's line once every worker listens. */
+  | { event: 'listening'; host: string; port: number; proto?: 'smtp' | 'http'; workers?: number }
   /** `refused`: the reply that turned the client away; `reason`: why (a stable code, see README). */
   | { event: 'connect'; sid: string; remoteAddress: string; refused?: string; reason?: string }
   | {
@@ -123,13 +124,29 @@ export type LogEvent =
       lease?: 'stopped' | 'expired' | 'exited';
       spoolFiles?: number;
     }
+  /**
+   * `server.workers` above 1 (src/cluster/), written by the primary: worker `id` (1…N) `started` (its
+   * listener is up; `replaces`: the pid of the one it replaces), `exited` unexpectedly (`code` or
+   * `signal`; replaced after `restartInMs`), or `stopped` during a shutdown.
+   */
+  | {
+      event: 'worker';
+      action: 'started' | 'exited' | 'stopped';
+      id: number;
+      pid: number;
+      replaces?: number;
+      code?: number | null;
+      signal?: string | null;
+      restartInMs?: number;
+    }
   | { event: 'shutdown'; phase: 'draining' | 'done' | 'forced'; inFlight?: number }
   /**
    * The shared state store (SPEC §3 `state`, src/state/fallback.ts): `ok: false` once per outage of
    * Redis (`reason`: `state-unreachable` or `state-timeout`; limits are per instance meanwhile),
    * `ok: true` when it answers again and is shared once more.
    */
-  | { event: 'state'; ok: boolean; type: 'redis'; reason?: string; detail?: string; downMs?: number }
+  /** `type: primary`: a cluster worker's calls to the primary's memory store (src/cluster/ipc-store.ts). */
+  | { event: 'state'; ok: boolean; type: 'redis' | 'primary'; reason?: string; detail?: string; downMs?: number }
   /** `hint`: what the operator can do about it (listen failures: a capability, a free port). */
   | {
       event: 'error';
@@ -155,6 +172,7 @@ function levelOf(e: LogEvent): 'info' | 'warn' | 'error' {
   if (e.event === 'error') return 'error';
   if (e.event === 'reload' && !e.ok) return 'error';
   if (e.event === 'storage' && !e.ok) return 'error';
+  if (e.event === 'worker' && e.action === 'exited') return 'error';
   if (e.event === 'state' && !e.ok) return 'warn';
   if (e.event === 'reload' && (e.restartNeeded?.length ?? 0) > 0) return 'warn';
   if (e.event === 'message' && (e.outcome === 'temporary' || e.outcome === 'permanent' || (e.refused?.length ?? 0) > 0))

@@ -1,7 +1,12 @@
 // /healthz, /readyz, /metrics. Nothing else is served; every other path is 404.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
+
+/** A prom-client Registry, or the cluster primary's sum of its own and its workers' (src/cluster/metrics.ts). */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
 
 export interface HttpEndpoint {
   listen(host: string, port: number): Promise<AddressInfo>;
@@ -9,7 +14,7 @@ export interface HttpEndpoint {
 }
 
 export function createHttpEndpoint(opts: {
-  readonly registry: Registry;
+  readonly registry: MetricsSource;
   readonly isReady: () => boolean;
 }): HttpEndpoint {
   const server = http.createServer((req, res) => {

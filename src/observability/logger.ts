@@ -77,3 +77,10 @@ function opened(stream: RollingStream): Promise<void> {
 export async function openLogger(settings: LogSettings): Promise<Logger> {
   return createLogger(settings.level, settings.file ? await openLogFile(settings.file) : undefined);
 }
+
+/** The same destination as openLogger's, for the cluster primary, which also writes its workers' lines to it. */
+export async function openLogDestination(settings: LogSettings): Promise<DestinationStream> {
+  return settings.file
+    ? await openLogFile(settings.file)
+    : pino.destination({ dest: 1, sync: false, maxLength: MAX_BACKLOG });
+}

@@ -54,11 +54,14 @@ export function createMetrics(events: EventSink): Metrics {
     name: 'catchall_guard_storage_failing',
     help: '1 while a data directory is not writable or lacks room for one message (MAIL FROM gets 452/451, /readyz 503)',
     registers: [registry],
+    // with workers, /metrics adds the processes' values up (src/cluster/metrics.ts): a 0/1 gauge takes the max
+    aggregator: 'max',
   });
   const quarantineFull = new Gauge({
     name: 'catchall_guard_quarantine_full',
     help: '1 while the quarantine is at quarantine.maxSize (quarantine RCPTs get 452 4.3.1)',
     registers: [registry],
+    aggregator: 'max',
   });
   const stateDegraded = new Gauge({
     name: 'catchall_guard_state_degraded',

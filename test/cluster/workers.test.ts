@@ -1,0 +1,315 @@
+// `server.workers: 2` as the operator runs it: the built CLI, a primary and two SMTP worker processes on
+// one ephemeral port. Which worker served a session is read from its log lines (`worker: 1|2`); every
+// session names its own envelope sender, so its `rcpt` line tells. The per-IP limits count once for
+// the host, SIGHUP and SIGTERM reach both workers, a worker killed with SIGKILL loses no message that
+// got 250 and is replaced, and /readyz and /metrics come from the primary.
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildDist } from '../helpers/build-dist.js';
+import { spawnServer, type ChildServer } from '../helpers/child-server.js';
+import { RawSmtp, sendMessage, simpleMessage } from '../helpers/smtp-client.js';
+import { baseConfig, writeConfig, type RawConfig } from '../helpers/start-app.js';
+
+beforeAll(() => buildDist(), 180_000);
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+interface Site {
+  readonly server: ChildServer;
+  readonly configPath: string;
+  readonly dataDir: string;
+}
+
+async function start(raw: RawConfig): Promise<Site> {
+  const { dir, configPath, dataDir } = writeConfig(raw);
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const server = await spawnServer(
+    configPath,
+    { CATCHALL_GUARD_DATA_DIR: dataDir },
+    { stdoutFile: path.join(dir, 'out.log') },
+  );
+  cleanups.push(async () => {
+    if (server.proc.exitCode === null && server.proc.signalCode === null) {
+      server.proc.kill('SIGKILL');
+      await server.exited;
+    }
+    // workers whose primary was killed drain and leave on their own; none may outlive the test
+    for (const l of server.lines)
+      if (l['event'] === 'worker' && l['action'] === 'started') {
+        try {
+          process.kill(Number(l['pid']), 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+  });
+  return { server, configPath, dataDir };
+}
+
+function twoWorkers(server: Record<string, unknown> = {}, rest: RawConfig = {}): RawConfig {
+  return baseConfig({ ...rest, server: { workers: 2, ...server } });
+}
+
+/** The worker whose `rcpt` line names this envelope sender. */
+async function workerOf(s: ChildServer, from: string): Promise<number> {
+  const l = await s.waitForLine((x) => x['event'] === 'rcpt' && x['from'] === from);
+  return Number(l['worker']);
+}
+
+async function session(
+  port: number,
+  from: string,
+): Promise<{ client: RawSmtp; rcpt: (to: string) => Promise<number> }> {
+  const { client, greeting } = await RawSmtp.connect(port);
+  expect(greeting?.code).toBe(220);
+  cleanups.push(() => client.close());
+  await client.begin(from);
+  return { client, rcpt: async (to) => (await client.cmd(`RCPT TO:<${to}>`)).code };
+}
+
+async function until<T>(what: string, probe: () => T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function startedWorkers(s: ChildServer): Array<{ id: number; pid: number; replaces?: number }> {
+  return s.lines
+    .filter((l) => l['event'] === 'worker' && l['action'] === 'started')
+    .map((l) => ({
+      id: Number(l['id']),
+      pid: Number(l['pid']),
+      ...(l['replaces'] !== undefined ? { replaces: Number(l['replaces']) } : {}),
+    }));
+}
+
+describe('server.workers: 2', () => {
+  it('counts maxConnectionsPerIp once for the host: sessions on both workers, the one over the limit refused', async () => {
+    const { server } = await start(twoWorkers({ maxConnectionsPerIp: 4 }));
+    expect(
+      startedWorkers(server)
+        .map((w) => w.id)
+        .sort(),
+    ).toEqual([1, 2]);
+    const open = [];
+    for (let i = 1; i <= 4; i++) {
+      const s = await session(server.port, `conn${i}@client.test`);
+      expect(await s.rcpt('alice@example.test')).toBe(250);
+      open.push(s);
+    }
+    const served = await Promise.all([1, 2, 3, 4].map((i) => workerOf(server, `conn${i}@client.test`)));
+    expect(new Set(served)).toEqual(new Set([1, 2]));
+    // the fifth, whichever worker takes it, sees the four open on both
+    const { client, greeting } = await RawSmtp.connect(server.port);
+    cleanups.push(() => client.close());
+    expect(greeting?.code).toBe(421);
+    const refused = await server.waitForLine((l) => l['event'] === 'connect' && l['refused'] !== undefined);
+    expect(refused['reason']).toBe('max-connections-per-ip');
+    // a session that ends gives its place back, whichever worker it was on
+    open[0]!.client.close();
+    await server.waitForLine((l) => l['event'] === 'close' && l['worker'] === served[0]);
+    let greeted = 0;
+    for (let tries = 0; tries < 50 && greeted !== 220; tries++) {
+      const r = await RawSmtp.connect(server.port);
+      r.client.close();
+      greeted = r.greeting?.code ?? 0;
+      if (greeted !== 220) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(greeted).toBe(220);
+  }, 60_000);
+
+  it('counts maxUnknownRecipientsPerIp once for the host across sessions on both workers', async () => {
+    const { server } = await start(twoWorkers({ maxUnknownRecipientsPerIp: 4, maxUnknownRecipients: 10 }));
+    const workers: number[] = [];
+    for (let i = 1; i <= 4; i++) {
+      const from = `harvest${i}@client.test`;
+      const s = await session(server.port, from);
+      expect(await s.rcpt(`nobody${i}@example.test`)).toBe(550);
+      workers.push(await workerOf(server, from));
+      s.client.close();
+    }
+    expect(new Set(workers)).toEqual(new Set([1, 2]));
+    // four unknown-recipient answers to this IP in the hour, from either worker: the budget is spent for
+    // the host, so the next connection is turned away at once, whichever worker takes it
+    for (let i = 0; i < 2; i++) {
+      const { client, greeting } = await RawSmtp.connect(server.port);
+      client.close();
+      expect(greeting?.code).toBe(421);
+    }
+    await until(
+      'both refusals logged',
+      () =>
+        server.lines.filter((l) => l['event'] === 'connect' && l['reason'] === 'max-unknown-recipients-per-ip')
+          .length === 2,
+    );
+  }, 60_000);
+
+  it('SIGHUP reloads both workers: a recipient added to the file is known on each', async () => {
+    const raw = twoWorkers();
+    const { server, configPath } = await start(raw);
+    const senders = (tag: string): string[] => [1, 2, 3, 4].map((i) => `${tag}${i}@client.test`);
+    for (const from of senders('before')) {
+      const s = await session(server.port, from);
+      expect(await s.rcpt('carol@example.test')).toBe(550);
+      s.client.close();
+    }
+    writeFileSync(
+      configPath,
+      stringify({
+        ...raw,
+        domains: [{ name: 'example.test', unknownRecipients: 'reject', recipients: ['alice', 'carol'] }],
+      }),
+    );
+    server.proc.kill('SIGHUP');
+    for (const id of [0, 1, 2])
+      await server.waitForLine((l) => l['event'] === 'reload' && l['ok'] === true && l['worker'] === id);
+    const after: number[] = [];
+    for (const from of senders('after')) {
+      const s = await session(server.port, from);
+      expect(await s.rcpt('carol@example.test')).toBe(250);
+      after.push(await workerOf(server, from));
+      s.client.close();
+    }
+    expect(new Set(after)).toEqual(new Set([1, 2]));
+  }, 60_000);
+
+  it('SIGTERM drains both workers: a transaction in DATA on each completes with 250, exit 0', async () => {
+    const { server, dataDir } = await start(twoWorkers());
+    const inData = [];
+    for (let i = 1; i <= 2; i++) {
+      const from = `drain${i}@client.test`;
+      const s = await session(server.port, from);
+      expect(await s.rcpt('alice@example.test')).toBe(250);
+      expect((await s.client.cmd('DATA')).code).toBe(354);
+      s.client.write(`Subject: drain ${i}\r\nMessage-ID: <drain${i}@client.test>\r\n\r\nfirst half\r\n`);
+      inData.push({ ...s, from });
+    }
+    expect(new Set(await Promise.all(inData.map((s) => workerOf(server, s.from))))).toEqual(new Set([1, 2]));
+    server.proc.kill('SIGTERM');
+    await until('both workers draining', () =>
+      [1, 2].every((id) =>
+        server.lines.some((l) => l['event'] === 'shutdown' && l['phase'] === 'draining' && l['worker'] === id),
+      ),
+    );
+    // new sessions are no longer taken: the listeners are closed or answer 421
+    for (const s of inData) s.client.write('second half\r\n.\r\n');
+    const finals = await Promise.all(inData.map((s) => s.client.read(20_000)));
+    expect(finals.map((r) => r.code)).toEqual([250, 250]);
+    const { code, signal } = await server.exited;
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    const stopped = server.lines.filter((l) => l['event'] === 'worker' && l['action'] === 'stopped');
+    expect(stopped.map((l) => [l['id'], l['code']]).sort()).toEqual([
+      [1, 0],
+      [2, 0],
+    ]);
+    expect(server.lines.at(-1)).toMatchObject({ event: 'shutdown', phase: 'done', worker: 0 });
+    const delivered = readdirSync(path.join(dataDir, 'mail', 'example.test', 'alice', 'new'));
+    expect(delivered).toHaveLength(2);
+  }, 60_000);
+
+  it('a worker killed with SIGKILL mid-session loses no message that got 250, and the primary replaces it', async () => {
+    const { server, dataDir } = await start(twoWorkers({}, { http: { listen: { host: '127.0.0.1', port: 0 } } }));
+    const victim = startedWorkers(server).find((w) => w.id === 1)!;
+    const accepted: string[] = [];
+    let refusedOrCut = 0;
+    let n = 0;
+    let running = true;
+    const sender = async (): Promise<void> => {
+      while (running) {
+        const id = `m${++n}@client.test`;
+        const r = await sendMessage(server.port, {
+          from: 'load@client.test',
+          to: ['alice@example.test'],
+          raw: simpleMessage({ messageId: `<${id}>`, body: 'x'.repeat(2000) }),
+        });
+        if (r.code === 250) accepted.push(id);
+        else refusedOrCut++;
+      }
+    };
+    const senders = [sender(), sender(), sender(), sender()];
+    await until('messages flowing', () => accepted.length >= 8);
+    process.kill(victim.pid, 'SIGKILL');
+    const exited = await server.waitForLine(
+      (l) => l['event'] === 'worker' && l['action'] === 'exited' && l['pid'] === victim.pid,
+    );
+    expect(exited).toMatchObject({ id: 1, signal: 'SIGKILL', level: 'error', worker: 0 });
+    const replacement = await server.waitForLine(
+      (l) => l['event'] === 'worker' && l['action'] === 'started' && l['replaces'] === victim.pid,
+    );
+    expect(replacement['id']).toBe(1);
+    const before = accepted.length;
+    await until('messages after the replacement', () => accepted.length >= before + 8, 20_000);
+    running = false;
+    await Promise.all(senders);
+    // the port kept answering: and the replacement serves sessions too
+    const replacedPid = Number(replacement['pid']);
+    expect(replacedPid).not.toBe(victim.pid);
+    const served = server.lines.filter((l) => l['event'] === 'message' && l['worker'] === 1);
+    expect(served.length).toBeGreaterThan(0);
+    // every 250 has its file
+    const dir = path.join(dataDir, 'mail', 'example.test', 'alice', 'new');
+    const ids = new Set(
+      readdirSync(dir).map((f) => /^Message-ID: <([^>]+)>/m.exec(readFileSync(path.join(dir, f), 'latin1'))?.[1]),
+    );
+    const missing = accepted.filter((id) => !ids.has(id));
+    expect(missing).toEqual([]);
+    expect(accepted.length).toBeGreaterThan(16);
+    // the only failures are the sessions the killed worker held (a cut connection, never a lie)
+    expect(refusedOrCut).toBeLessThanOrEqual(4);
+    const httpPort = Number(server.lines.find((l) => l['event'] === 'listening' && l['proto'] === 'http')?.['port']);
+    expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200);
+  }, 90_000);
+
+  it('/readyz and /metrics answer from the primary: ready with every worker listening, counters summed over the workers', async () => {
+    const { server } = await start(twoWorkers({}, { http: { listen: { host: '127.0.0.1', port: 0 } } }));
+    const httpPort = Number(
+      (await server.waitForLine((l) => l['event'] === 'listening' && l['proto'] === 'http'))['port'],
+    );
+    const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+    expect([ready.status, await ready.text()]).toEqual([200, 'ready\n']);
+    const served: number[] = [];
+    for (let i = 1; i <= 4; i++) {
+      const from = `metrics${i}@client.test`;
+      const s = await session(server.port, from);
+      expect(await s.rcpt(`nobody${i}@example.test`)).toBe(550);
+      served.push(await workerOf(server, from));
+      s.client.close();
+    }
+    expect(new Set(served)).toEqual(new Set([1, 2]));
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    expect(text).toMatch(/^catchall_guard_rcpt_total\{decision="reject"\} 4$/m);
+    expect(text).toMatch(/^catchall_guard_connections_total\{result="accepted"\} 4$/m);
+    // once draining, not ready
+    server.proc.kill('SIGTERM');
+    await server.waitForLine((l) => l['event'] === 'shutdown' && l['phase'] === 'draining' && l['worker'] === 0);
+    const draining = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then(
+      (r) => r.status,
+      () => 'closed',
+    );
+    expect([503, 'closed']).toContain(draining);
+    expect((await server.exited).code).toBe(0);
+  }, 60_000);
+
+  it('workers: auto forks one worker per CPU (os.availableParallelism)', async () => {
+    const { server } = await start(baseConfig({ server: { workers: 'auto' } }));
+    const listening = await server.waitForLine((l) => l['event'] === 'listening' && l['proto'] === 'smtp');
+    const cpus = availableParallelism();
+    if (cpus > 1) {
+      expect(listening).toMatchObject({ workers: cpus, worker: 0 });
+      expect(startedWorkers(server)).toHaveLength(cpus);
+    } else {
+      // one CPU: one process, no cluster, as with workers: 1
+      expect(listening['worker']).toBeUndefined();
+    }
+  }, 60_000);
+});
