@@ -4,7 +4,8 @@
 import { createAddressAggregator, toRuleRcpt, type AddressSummary } from './addresses.js';
 import { createTopK, type TopK } from './top-k.js';
 
-export const UNKNOWN_DECISIONS = ['reject', 'quarantine', 'observe'] as const;
+// every mode of `unknownRecipients`: a week in reject-after-data must show up as much as one in observe
+export const UNKNOWN_DECISIONS = ['reject', 'reject-after-data', 'quarantine', 'observe'] as const;
 export type UnknownDecision = (typeof UNKNOWN_DECISIONS)[number];
 
 /** The part of a `rcpt` event (SPEC §7) the report needs. */

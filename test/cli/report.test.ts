@@ -19,6 +19,8 @@ import { renderTable } from '../../src/cli/output/table.js';
 import { createTopK } from '../../src/report/top-k.js';
 import { buildDist } from '../helpers/build-dist.js';
 import { runCli } from '../helpers/cli.js';
+import { sendMessage, simpleMessage } from '../helpers/smtp-client.js';
+import { startApp } from '../helpers/start-app.js';
 const cli = (args: readonly string[], input?: Buffer) => runCli(args, input ? { input } : {});
 
 // ---- a recorded log: what `serve` writes (pino, ISO time, level label), plus noise ----
@@ -349,6 +351,52 @@ describe('report (CLI)', () => {
       ].join('\n'),
     );
     for (const l of r.stdout.split('\n')) expect([...l].length).toBeLessThanOrEqual(100);
+  });
+
+  it('a server in reject-after-data mode: its unknown recipients are counted, MODE reject-after-data (migration step 3)', async () => {
+    const app = await startApp({
+      domains: [{ name: 'example.test', unknownRecipients: 'reject-after-data', recipients: ['alice'] }],
+    });
+    try {
+      const typo = await sendMessage(app.port, {
+        from: 'orders@shop.example',
+        to: ['jane.doe@example.test'],
+        raw: simpleMessage(),
+      });
+      expect(typo).toMatchObject({ ok: false, code: 550 });
+      const known = await sendMessage(app.port, {
+        from: 'orders@shop.example',
+        to: ['alice@example.test'],
+        raw: simpleMessage(),
+      });
+      expect(known.code).toBe(250);
+      await app.events.waitFor('message', (m) => m.outcome === 'rejected');
+      const rcpt = app.events.of('rcpt').find((e) => e.rcpt === 'jane.doe@example.test');
+      // the RCPT itself was answered 250: only its decision says the address is unknown
+      expect(rcpt).toMatchObject({ decision: 'reject-after-data', code: 250 });
+      const log = Buffer.from(`${app.events.lines.join('\n')}\n`);
+      const json = await cli(['report', '--json'], log);
+      const s = JSON.parse(json.stdout) as ReportSummary;
+      expect(s).toMatchObject({ unknownRecipients: 1, events: 1 });
+      expect(s.recipients).toMatchObject([
+        {
+          rcpt: 'jane.doe@example.test',
+          count: 1,
+          decisions: { 'reject-after-data': 1 },
+          lastDecision: 'reject-after-data',
+          senderDomains: [{ domain: 'shop.example', count: 1 }],
+        },
+      ]);
+      const human = await cli(['report'], log);
+      expect(human.stdout.split('\n').slice(2, 4)).toEqual([
+        'RECIPIENT              COUNT  FIRST SEEN  LAST SEEN   MODE               TOP SENDER DOMAINS',
+        expect.stringMatching(
+          /^jane\.doe@example\.test      1  \d{4}-\d\d-\d\d  \d{4}-\d\d-\d\d  reject-after-data  shop\.example 1$/,
+        ),
+      ]);
+    } finally {
+      await app.stop();
+    }
   });
 
   it('an empty log says there is nothing', async () => {
