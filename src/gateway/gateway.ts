@@ -45,6 +45,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const r = limit === 'data' ? replies.dataTimeout() : replies.sessionTimeout();
       events.emit({ event: 'timeout', sid, limit, code: `${r.code} ${r.enhanced}`, reason: `${limit}-timeout` });
     },
+    command(sid, verb) {
+      // at debug; it marks a loopback session as a client's, not a health probe's (quiet-probes.ts)
+      events.emit({ event: 'command', sid, command: verb });
+    },
     failed(where, sid, err) {
       // the client got 451 … [internal-error] (replyForFailure): the log carries the same reason
       events.emit({ event: 'error', where, sid, error: errorText(err), reason: 'internal-error' });

@@ -58,6 +58,11 @@ export type LogEvent =
       detail?: string;
     }
   | { event: 'close'; sid: string }
+  /**
+   * Written at debug: a session's first command other than EHLO, HELO, NOOP, RSET or QUIT (its verb). A
+   * loopback session with one is a client's, logged at info (quiet-probes.ts).
+   */
+  | { event: 'command'; sid: string; command: string }
   /** A refused MAIL FROM (storage failing: `storage-full` 452, `storage-not-writable` 451). */
   | { event: 'mail'; sid: string; from: string; code: number; reason: string }
   /**

@@ -1,9 +1,11 @@
 // Health probes (the container HEALTHCHECK every 30 s, a monitor on the same host) connect over
 // loopback, read the greeting and leave: two info lines each, thousands a day, that bury the mail in
-// an observe period. A session from a loopback address whose connect and close are its only events
-// (no RCPT, no message, no timeout, no error) is therefore logged at debug. The connect line of a
-// loopback session waits until the session shows which kind it is: its next event writes it at its
-// usual level first. Only the log is affected: listeners (metrics, tests) get every event at once.
+// an observe period. A session from a loopback address that sends nothing beyond EHLO, HELO, NOOP,
+// RSET and QUIT (so no MAIL, VRFY, EXPN, AUTH, STARTTLS, unknown command; no timeout, no error) is
+// therefore logged at debug. The connect line of a loopback session waits until the session shows
+// which kind it is: its next event (a `command` event for the first other command, a `mail`, an
+// `rcpt`…) writes it at its usual level first. Only the log is affected: listeners (metrics, tests)
+// get every event at once.
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import type { LogEvent } from './events.js';
@@ -40,6 +42,8 @@ export function createEventLog(log: Logger, levelOf: (e: LogEvent) => EventLevel
       }
       log[levelOf(connect)](connect);
     }
-    log[levelOf(e)](e);
+    // the signal that a session uses the server, not news of its own
+    if (e.event === 'command') log.debug(e);
+    else log[levelOf(e)](e);
   };
 }

@@ -7,6 +7,7 @@ import { ReplyError, replyForFailure, type SmtpReply } from './replies.js';
 import { TLS_POLICY } from './tls-policy.js';
 import {
   closeIdleSessions,
+  COMMAND_EVENT,
   DEADLINE_EVENT,
   EARLY_TALKER_EVENT,
   expectProxyHeaderFrom,
@@ -49,6 +50,8 @@ export interface SmtpHooks {
   earlyTalker(sid: string, remoteAddress: string): void;
   /** A wall-clock deadline answered 421 4.4.2 and closed the session. */
   deadline(sid: string, limit: DeadlineKind): void;
+  /** The session's first command other than EHLO, HELO, NOOP, RSET or QUIT (its verb only): once per session. */
+  command(sid: string, verb: string): void;
   /** A hook threw: the failure is answered 451 and reported here. */
   failed(where: string, sid: string, err: unknown): void;
 }
@@ -170,6 +173,7 @@ export function createSmtpListener(opts: SmtpServerOptions, hooks: SmtpHooks): S
     hooks.earlyTalker(e.sid, e.remoteAddress),
   );
   server.on(DEADLINE_EVENT, (e: { sid: string; limit: DeadlineKind }) => hooks.deadline(e.sid, e.limit));
+  server.on(COMMAND_EVENT, (e: { sid: string; command: string }) => hooks.command(e.sid, e.command));
 
   return {
     listen(host, port) {

@@ -11,6 +11,9 @@
 //  5. EHLO advertises RRVS (RFC 7293), which smtp-server does not know; the gateway checks the parameter.
 //  6. Which peers must send a PROXY protocol header: smtp-server's `useProxy` lists exact addresses,
 //     `server.proxyProtocol.trusted` takes CIDR ranges and changes on a reload.
+//  7. smtp-server tells of MAIL, RCPT and DATA but not of VRFY, EXPN, STARTTLS, an unknown command or
+//     AUTH: the first command of a session beyond a greeting and a goodbye is told (COMMAND_EVENT), so
+//     a loopback session that uses the server is logged like any other (observability/quiet-probes.ts).
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServer } from 'smtp-server';
 import { replies, type SmtpReply } from './replies.js';
@@ -32,6 +35,17 @@ export const DEADLINE_EVENT = 'catchall-guard:deadline';
 /** How often a deadline that fell while our own handler was busy looks again: we never cut off our own answer. */
 const DEADLINE_RECHECK_MS = 1000;
 const ENHANCED_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
+/** Emitted once per session with `{ sid, command }`: its first command that is not one of QUIET_COMMANDS. */
+export const COMMAND_EVENT = 'catchall-guard:command';
+/** What a health probe or a connectivity check sends: nothing that uses the server. */
+export const QUIET_COMMANDS: ReadonlySet<string> = new Set(['EHLO', 'HELO', 'NOOP', 'RSET', 'QUIT']);
+/** The verb as logged: a client's bytes, so only a plain word of at most 16 characters. */
+export function commandVerb(line: string): string {
+  const verb = line.split(' ', 1)[0]?.toUpperCase() ?? '';
+  return /^[A-Z0-9_-]{1,16}$/.test(verb) ? verb : 'UNKNOWN';
+}
+/** Sessions whose first non-quiet command was told. */
+const told = new WeakSet<SMTPConnection>();
 let installed = false;
 
 function install(): void {
@@ -41,7 +55,8 @@ function install(): void {
     typeof proto.send !== 'function' ||
     typeof proto._setListeners !== 'function' ||
     typeof proto.connectionReady !== 'function' ||
-    typeof proto.handler_DATA !== 'function'
+    typeof proto.handler_DATA !== 'function' ||
+    typeof proto._onCommand !== 'function'
   ) {
     throw new Error('smtp-server internals changed: review src/smtp/wire-compat.ts');
   }
@@ -88,6 +103,20 @@ function install(): void {
       }
     }
     originalSend.call(this, code, data, context);
+  };
+
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- always called as original.call(connection)
+  const originalCommand = proto._onCommand;
+  proto._onCommand = function onCommand(this: SMTPConnection, command: Buffer, callback?: () => void): void {
+    if (!told.has(this) && registered.has(this._server)) {
+      // a continuation line (AUTH's answers) counts as the command it continues
+      const verb = this._nextHandler ? 'AUTH' : commandVerb((command || '').toString());
+      if (!QUIET_COMMANDS.has(verb)) {
+        told.add(this);
+        this._server.emit(COMMAND_EVENT, { sid: this.id, command: verb });
+      }
+    }
+    originalCommand.call(this, command, callback);
   };
 
   // eslint-disable-next-line @typescript-eslint/unbound-method -- always called as original.call(connection)

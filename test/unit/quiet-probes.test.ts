@@ -96,6 +96,22 @@ describe('session lines and their level', () => {
     ]);
   });
 
+  it('a loopback session with a command beyond EHLO/HELO/NOOP/RSET/QUIT is written at info; the command signal itself at debug', () => {
+    const s = sinkAtDebug();
+    s.emit(connect('v1', '127.0.0.1'));
+    s.emit({ event: 'command', sid: 'v1', command: 'VRFY' });
+    s.emit(close('v1'));
+    s.emit(connect('r1', '192.0.2.1'));
+    s.emit({ event: 'command', sid: 'r1', command: 'MAIL' });
+    expect(s.written()).toEqual([
+      ['info', 'connect', 'v1'],
+      ['debug', 'command', 'v1'],
+      ['info', 'close', 'v1'],
+      ['info', 'connect', 'r1'],
+      ['debug', 'command', 'r1'],
+    ]);
+  });
+
   it('a timeout or an error in a loopback session makes it an info session too', () => {
     const s = sinkAtDebug();
     s.emit(connect('t1', '127.0.0.1'));
