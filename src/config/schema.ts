@@ -54,9 +54,13 @@ export const serverSchema = z
     maxUnknownRecipientsPerIp: count.default(100),
     disableReverseLookup: z.boolean().default(true),
     /** SMTP worker processes sharing the port (src/cluster/); `auto`: one per CPU. 1: one process, no cluster. */
+    // not a z.union: issues.ts words every union as a size or a duration
     workers: z
-      .union([z.literal('auto'), z.number().int().min(1, 'at least 1').max(256, 'at most 256')], {
-        errorMap: () => ({ message: 'expected a number of processes (1 or more) or auto' }),
+      .unknown()
+      .transform((v, ctx): number | 'auto' => {
+        if (v === 'auto' || (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 256)) return v;
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected a number of processes (1 to 256) or auto' });
+        return z.NEVER;
       })
       .default(1),
     tls: tls.optional(),
