@@ -26,6 +26,8 @@ function describe(server: string, upstream: UpstreamAnswer | undefined, status: 
       return `${asked}: no such user`;
     case 'unavailable':
       return `${asked}: no answer (${upstream.detail})`;
+    case 'not-asked':
+      return upstream.detail;
   }
 }
 

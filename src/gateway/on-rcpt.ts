@@ -9,9 +9,11 @@ import {
   transactionKindOf,
   type RcptOutcome,
   type TransactionKind,
+  type UpstreamAnswer,
 } from '../policy/decide.js';
 import { lookupRecipient, senderFacts } from '../policy/lookup.js';
-import { askUpstream, createAskingPerIp, upstreamFields } from '../verify/ask.js';
+import { askUpstream, upstreamFields } from '../verify/ask.js';
+import { createProbeLedger } from '../verify/probe-ledger.js';
 import type { SessionInfo } from '../smtp/server.js';
 import { reasonForRcpt, replies, replyForRcpt, replyForStorage, type SmtpReply } from '../smtp/replies.js';
 import type { AcceptedRecipient } from '../transaction/plan.js';
@@ -79,7 +81,7 @@ export function onRcptTo(
   ctx: GatewayContext,
 ): (info: SessionInfo, address: string, params: Params) => Promise<SmtpReply | null> {
   let wasFull = false;
-  const asking = createAskingPerIp();
+  const probes = createProbeLedger();
   /** Whether quarantine.maxSize is reached; a change either way is logged once, as a `quota` event. */
   function quarantineFull(rt: Runtime): boolean {
     const limit = rt.config.quarantine.maxSize;
@@ -116,31 +118,48 @@ export function onRcptTo(
     }
     const key = envelopeKey(address);
     const kind = kindSoFar(tx.recipients, key);
-    const facts = {
-      recipient,
-      answer,
-      counts: {
-        // a repeated RCPT replaces its earlier self in smtp-server's envelope, so it is not counted twice
-        rcptInTransaction: tx.recipients.size - (tx.recipients.has(key) ? 1 : 0),
-        unknownInSession: state.unknownRecipients,
-        unknownForIp: await ctx.unknownBudget.used(state.ip),
-      },
-      limits: rcptLimits(rt.config.server),
-      shuttingDown: ctx.deps.isShuttingDown(),
-      quarantineFull: quarantineFull(rt),
-      ...senderFacts(tx.from),
-      nowMs: ctx.now().getTime(),
-      rrvsSinceMs: rrvs?.sinceMs,
-      ownership,
-      transactionKind: kind,
-    };
-    // SPEC §4: after the directory, before the mode; the harvest limits are judged before any probe
-    const others = asking.count(state.ip);
-    const upstream = await asking.during(state.ip, () => askUpstream(rt.verifier, facts, others));
-    const outcome = decideRecipient({ ...facts, upstream });
-    if (countsAsUnknown(outcome)) {
-      state.unknownRecipients++;
-      await ctx.unknownBudget.record(state.ip);
+    // SPEC §4: after the directory, before the mode; the harvest limits are judged before any probe. An
+    // address only the upstream can vouch for holds a place in its IP's ledger from before the budget is
+    // read until its answer is counted, so parallel sessions cannot probe past the limit between them
+    const verifies =
+      answer?.kind === 'unknown' &&
+      recipient.kind === 'mailbox' &&
+      ['on', 'pending'].includes(rt.verifier.status(recipient.address.domain));
+    const place = verifies ? probes.enter(state.ip) : null;
+    let upstream: UpstreamAnswer | undefined;
+    let outcome: RcptOutcome;
+    try {
+      const facts = {
+        recipient,
+        answer,
+        counts: {
+          // a repeated RCPT replaces its earlier self in smtp-server's envelope, so it is not counted twice
+          rcptInTransaction: tx.recipients.size - (tx.recipients.has(key) ? 1 : 0),
+          unknownInSession: state.unknownRecipients,
+          unknownForIp: await ctx.unknownBudget.used(state.ip),
+        },
+        limits: rcptLimits(rt.config.server),
+        shuttingDown: ctx.deps.isShuttingDown(),
+        quarantineFull: quarantineFull(rt),
+        ...senderFacts(tx.from),
+        nowMs: ctx.now().getTime(),
+        rrvsSinceMs: rrvs?.sinceMs,
+        ownership,
+        transactionKind: kind,
+      };
+      upstream = place
+        ? await askUpstream(rt.verifier, facts, {
+            forIp: place.forIp,
+            spendObserve: () => probes.spendObserve(state.ip),
+          })
+        : undefined;
+      outcome = decideRecipient({ ...facts, upstream });
+      if (countsAsUnknown(outcome)) {
+        state.unknownRecipients++;
+        await ctx.unknownBudget.record(state.ip);
+      }
+    } finally {
+      place?.leave();
     }
     const reply = replyForRcpt(outcome);
     const reason = reasonForRcpt(outcome);

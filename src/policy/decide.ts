@@ -53,6 +53,11 @@ export type RcptOutcome =
         | 'verify-upstream-unavailable';
       /** The address a paused rule answers for, named in its 450. */
       readonly address?: string;
+      /**
+       * `verify-upstream-unavailable`: the domain's mode the address would have met; it counts toward the
+       * harvest limits as an unknown recipient does (observe aside).
+       */
+      readonly unknownMode?: UnknownRecipientMode;
     };
 
 export type DecisionKind = Decision['kind'];
@@ -101,8 +106,19 @@ export interface RcptContext {
 export type UpstreamAnswer =
   | { readonly kind: 'exists'; readonly mailbox: string; readonly source: 'upstream' | 'cache' }
   | { readonly kind: 'no-such-user'; readonly source: 'upstream' | 'cache' }
-  /** 4xx, a timeout, no connection: never a guess either way. */
-  | { readonly kind: 'unavailable'; readonly detail: string };
+  /**
+   * 4xx, a timeout, no connection: never a guess either way. `notAsked`: answered without a probe while
+   * the upstream is left alone after failing (src/verify/verifier.ts).
+   */
+  | { readonly kind: 'unavailable'; readonly detail: string; readonly notAsked?: true }
+  /**
+   * Only a probe could tell and none was sent: the IP or session is at a harvest limit (probes under way
+   * counted), or, in observe mode, the IP's probe allowance is spent. Never the mode outside observe.
+   */
+  | { readonly kind: 'not-asked'; readonly why: NotAskedReason; readonly detail: string };
+
+/** Why a RCPT that needed the upstream's word did not get a probe (src/policy/probe-gate.ts). */
+export type NotAskedReason = 'max-unknown-recipients' | 'max-unknown-recipients-per-ip' | 'observe-allowance';
 
 export type TransactionKind = 'accepting' | 'rejecting';
 
@@ -164,6 +180,15 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
     }
     return { kind: 'accept', recipient: address, mailbox };
   };
+  /** SPEC §3: the harvest limits count every unknown-recipient answer but observe's. */
+  const overLimit = (mode: UnknownRecipientMode): RcptOutcome | null => {
+    if (mode === 'observe') return null;
+    if (limits.maxUnknownRecipients > 0 && counts.unknownInSession >= limits.maxUnknownRecipients)
+      return { kind: 'limited', limit: 'max-unknown-recipients' };
+    if (limits.maxUnknownRecipientsPerIp > 0 && counts.unknownForIp >= limits.maxUnknownRecipientsPerIp)
+      return { kind: 'limited', limit: 'max-unknown-recipients-per-ip' };
+    return null;
+  };
   let unknown: { readonly mode: UnknownRecipientMode; readonly observeMailbox: string | undefined } | null = null;
   let senderNotAllowed = false;
   if (answer.kind === 'rule') {
@@ -206,12 +231,29 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
         return { kind: 'deferred', reason: 'directory-unavailable' };
       case 'not-served':
         return { kind: 'relay-denied', raw: address.normalized, reason: 'not-served' };
-      case 'unknown':
+      case 'unknown': {
         // SPEC §4: after the listed recipients, globs and file, before the mode: the upstream's word
-        if (ctx.upstream?.kind === 'exists') return known(ctx.upstream.mailbox);
-        if (ctx.upstream?.kind === 'unavailable') return { kind: 'deferred', reason: 'verify-upstream-unavailable' };
+        const up = ctx.upstream;
+        if (up?.kind === 'exists') return known(up.mailbox);
+        // the directory does not know it and the upstream did not say: never the mode, which would guess
+        // "no such user" for a mailbox that may exist. Observe is the exception: its mail reaches the
+        // observe mailbox either way, and it has no harvest limits
+        if (up?.kind === 'not-asked' && answer.mode !== 'observe')
+          return up.why === 'observe-allowance'
+            ? { kind: 'deferred', reason: 'verify-upstream-unavailable', unknownMode: answer.mode }
+            : { kind: 'limited', limit: up.why };
+        if (up?.kind === 'unavailable')
+          // still an address the directory does not know: a harvest against a failing upstream is counted
+          return (
+            overLimit(answer.mode) ?? {
+              kind: 'deferred',
+              reason: 'verify-upstream-unavailable',
+              unknownMode: answer.mode,
+            }
+          );
         unknown = answer;
         break;
+      }
       case 'rule':
         unknown = answer;
         break;
@@ -224,14 +266,9 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
   const wouldBe: TransactionKind | null =
     refusedNull || mode === 'reject' ? null : mode === 'reject-after-data' ? 'rejecting' : 'accepting';
   if (kind !== null && wouldBe !== null && wouldBe !== kind) return MIXED;
-  // SPEC §3: the harvest limits count every unknown-recipient answer but observe's, which exists to
-  // watch traffic without changing what senders see
-  if (mode !== 'observe') {
-    if (limits.maxUnknownRecipients > 0 && counts.unknownInSession >= limits.maxUnknownRecipients)
-      return { kind: 'limited', limit: 'max-unknown-recipients' };
-    if (limits.maxUnknownRecipientsPerIp > 0 && counts.unknownForIp >= limits.maxUnknownRecipientsPerIp)
-      return { kind: 'limited', limit: 'max-unknown-recipients-per-ip' };
-  }
+  // observe is left out: it exists to watch traffic without changing what senders see
+  const limited = overLimit(mode);
+  if (limited) return limited;
   // SPEC §4: a bounce to an address that never existed is backscatter: neither kept nor answered
   if (refusedNull) return { kind: 'reject', recipient: address, nullSender: true };
   // SPEC §4: a sender a `from` binding does not allow gets the unknown treatment, and the log says why
@@ -253,7 +290,13 @@ export function decideRecipient(ctx: RcptContext): RcptOutcome {
   }
 }
 
-/** Whether an outcome counts toward maxUnknownRecipients and maxUnknownRecipientsPerIp (observe does not). */
+/**
+ * Whether an outcome counts toward maxUnknownRecipients and maxUnknownRecipientsPerIp (observe does not).
+ * A 451 4.4.3 for an address only the upstream could vouch for counts too: unverified, it is still one
+ * the directory does not know, and a harvest must not go unlimited because the upstream fails.
+ */
 export function countsAsUnknown(outcome: RcptOutcome): boolean {
+  if (outcome.kind === 'deferred')
+    return outcome.reason === 'verify-upstream-unavailable' && outcome.unknownMode !== 'observe';
   return outcome.kind === 'reject' || outcome.kind === 'reject-after-data' || outcome.kind === 'quarantine';
 }

@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import type { MailAddress, ParsedRecipient } from '../../src/address/parse.js';
 import { parseRecipient } from '../../src/address/parse.js';
 import type { AddressRule, DirectoryAnswer, UnknownRecipientMode } from '../../src/directory/directory.js';
-import { decideRecipient, countsAsUnknown, type RcptContext, type RcptOutcome } from '../../src/policy/decide.js';
+import {
+  decideRecipient,
+  countsAsUnknown,
+  type RcptContext,
+  type RcptOutcome,
+  type UpstreamAnswer,
+} from '../../src/policy/decide.js';
 
 type Kind = RcptOutcome['kind'];
 
@@ -544,5 +550,103 @@ describe('countsAsUnknown', () => {
   };
   it.each(Object.keys(expected) as Kind[])('%s → counts as unknown: see table', (kind) => {
     expect(countsAsUnknown(sample[kind])).toBe(expected[kind]);
+  });
+});
+
+describe('decideRecipient: the upstream’s word, and when there is none (verify.upstream, #12)', () => {
+  const withUpstream = (
+    answer: DirectoryAnswer,
+    upstream: UpstreamAnswer,
+    over: Partial<RcptContext['counts']> = {},
+  ) => ({
+    ...ctx(mb(carol), answer, over),
+    upstream,
+  });
+  const limitIp: UpstreamAnswer = { kind: 'not-asked', why: 'max-unknown-recipients-per-ip', detail: 'x' };
+  const limitSession: UpstreamAnswer = { kind: 'not-asked', why: 'max-unknown-recipients', detail: 'x' };
+  const allowance: UpstreamAnswer = { kind: 'not-asked', why: 'observe-allowance', detail: 'x' };
+  const down: UpstreamAnswer = { kind: 'unavailable', detail: 'RCPT answered 450 4.7.1 slow down' };
+  const paused: UpstreamAnswer = { kind: 'unavailable', detail: 'not asked: …', notAsked: true };
+  const verifyDeferred = (mode: UnknownRecipientMode): RcptOutcome => ({
+    kind: 'deferred',
+    reason: 'verify-upstream-unavailable',
+    unknownMode: mode,
+  });
+  it.each<[string, RcptContext, RcptOutcome]>([
+    // not asked because of a limit (probes under way counted): the limit's 421, never the mode
+    [
+      'not asked, IP at its limit with probes under way, reject → 421 per IP',
+      withUpstream(unknownReject, limitIp, { unknownForIp: 2 }),
+      { kind: 'limited', limit: 'max-unknown-recipients-per-ip' },
+    ],
+    [
+      'not asked, quarantine → 421 per IP (nothing quarantined unasked)',
+      withUpstream(unknownQuarantine, limitIp),
+      { kind: 'limited', limit: 'max-unknown-recipients-per-ip' },
+    ],
+    [
+      'not asked, session at its limit, reject-after-data → 421',
+      withUpstream(unknownRad, limitSession),
+      { kind: 'limited', limit: 'max-unknown-recipients' },
+    ],
+    [
+      'not asked, null sender → 421, not the backscatter 550 (the mailbox may exist)',
+      { ...withUpstream(unknownReject, limitIp), nullSender: true },
+      { kind: 'limited', limit: 'max-unknown-recipients-per-ip' },
+    ],
+    // observe: not asking is safe, the mail reaches the observe mailbox either way
+    [
+      'not asked in observe mode (allowance spent) → observed',
+      withUpstream(unknownObserve, allowance, { unknownForIp: 100 }),
+      { kind: 'observe', recipient: carol, deliverTo: 'alice@example.test' },
+    ],
+    [
+      'the allowance outside observe (cannot happen) → 451, never the mode',
+      withUpstream(unknownReject, allowance),
+      verifyDeferred('reject'),
+    ],
+    // cannot tell: 451 4.4.3 and counted, or the limit's 421 once the budget is spent
+    [
+      'upstream 4xx, within the limits → 451',
+      withUpstream(unknownReject, down, { unknownForIp: 4 }),
+      verifyDeferred('reject'),
+    ],
+    ['upstream paused, within the limits → 451', withUpstream(unknownQuarantine, paused), verifyDeferred('quarantine')],
+    [
+      'upstream 4xx, the IP at maxUnknownRecipientsPerIp → 421',
+      withUpstream(unknownReject, down, { unknownForIp: 5 }),
+      { kind: 'limited', limit: 'max-unknown-recipients-per-ip' },
+    ],
+    [
+      'upstream 4xx, the session at maxUnknownRecipients → 421',
+      withUpstream(unknownRad, down, { unknownInSession: 2 }),
+      { kind: 'limited', limit: 'max-unknown-recipients' },
+    ],
+    [
+      'upstream 4xx in observe mode, past every count → 451 (observe has no limits)',
+      withUpstream(unknownObserve, down, { unknownInSession: 9, unknownForIp: 99 }),
+      verifyDeferred('observe'),
+    ],
+  ])('%s', (_label, input, outcome) => {
+    expect(decideRecipient(input)).toEqual(outcome);
+  });
+
+  it.each<[string, RcptOutcome, boolean]>([
+    ['451 4.4.3 for a reject-mode address counts as unknown', verifyDeferred('reject'), true],
+    ['… quarantine mode', verifyDeferred('quarantine'), true],
+    ['… reject-after-data mode', verifyDeferred('reject-after-data'), true],
+    ['… observe mode: counts toward nothing', verifyDeferred('observe'), false],
+    [
+      'another 4xx (directory unavailable) counts toward nothing',
+      { kind: 'deferred', reason: 'directory-unavailable' },
+      false,
+    ],
+    [
+      'the limit’s 421 itself counts toward nothing',
+      { kind: 'limited', limit: 'max-unknown-recipients-per-ip' },
+      false,
+    ],
+  ])('countsAsUnknown: %s', (_label, outcome, expected) => {
+    expect(countsAsUnknown(outcome)).toBe(expected);
   });
 });

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import type { MailAddress } from '../../src/address/parse.js';
 import type { DirectoryAnswer } from '../../src/directory/directory.js';
 import { decideRecipient, type RcptContext, type UpstreamAnswer } from '../../src/policy/decide.js';
-import { mayProbe } from '../../src/policy/probe-gate.js';
+import { mayProbe, probeGate, type ProbesForIp } from '../../src/policy/probe-gate.js';
+import { createProbeLedger } from '../../src/verify/probe-ledger.js';
 import { formatReply, replyForRcpt } from '../../src/smtp/replies.js';
 import { createVerifyCache } from '../../src/verify/cache.js';
 import { classifyRcptReply } from '../../src/verify/upstream-probe.js';
@@ -137,5 +138,67 @@ describe('the verify cache', () => {
     await cache.set('d@x.test', 'exists', 60_000);
     const got = await Promise.all(['a', 'b', 'c', 'd'].map((a) => cache.get(`${a}@x.test`)));
     expect(got.map((v) => v ?? '-')).toEqual(['exists', '-', 'exists', 'exists']);
+  });
+});
+
+describe('probeGate: probes under way and observe mode’s allowance (#12)', () => {
+  const forIp = (underWay: number, observeSpent = 0): ProbesForIp => ({ underWay, observeSpent });
+  it.each<[string, RcptContext, ProbesForIp, string]>([
+    ['nothing under way, within the limits', ctx(unknown('reject')), forIp(0), 'probe'],
+    ['19 counted + 0 under way (limit 20)', ctx(unknown('reject'), { unknownForIp: 19 }), forIp(0), 'probe'],
+    [
+      '19 counted + 1 under way: the probe under way may end unknown',
+      ctx(unknown('reject'), { unknownForIp: 19 }),
+      forIp(1),
+      'max-unknown-recipients-per-ip',
+    ],
+    ['20 asks under way, none counted yet', ctx(unknown('quarantine')), forIp(20), 'max-unknown-recipients-per-ip'],
+    [
+      'the session at its limit (before the IP)',
+      ctx(unknown('reject'), { unknownInSession: 3 }),
+      forIp(30),
+      'max-unknown-recipients',
+    ],
+    ['observe: 19 probes spent, none under way', ctx(unknown('observe'), { unknownForIp: 500 }), forIp(0, 19), 'probe'],
+    ['observe: the allowance spent', ctx(unknown('observe')), forIp(0, 20), 'observe-allowance'],
+    ['observe: 15 spent + 5 under way', ctx(unknown('observe')), forIp(5, 15), 'observe-allowance'],
+    ['a listed recipient', ctx({ kind: 'known', matchedBy: 'listed', mailbox: 'jane' }), forIp(99), 'not-needed'],
+    ['shutting down', ctx(unknown('reject'), { shuttingDown: true }), forIp(99), 'not-needed'],
+    ['the transaction full', ctx(unknown('reject'), { rcptInTransaction: 10 }), forIp(0), 'not-needed'],
+  ])('%s → %s', (_label, c, ip, expected) => {
+    expect(probeGate(c, ip)).toBe(expected);
+  });
+
+  it('maxUnknownRecipientsPerIp 0 turns the per-IP bound off, in observe mode too', () => {
+    const limits = { maxRecipients: 10, maxUnknownRecipients: 0, maxUnknownRecipientsPerIp: 0 };
+    expect(probeGate({ ...ctx(unknown('reject'), { unknownForIp: 999 }), limits }, forIp(999))).toBe('probe');
+    expect(probeGate({ ...ctx(unknown('observe')), limits }, forIp(999, 999))).toBe('probe');
+  });
+});
+
+describe('the probe ledger: a place per ask, and observe probes per IP and hour', () => {
+  it('counts the other asks under way when a place is taken; leaving twice counts once', () => {
+    const ledger = createProbeLedger();
+    const a = ledger.enter('192.0.2.1');
+    const b = ledger.enter('192.0.2.1');
+    const other = ledger.enter('198.51.100.7');
+    expect([a.forIp.underWay, b.forIp.underWay, other.forIp.underWay]).toEqual([0, 1, 0]);
+    a.leave();
+    a.leave();
+    expect(ledger.enter('192.0.2.1').forIp.underWay).toBe(1);
+  });
+
+  it('observe probes are counted for an hour from the first', () => {
+    let now = 1_000_000;
+    const ledger = createProbeLedger({ now: () => now });
+    for (let i = 0; i < 3; i++) ledger.spendObserve('192.0.2.1');
+    expect(ledger.enter('192.0.2.1').forIp.observeSpent).toBe(3);
+    expect(ledger.enter('192.0.2.2').forIp.observeSpent).toBe(0);
+    now += 3_599_999;
+    expect(ledger.enter('192.0.2.1').forIp.observeSpent).toBe(3);
+    now += 1;
+    expect(ledger.enter('192.0.2.1').forIp.observeSpent).toBe(0);
+    ledger.spendObserve('192.0.2.1');
+    expect(ledger.enter('192.0.2.1').forIp.observeSpent).toBe(1);
   });
 });
