@@ -10,6 +10,7 @@ import type { GatewayContext, GatewayDeps } from './context.js';
 import { onConnect, releaseConnection } from './on-connect.js';
 import { onData } from './on-data.js';
 import { onMailFrom, onRcptTo } from './on-rcpt.js';
+import { createProxyFailureLog } from './proxy-failures.js';
 import { createSessions } from './sessions.js';
 
 export type { GatewayDeps } from './context.js';
@@ -27,6 +28,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     unknownBudget: createUnknownBudget(state),
   };
   const { events } = ctx;
+  const proxyFailed = createProxyFailureLog(events);
   return {
     connect: onConnect(ctx),
     mailFrom: onMailFrom(ctx),
@@ -45,6 +47,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const r = limit === 'data' ? replies.dataTimeout() : replies.sessionTimeout();
       events.emit({ event: 'timeout', sid, limit, code: `${r.code} ${r.enhanced}`, reason: `${limit}-timeout` });
     },
+    proxyFailed,
     command(sid, verb) {
       // at debug; it marks a loopback session as a client's, not a health probe's (quiet-probes.ts)
       events.emit({ event: 'command', sid, command: verb });

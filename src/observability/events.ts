@@ -63,6 +63,19 @@ export type LogEvent =
    * loopback session with one is a client's, logged at info (quiet-probes.ts).
    */
   | { event: 'command'; sid: string; command: string }
+  /**
+   * A trusted PROXY peer's connection ended without a usable header (the client got `* BAD Invalid PROXY
+   * header`, or nothing). Warn, once a minute per peer (`repeated`: how many since the last such line);
+   * the others of that minute have `repeat: true` and are written at debug.
+   */
+  | {
+      event: 'proxy';
+      peer: string;
+      reason: 'proxy-header-invalid';
+      detail: string;
+      repeat?: true;
+      repeated?: number;
+    }
   /** A refused MAIL FROM (storage failing: `storage-full` 452, `storage-not-writable` 451). */
   | { event: 'mail'; sid: string; from: string; code: number; reason: string }
   /**
@@ -179,6 +192,7 @@ function levelOf(e: LogEvent): 'info' | 'warn' | 'error' {
   if (e.event === 'storage' && !e.ok) return 'error';
   if (e.event === 'worker' && e.action === 'exited') return 'error';
   if (e.event === 'state' && !e.ok) return 'warn';
+  if (e.event === 'proxy') return 'warn';
   if (e.event === 'reload' && (e.restartNeeded?.length ?? 0) > 0) return 'warn';
   if (e.event === 'message' && (e.outcome === 'temporary' || e.outcome === 'permanent' || (e.refused?.length ?? 0) > 0))
     return 'warn';

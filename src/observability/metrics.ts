@@ -73,6 +73,11 @@ export function createMetrics(events: EventSink): Metrics {
     help: 'Quarantine entries deleted by retention',
     registers: [registry],
   });
+  const proxyInvalid = new Counter({
+    name: 'catchall_guard_proxy_header_invalid_total',
+    help: 'Connections of a trusted PROXY peer that ended without a usable PROXY header (each lost to the client)',
+    registers: [registry],
+  });
   // every label value that can occur is shown from the start, so rate() works before the first event
   for (const d of [
     'accept',
@@ -119,6 +124,9 @@ export function createMetrics(events: EventSink): Metrics {
         break;
       case 'purge':
         purged.inc(e.deleted);
+        break;
+      case 'proxy':
+        proxyInvalid.inc();
         break;
       default:
         break;

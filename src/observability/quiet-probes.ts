@@ -42,8 +42,9 @@ export function createEventLog(log: Logger, levelOf: (e: LogEvent) => EventLevel
       }
       log[levelOf(connect)](connect);
     }
-    // the signal that a session uses the server, not news of its own
-    if (e.event === 'command') log.debug(e);
+    // the signal that a session uses the server, not news of its own; a repeat within the minute of a
+    // warn line about the same PROXY peer (gateway/proxy-failures.ts)
+    if (e.event === 'command' || (e.event === 'proxy' && e.repeat)) log.debug(e);
     else log[levelOf(e)](e);
   };
 }

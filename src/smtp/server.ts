@@ -9,6 +9,7 @@ import {
   closeIdleSessions,
   COMMAND_EVENT,
   DEADLINE_EVENT,
+  PROXY_FAILED_EVENT,
   EARLY_TALKER_EVENT,
   expectProxyHeaderFrom,
   registerServer,
@@ -52,6 +53,8 @@ export interface SmtpHooks {
   deadline(sid: string, limit: DeadlineKind): void;
   /** The session's first command other than EHLO, HELO, NOOP, RSET or QUIT (its verb only): once per session. */
   command(sid: string, verb: string): void;
+  /** A trusted peer's connection ended without a usable PROXY header (`detail`: what was wrong). */
+  proxyFailed(peer: string, detail: string): void;
   /** A hook threw: the failure is answered 451 and reported here. */
   failed(where: string, sid: string, err: unknown): void;
 }
@@ -174,6 +177,7 @@ export function createSmtpListener(opts: SmtpServerOptions, hooks: SmtpHooks): S
   );
   server.on(DEADLINE_EVENT, (e: { sid: string; limit: DeadlineKind }) => hooks.deadline(e.sid, e.limit));
   server.on(COMMAND_EVENT, (e: { sid: string; command: string }) => hooks.command(e.sid, e.command));
+  server.on(PROXY_FAILED_EVENT, (e: { peer: string; detail: string }) => hooks.proxyFailed(e.peer, e.detail));
 
   return {
     listen(host, port) {

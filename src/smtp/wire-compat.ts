@@ -11,9 +11,13 @@
 //  5. EHLO advertises RRVS (RFC 7293), which smtp-server does not know; the gateway checks the parameter.
 //  6. Which peers must send a PROXY protocol header: smtp-server's `useProxy` lists exact addresses,
 //     `server.proxyProtocol.trusted` takes CIDR ranges and changes on a reload.
+//  8. A trusted peer's connection whose PROXY header is refused (`* BAD Invalid PROXY header`) or never
+//     comes reaches no session and no hook: it is told (PROXY_FAILED_EVENT), so a balancer that sends
+//     none or a malformed one does not leave the MX silently dead.
 //  7. smtp-server tells of MAIL, RCPT and DATA but not of VRFY, EXPN, STARTTLS, an unknown command or
 //     AUTH: the first command of a session beyond a greeting and a goodbye is told (COMMAND_EVENT), so
 //     a loopback session that uses the server is logged like any other (observability/quiet-probes.ts).
+import { performance } from 'node:perf_hooks';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServer } from 'smtp-server';
 import { replies, type SmtpReply } from './replies.js';
@@ -184,6 +188,26 @@ export function updateWireOptions(server: SMTPServer, opts: WireOptions): void {
   registered.set(server, opts);
 }
 
+/** Emitted with `{ peer, detail }` when a trusted peer's connection ends without a usable PROXY header. */
+export const PROXY_FAILED_EVENT = 'catchall-guard:proxy-failed';
+/** A peer that keeps a connection this long without a header is a client waiting for our greeting. */
+export const PROXY_WAIT_REPORTED_MS = 5000;
+
+/**
+ * What went wrong with a trusted peer's PROXY header, from smtp-server's error; null when nothing is
+ * worth telling: a peer that connects and closes at once (a balancer's TCP health check) sent nothing
+ * to judge.
+ */
+export function proxyFailure(message: string, waitedMs: number, timedOut: boolean): string | null {
+  if (message === 'Invalid PROXY header') return 'the first line is not a PROXY header';
+  if (message === 'Invalid PROXY source address') return 'the client address in the header is not an IP address';
+  if (message === 'PROXY header line too long') return 'the header line is longer than 1024 bytes';
+  if (timedOut) return 'no header before server.socketTimeout';
+  if (waitedMs >= PROXY_WAIT_REPORTED_MS)
+    return `no header in ${Math.round(waitedMs / 1000)} s before the peer closed the connection`;
+  return null;
+}
+
 /**
  * The one question smtp-server asks of every accepted socket before the session (and before the
  * greeting): must it start with a PROXY header? Answered by `trusted` for the peer's own address.
@@ -192,6 +216,19 @@ export function expectProxyHeaderFrom(server: SMTPServer, trusted: (peerAddress:
   if (typeof server._expectsProxyHeader !== 'function' || typeof server._handleProxy !== 'function')
     throw new Error('smtp-server internals changed: review src/smtp/wire-compat.ts');
   server._expectsProxyHeader = (socket) => trusted(socket.remoteAddress ?? '');
+  const originalHandleProxy = server._handleProxy.bind(server);
+  server._handleProxy = (socket, callback) => {
+    const started = performance.now();
+    let timedOut = false;
+    // smtp-server's own idle timer ends a peer that never sends the header
+    socket.once('timeout', () => (timedOut = true));
+    const peer = socket.remoteAddress ?? '';
+    originalHandleProxy(socket, (err, opts) => {
+      const detail = err ? proxyFailure(err.message, performance.now() - started, timedOut) : null;
+      if (detail !== null) server.emit(PROXY_FAILED_EVENT, { peer, detail });
+      callback(err, opts);
+    });
+  };
 }
 
 /** Sessions between transactions are told to go away now; sessions inside DATA are left to finish. */

@@ -6,6 +6,10 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { trustedEntryProblem, trustedPeers } from '../../src/address/trusted-proxies.js';
 import { loadConfig } from '../../src/config/load.js';
+import { createProxyFailureLog } from '../../src/gateway/proxy-failures.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { proxyFailure } from '../../src/smtp/wire-compat.js';
+import { captureEvents } from '../helpers/log-capture.js';
 import { listFilesRecursive } from '../helpers/files.js';
 import { RawSmtp, simpleMessage } from '../helpers/smtp-client.js';
 import { baseConfig, startApp, writeConfig, type TestApp } from '../helpers/start-app.js';
@@ -96,6 +100,135 @@ describe('from a trusted peer', () => {
     expect((await client.read()).line).toBe(GREETING);
     expect((await t.events.waitFor('connect')).remoteAddress).toBe('127.0.0.1');
     client.close();
+  });
+});
+
+describe('a trusted peer without a usable header (a misconfigured balancer) is logged and counted', () => {
+  interface Line {
+    readonly level: number;
+    readonly event: string;
+    readonly peer?: string;
+    readonly reason?: string;
+    readonly detail?: string;
+  }
+  const proxyLines = (t: TestApp): Line[] =>
+    t.events.lines.map((l) => JSON.parse(l) as Line).filter((l) => l.event === 'proxy');
+  /** The counter as the app's /metrics shows it: fed by the same events. */
+  const counter = (t: TestApp): (() => Promise<number>) => {
+    // subscribed for the app's life: it goes with the app's event sink
+    const metrics = createMetrics(t.events.sink);
+    return async () =>
+      (await metrics.registry.getSingleMetric('catchall_guard_proxy_header_invalid_total')?.get())?.values[0]?.value ??
+      -1;
+  };
+  const badLine = async (t: TestApp, line: string): Promise<void> => {
+    const { client } = await RawSmtp.connect(t.port, { waitGreeting: false });
+    client.write(line);
+    expect((await client.read()).line).toBe('* BAD Invalid PROXY header');
+    await client.closed;
+  };
+
+  it.each([
+    ['no header: the client speaks first', 'EHLO client.test\r\n', 'the first line is not a PROXY header'],
+    [
+      'a host name for the client',
+      'PROXY TCP4 client.example 127.0.0.1 5555 25\r\n',
+      'the client address in the header is not an IP address',
+    ],
+    ['garbage past 1024 bytes', 'x'.repeat(1100), 'the header line is longer than 1024 bytes'],
+  ] as const)('%s → * BAD, and a warn line naming the peer', async (_what, line, detail) => {
+    const t = await start({ proxyProtocol: { trusted: ['127.0.0.1'] } });
+    await badLine(t, line);
+    await t.events.waitFor('proxy');
+    expect(proxyLines(t)).toEqual([
+      expect.objectContaining({ level: 40, peer: '127.0.0.1', reason: 'proxy-header-invalid', detail }),
+    ]);
+  });
+
+  it('once a minute per peer at warn; every one counted', async () => {
+    const t = await start({ proxyProtocol: { trusted: ['127.0.0.1'] } });
+    const counted = counter(t);
+    expect(await counted()).toBe(0);
+    for (let i = 0; i < 3; i++) await badLine(t, 'EHLO client.test\r\n');
+    await t.events.waitFor('proxy', (e) => e.repeat === true && t.events.of('proxy').length === 3);
+    expect(proxyLines(t)).toHaveLength(1);
+    expect(t.events.of('proxy').map((e) => e.repeat ?? false)).toEqual([false, true, true]);
+    expect(await counted()).toBe(3);
+  });
+
+  it('a peer that sends nothing until server.socketTimeout: no session, and the warn line says so', async () => {
+    const t = await start({ proxyProtocol: { trusted: ['127.0.0.1'] }, socketTimeout: '1s' });
+    const { client } = await RawSmtp.connect(t.port, { waitGreeting: false });
+    await client.closed;
+    const e = await t.events.waitFor('proxy');
+    expect(e).toEqual({
+      event: 'proxy',
+      peer: '127.0.0.1',
+      reason: 'proxy-header-invalid',
+      detail: 'no header before server.socketTimeout',
+    });
+    expect(t.events.of('connect')).toEqual([]);
+  });
+
+  it('a peer that connects and closes at once (a TCP health check) is not reported', async () => {
+    const t = await start({ proxyProtocol: { trusted: ['127.0.0.1'] } });
+    const { client } = await RawSmtp.connect(t.port, { waitGreeting: false });
+    client.close();
+    await client.closed;
+    // a header-less health check, then a good session: only the good one shows
+    const c = await proxied(t, '203.0.113.9');
+    c.client.close();
+    expect(t.events.of('proxy')).toEqual([]);
+  });
+});
+
+describe('proxyFailure: what is told of smtp-server’s PROXY errors', () => {
+  it.each([
+    ['Invalid PROXY header', 0, false, 'the first line is not a PROXY header'],
+    ['Invalid PROXY source address', 0, false, 'the client address in the header is not an IP address'],
+    ['PROXY header line too long', 0, false, 'the header line is longer than 1024 bytes'],
+    ['Socket closed before PROXY header was received', 60_000, true, 'no header before server.socketTimeout'],
+    [
+      'Socket closed before PROXY header was received',
+      30_000,
+      false,
+      'no header in 30 s before the peer closed the connection',
+    ],
+    [
+      'Socket ended before PROXY header was received',
+      5_000,
+      false,
+      'no header in 5 s before the peer closed the connection',
+    ],
+    ['Socket closed before PROXY header was received', 20, false, null],
+    ['read ECONNRESET', 20, false, null],
+  ] as const)('%s after %d ms (timed out: %s) → %s', (message, waited, timedOut, expected) => {
+    expect(proxyFailure(message, waited, timedOut)).toBe(expected);
+  });
+});
+
+describe('createProxyFailureLog: one warn line per peer a minute', () => {
+  it('repeats within the minute are marked; the next line counts them; peers are separate', () => {
+    const log = captureEvents();
+    let t = 0;
+    const report = createProxyFailureLog(log.sink, () => t);
+    report('10.0.0.1', 'd');
+    t = 1_000;
+    report('10.0.0.1', 'd');
+    report('10.0.0.2', 'd');
+    t = 59_999;
+    report('10.0.0.1', 'd');
+    t = 60_000;
+    report('10.0.0.1', 'd');
+    expect(log.of('proxy').map((e) => [e.peer, e.repeat ?? false, e.repeated ?? 0])).toEqual([
+      ['10.0.0.1', false, 0],
+      ['10.0.0.1', true, 0],
+      ['10.0.0.2', false, 0],
+      ['10.0.0.1', true, 0],
+      ['10.0.0.1', false, 2],
+    ]);
+    // the log: the two warn lines of 10.0.0.1 and the one of 10.0.0.2; the repeats at debug, below info
+    expect(log.lines.map((l) => (JSON.parse(l) as { level: number }).level)).toEqual([40, 40, 40]);
   });
 });
 
