@@ -3,7 +3,7 @@
 // config that already names the key it is about to get would not validate yet. Without --out the key
 // goes to `dkim/<domain>.<selector>.key` beside the configuration file, where `privateKey` is resolved.
 import { generateKeyPair } from 'node:crypto';
-import { mkdir, open, unlink } from 'node:fs/promises';
+import { chown, mkdir, open, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { toAsciiDomain } from '../address/parse.js';
@@ -56,6 +56,21 @@ function configRelative(file: string, configDir: string): string {
 }
 
 /**
+ * The directories keygen made (`first` down to `leaf`) take the group of the directory they were made
+ * in, as under a setgid directory: beside /etc/catchall-guard (group catchall-guard) the service can then
+ * reach the key once the file itself is given to the group (chgrp, chmod 0640: it is written 0600, SPEC
+ * §8); a 0700 directory owned by root kept it out whatever the file's mode. Best effort: a user who is
+ * not in that group keeps their own, and the directory is 0750 either way (never world-readable).
+ */
+async function giveParentGroup(first: string, leaf: string): Promise<void> {
+  const { gid } = await stat(path.dirname(first));
+  for (let dir = leaf; ; dir = path.dirname(dir)) {
+    await chown(dir, -1, gid).catch(() => undefined);
+    if (dir === first || dir === path.dirname(dir)) return;
+  }
+}
+
+/**
  * Runs `dkim …`; a string is a usage problem for the caller to print with the usage text. Refusing to
  * overwrite an existing file is exit 2 as well (the operator asked for something the tool will not do),
  * a write that fails is exit 1.
@@ -84,7 +99,8 @@ export async function runDkim(
   });
 
   try {
-    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const created = await mkdir(path.dirname(file), { recursive: true, mode: 0o750 });
+    if (created !== undefined) await giveParentGroup(created, path.dirname(file));
   } catch (err) {
     io.err(`catchall-guard: dkim keygen: cannot create ${path.dirname(file)}: ${errorCodeOrText(err)}\n`);
     return EXIT_FAILURE;

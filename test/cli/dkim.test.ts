@@ -2,9 +2,21 @@
 // overwrite, bad usage) and SPEC §3 `notices.dkim.privateKey`: a file that is missing or not a usable
 // private key is a configuration error naming the key path (exit 2 from `config validate`).
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDkim } from '../../src/cli/dkim.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -22,6 +34,11 @@ function tempDir(): string {
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+const run = promisify(execFile);
+const SETPRIV = '/usr/bin/setpriv';
+/** nobody:nogroup on Debian, standing in for the catchall-guard user and group. */
+const NOBODY = 65534;
 
 const MINIMAL = 'domains:\n  - name: example.test\n';
 const USAGE_LINE = '  dkim keygen --domain D --selector S [--out FILE]';
@@ -50,7 +67,7 @@ describe('dkim keygen (built CLI)', () => {
     await buildDist();
   }, 200_000);
 
-  it('default file beside the config: PKCS#8 RSA 2048, 0600 in a 0700 dir; the record p= is its SPKI; the printed line makes a valid config', async () => {
+  it('default file beside the config: PKCS#8 RSA 2048, 0600 in a 0750 dir; the record p= is its SPKI; the printed line makes a valid config', async () => {
     const dir = tempDir();
     const configPath = path.join(dir, 'config.yaml');
     const r = await runCli([
@@ -72,7 +89,7 @@ describe('dkim keygen (built CLI)', () => {
     const key = createPrivateKey(pem);
     expect([key.asymmetricKeyType, key.asymmetricKeyDetails?.modulusLength]).toEqual(['rsa', 2048]);
     expect(modeOf(keyFile)).toBe(0o600);
-    expect(modeOf(path.dirname(keyFile))).toBe(0o700);
+    expect(modeOf(path.dirname(keyFile))).toBe(0o750);
 
     const lines = r.stdout.split('\n');
     expect(lines).toHaveLength(6);
@@ -96,6 +113,39 @@ describe('dkim keygen (built CLI)', () => {
       stdout: 'ok\n',
       stderr: '',
     });
+  });
+
+  it("in a config directory of the service group (root:G 0750, as /etc/catchall-guard): dkim/ is made 0750 with group G, so the README's chgrp + chmod 0640 of the key lets the service user read it", async () => {
+    expect(process.getuid?.(), 'this test switches to uid 65534 with setpriv and must run as root (CI does)').toBe(0);
+    expect(existsSync(SETPRIV), `${SETPRIV} (util-linux) is needed`).toBe(true);
+    const base = tempDir();
+    chmodSync(base, 0o755);
+    const etc = path.join(base, 'etc');
+    mkdirSync(etc);
+    chownSync(etc, 0, NOBODY);
+    chmodSync(etc, 0o750);
+    const r = await runCli([
+      'dkim',
+      'keygen',
+      '--domain',
+      'example.test',
+      '--selector',
+      'cg2026',
+      '--config',
+      path.join(etc, 'config.yaml'),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const dkimDir = path.join(etc, 'dkim');
+    const keyFile = path.join(dkimDir, 'example.test.cg2026.key');
+    expect([statSync(dkimDir).uid, statSync(dkimDir).gid, modeOf(dkimDir)]).toEqual([0, NOBODY, 0o750]);
+    expect(modeOf(keyFile)).toBe(0o600);
+    // the service: its own uid and the config directory's group, nothing else
+    const readAsService = () =>
+      run(SETPRIV, [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '/usr/bin/cat', keyFile]);
+    await expect(readAsService()).rejects.toThrow(/Permission denied/);
+    chownSync(keyFile, -1, NOBODY);
+    chmodSync(keyFile, 0o640);
+    expect((await readAsService()).stdout).toBe(readFileSync(keyFile, 'utf8'));
   });
 
   it('--out FILE: written there, named whole in the config line when it is not beside the config', async () => {
