@@ -2,13 +2,14 @@
 import { parseDuration } from '../config/units.js';
 import { errorCodeOrText } from '../observability/error-text.js';
 import type { MessageId } from '../quarantine/id.js';
-import { purgeRule } from '../quarantine/purge.js';
-import type { QuarantineStore } from '../quarantine/store.js';
+import { loggedIds, purgeRule, type PurgeResult } from '../quarantine/purge.js';
+import { unreadableText, type QuarantineStore } from '../quarantine/store.js';
+import { terminalText } from './output/text.js';
 import { writeOut } from './output/stdout.js';
 import { recordAccess } from './quarantine-access.js';
 import type { QuarantineEventLog } from './quarantine-events.js';
 import { fail, noSuchEntry } from './quarantine-common.js';
-import { EXIT_OK, EXIT_USAGE, type ExitCode } from './exit-codes.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type ExitCode } from './exit-codes.js';
 
 /** Who deletes, and where the `quarantine` event goes. */
 export interface DeleteContext {
@@ -54,14 +55,24 @@ export async function purgeEntries(
     if (!d.ok) return fail(EXIT_USAGE, `--older-than: ${d.error}`);
     olderThanMs = d.value;
   }
-  let deleted: number;
+  let result: PurgeResult;
   try {
-    ({ deleted } = await store.purge(purgeRule(now, olderThanMs)));
+    result = await store.purge(purgeRule(now, olderThanMs));
   } catch (err) {
     await ctx.events.emit({ action: 'purge', by: ctx.by, outcome: 'failed', reason: errorCodeOrText(err) });
     throw err;
   }
-  await ctx.events.emit({ action: 'purge', by: ctx.by, outcome: 'ok', deleted });
+  const { deleted, ids, unreadable } = result;
+  await ctx.events.emit({
+    action: 'purge',
+    by: ctx.by,
+    outcome: 'ok',
+    deleted,
+    ...loggedIds(ids),
+    ...(unreadable.length > 0 ? { unreadable: unreadable.map((u) => u.file) } : {}),
+  });
   await writeOut(`purged ${entriesWord(deleted)}\n`);
+  // entries nobody could judge stay: said, and exit 1, so a cron job's mail shows it
+  if (unreadable.length > 0) return fail(EXIT_FAILURE, terminalText(unreadableText(unreadable)));
   return EXIT_OK;
 }

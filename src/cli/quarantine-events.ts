@@ -1,4 +1,4 @@
-// The `quarantine` events of release, delete and purge (SPEC §5): the log keeps what an operator did
+// The `quarantine` events of show, release, delete and purge (SPEC §5, §7): the log keeps what an operator did
 // after the entry itself is gone. Written where the server's events go when `log.file` is set (the
 // same rotated files, so one log holds both), else as JSON lines on stderr: stdout carries the
 // command's own output, which a JSON line would break for whoever reads or pipes it.

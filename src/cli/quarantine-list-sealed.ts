@@ -11,6 +11,12 @@ import { errorCodeOrText } from '../observability/error-text.js';
 /** What the SUBJECT column shows of a sealed entry that was not (or could not be) decrypted. */
 export const SEALED_SUBJECT = '(sealed)';
 export const OTHER_KEY_SUBJECT = '(sealed to another key)';
+const unreadableSubject = (why: string): string => `(unreadable: ${why})`;
+
+/** What stands in the SUBJECT column for a Subject not shown: a statement, printed whole (never cut). */
+export function isSubjectMarker(text: string): boolean {
+  return text === SEALED_SUBJECT || text === OTHER_KEY_SUBJECT || /^\(unreadable: [^()]*\)$/.test(text);
+}
 
 /** Entry id → the Subject to show; entries not in the map show their JSON's subject. */
 export async function revealSubjects(
@@ -29,7 +35,7 @@ export async function revealSubjects(
     } catch (err) {
       subjects.set(
         e.id,
-        err instanceof WrongIdentityError ? OTHER_KEY_SUBJECT : `(unreadable: ${errorCodeOrText(err)})`,
+        err instanceof WrongIdentityError ? OTHER_KEY_SUBJECT : unreadableSubject(errorCodeOrText(err)),
       );
       continue;
     }

@@ -1,12 +1,13 @@
 // `quarantine list [--json]`: entries newest first, as an aligned table or as a JSON array.
 import { existsSync } from 'node:fs';
 import type { QuarantineEntry } from '../quarantine/entry.js';
-import type { QuarantineStore } from '../quarantine/store.js';
-import { renderTable, type Cell, type Column } from './output/table.js';
+import { unreadableText, type QuarantineStore } from '../quarantine/store.js';
+import { renderTable, textWidth, type Cell, type Column } from './output/table.js';
 import { writeOut } from './output/stdout.js';
 import { terminalText, writeJson } from './output/text.js';
-import { EXIT_OK, type ExitCode } from './exit-codes.js';
-import { revealSubjects, SEALED_SUBJECT } from './quarantine-list-sealed.js';
+import { EXIT_FAILURE, EXIT_OK, type ExitCode } from './exit-codes.js';
+import { fail } from './quarantine-common.js';
+import { isSubjectMarker, revealSubjects, SEALED_SUBJECT } from './quarantine-list-sealed.js';
 
 const COLUMNS: readonly Column[] = [
   { header: 'ID' },
@@ -47,13 +48,20 @@ export function entryRow(e: QuarantineEntry, subjects?: ReadonlyMap<string, stri
   ];
 }
 
+const SUBJECT_COLUMN = COLUMNS.findIndex((c) => c.header === 'SUBJECT');
+
 export function formatEntryTable(entries: readonly QuarantineEntry[], subjects?: ReadonlyMap<string, string>): string {
-  return entries.length === 0
-    ? 'the quarantine is empty'
-    : renderTable(
-        COLUMNS,
-        entries.map((e) => entryRow(e, subjects)),
-      );
+  if (entries.length === 0) return 'the quarantine is empty';
+  const rows = entries.map((e) => entryRow(e, subjects));
+  // "(sealed to another key)" cut to "(sealed to …" says nothing: the column keeps room for the widest marker
+  const markerWidth = Math.max(
+    0,
+    ...rows.map((r) => r[SUBJECT_COLUMN]).map((c) => (typeof c === 'string' && isSubjectMarker(c) ? textWidth(c) : 0)),
+  );
+  const columns = COLUMNS.map((c, i) =>
+    i === SUBJECT_COLUMN ? { ...c, minWidth: Math.max(c.minWidth ?? 0, markerWidth) } : c,
+  );
+  return renderTable(columns, rows);
 }
 
 /**
@@ -81,12 +89,14 @@ export async function listEntries(
     } else await writeOut(`${missingDirText(store.dir)}\n`);
     return EXIT_OK;
   }
-  let entries = await store.list();
+  let { entries, unreadable } = await store.scan();
   const subjects = reveal ? await revealSubjects(store, entries, reveal.identities, reveal.by) : undefined;
   // the access records just written are part of what the listing shows
-  if (subjects && subjects.size > 0) entries = await store.list();
+  if (subjects && subjects.size > 0) ({ entries, unreadable } = await store.scan());
   if (json)
     await writeJson(entries.map((e) => (subjects?.has(e.id) ? { ...e, subject: subjects.get(e.id) ?? null } : e)));
   else await writeOut(`${formatEntryTable(entries, subjects)}\n`);
+  // an entry left out of the listing is one retention never deletes either: said, and exit 1
+  if (unreadable.length > 0) return fail(EXIT_FAILURE, terminalText(unreadableText(unreadable)));
   return EXIT_OK;
 }

@@ -9,6 +9,7 @@ import { identityNeeded, recordAccess, wrongIdentity } from './quarantine-access
 import { pipeOut, writeOut } from './output/stdout.js';
 import { terminalText, writeJson } from './output/text.js';
 import { fail, noSuchEntry, unsafeEntry } from './quarantine-common.js';
+import type { QuarantineEventLog } from './quarantine-events.js';
 import { EXIT_FAILURE, EXIT_OK, type ExitCode } from './exit-codes.js';
 
 function noticeLine(n: QuarantineEntry['notice']): string {
@@ -64,19 +65,52 @@ export function formatEntry(e: QuarantineEntry): string {
 /** What `show` needs besides the entry: who is reading, and the key of a sealed entry. */
 export interface ShowContext {
   readonly by: string;
+  /** Where the `quarantine` event of the read goes (SPEC §7 lists `show`): it outlives the entry. */
+  readonly events: QuarantineEventLog;
   /** --identity: the age identities; absent, a sealed entry is refused with exit 2. */
   readonly identities?: readonly string[] | undefined;
 }
 
+type RecordRead = () => Promise<QuarantineEntry | ExitCode>;
+
 /**
- * Records the access (SPEC §5) before printing anything; for a sealed entry only once the identity has
- * opened its age header, so a wrong key changes nothing.
+ * `show`: the access record is appended before anything is printed (SPEC §5); once it is, the read is
+ * also a `quarantine` event (SPEC §7 lists `show`), `failed` when the message could not be printed after all.
  */
 export async function showEntry(
   store: QuarantineStore,
   id: MessageId,
   mode: 'pretty' | 'raw' | 'json',
   ctx: ShowContext,
+): Promise<ExitCode> {
+  let recorded = false;
+  const record: RecordRead = async () => {
+    const r = await recordAccess(store, id, mode === 'raw' ? 'show-raw' : 'show', ctx.by);
+    recorded = typeof r !== 'number';
+    return r;
+  };
+  const code = await showWith(store, id, mode, ctx, record);
+  if (recorded)
+    await ctx.events.emit({
+      action: 'show',
+      id,
+      by: ctx.by,
+      outcome: code === EXIT_OK ? 'ok' : 'failed',
+      ...(mode === 'raw' ? { raw: true } : {}),
+    });
+  return code;
+}
+
+/**
+ * Records the access (SPEC §5) before printing anything; for a sealed entry only once the identity has
+ * opened its age header, so a wrong key changes nothing.
+ */
+async function showWith(
+  store: QuarantineStore,
+  id: MessageId,
+  mode: 'pretty' | 'raw' | 'json',
+  ctx: ShowContext,
+  record: RecordRead,
 ): Promise<ExitCode> {
   let entry: QuarantineEntry | null;
   try {
@@ -86,8 +120,8 @@ export async function showEntry(
     throw err;
   }
   if (!entry) return noSuchEntry(id);
-  if (entry.sealed) return showSealed(store, entry, id, mode, ctx);
-  const recorded = await recordAccess(store, id, mode === 'raw' ? 'show-raw' : 'show', ctx.by);
+  if (entry.sealed) return showSealed(store, id, mode, ctx, record);
+  const recorded = await record();
   if (typeof recorded === 'number') return recorded;
   if (mode === 'json') await writeJson(recorded);
   else if (mode === 'pretty') await writeOut(`${formatEntry(recorded)}\n`);
@@ -115,10 +149,10 @@ async function printMessage(id: MessageId, message: Readable): Promise<ExitCode>
 
 async function showSealed(
   store: QuarantineStore,
-  entry: QuarantineEntry,
   id: MessageId,
   mode: 'pretty' | 'raw' | 'json',
   ctx: ShowContext,
+  record: RecordRead,
 ): Promise<ExitCode> {
   if (!ctx.identities) return identityNeeded(id, mode === 'raw' ? 'show --raw' : 'show');
   let message: Readable | null = null;
@@ -133,7 +167,7 @@ async function showSealed(
     return fail(EXIT_FAILURE, `cannot open the sealed message of ${id}: ${errorCodeOrText(err)}`);
   }
   if (!message && !headers) return fail(EXIT_FAILURE, `entry ${id} has no readable message file (${id}.eml.age)`);
-  const recorded = await recordAccess(store, id, mode === 'raw' ? 'show-raw' : 'show', ctx.by);
+  const recorded = await record();
   if (typeof recorded === 'number') {
     message?.destroy();
     return recorded;

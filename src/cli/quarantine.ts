@@ -45,7 +45,7 @@ export async function runQuarantine(
       const id = idArgument(rest, 'show');
       if (typeof id === 'number') return id;
       if (opts.raw && opts.json) return usage('quarantine show: --raw and --json exclude each other');
-      return showEntry(store, id, opts.raw ? 'raw' : opts.json ? 'json' : 'pretty', { by, identities });
+      return showEntry(store, id, opts.raw ? 'raw' : opts.json ? 'json' : 'pretty', { by, identities, events });
     }
     case 'release': {
       const id = idArgument(rest, 'release');

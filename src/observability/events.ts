@@ -113,19 +113,28 @@ export type LogEvent =
       /** Changed keys the running process cannot take over (`server.listen`, …): in force after a restart. */
       restartNeeded?: string[];
     }
-  | { event: 'purge'; deleted: number }
   /**
-   * An operator's `quarantine release|delete|purge` (SPEC §5): written by the command, it outlives the
-   * entry. `by` is the OS user or --as; purge names no id, it counts.
+   * The server's retention run: `ids` the entries deleted (the first 1000; `more` counts the rest), so
+   * the log keeps what went; `unreadable` the metadata files it could not judge (also an error event).
+   */
+  | { event: 'purge'; deleted: number; ids?: string[]; more?: number; unreadable?: string[] }
+  /**
+   * An operator's `quarantine show|release|delete|purge` (SPEC §5, §7): written by the command, it
+   * outlives the entry. `by` is the OS user or --as; `raw` a `show --raw`; a purge names the ids it
+   * deleted (the first 1000; `more` counts the rest) and the metadata files it could not read.
    */
   | {
       event: 'quarantine';
-      action: 'release' | 'delete' | 'purge';
+      action: 'show' | 'release' | 'delete' | 'purge';
       by: string;
       outcome: 'ok' | 'failed' | 'not-found';
       id?: string;
+      raw?: boolean;
       to?: string;
       deleted?: number;
+      ids?: string[];
+      more?: number;
+      unreadable?: string[];
       reason?: string;
     }
   /**

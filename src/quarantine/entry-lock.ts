@@ -2,7 +2,9 @@
 // outbox and an operator's `quarantine show` both rewrite the JSON, and without this an access record
 // appended by the one could be overwritten by the other's older copy. A lock file created with O_EXCL,
 // held for milliseconds; one left by a crashed holder is taken over once it is older than STALE_MS.
+import path from 'node:path';
 import type { DurableFs } from '../storage/durable-fs.js';
+import { takeOwnerOf } from './file-owner.js';
 
 /** A rewrite takes milliseconds: a lock this old belongs to a process that died holding it. */
 export const LOCK_STALE_MS = 10_000;
@@ -16,6 +18,8 @@ export async function withEntryLock<T>(fs: DurableFs, lockFile: string, work: ()
   for (;;) {
     try {
       await fs.writeNew(lockFile, String(process.pid));
+      // a lock left by a command run as root stays the server's to take over (file-owner.ts)
+      await takeOwnerOf(lockFile, path.dirname(lockFile)).catch(() => undefined);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

@@ -90,6 +90,27 @@ export function entryIdsNewestFirst(names: readonly string[]): MessageId[] {
     .reverse();
 }
 
+/**
+ * A metadata file `list` cannot show: unreadable (`EACCES`: written by another user, say root running a
+ * command), not a regular file (`not-a-regular-file`), or not an entry (`undecodable`). Never skipped in
+ * silence: an entry nobody sees is an entry retention never deletes.
+ */
+export interface UnreadableEntry {
+  readonly file: string;
+  readonly why: string;
+}
+
+export interface EntryScan {
+  readonly entries: QuarantineEntry[];
+  readonly unreadable: UnreadableEntry[];
+}
+
+/** `2 entries could not be read: /q/a.json (EACCES), /q/b.json (undecodable)`: for a log line or stderr. */
+export function unreadableText(unreadable: readonly UnreadableEntry[]): string {
+  const n = unreadable.length;
+  return `${n} ${n === 1 ? 'entry' : 'entries'} could not be read: ${unreadable.map((u) => `${u.file} (${u.why})`).join(', ')}`;
+}
+
 // properties, not methods: the store hands them on detached from this object
 export interface EntryReader {
   /** null when there is no such entry or its metadata does not decode; UnsafeEntryFileError for a planted file. */
@@ -105,8 +126,10 @@ export interface EntryReader {
   readonly loadMessage: (id: MessageId) => Promise<SpooledMessage | null>;
   /** The stored header block; null when it cannot be read (a planted file included). */
   readonly readHeaders: (id: MessageId) => Promise<Buffer | null>;
-  /** Entries newest first. Unreadable metadata files (planted ones included) are skipped. */
+  /** Entries newest first. Unreadable metadata files (planted ones included) are left out: scan() names them. */
   readonly list: () => Promise<QuarantineEntry[]>;
+  /** Entries newest first, and the metadata files that could not be read, each with why. */
+  readonly scan: () => Promise<EntryScan>;
   /**
    * A sealed entry's message, decrypted with one of `identities`. Resolves once the age header has
    * opened, so a wrong key (WrongIdentityError) or a planted file (UnsafeEntryFileError) fails before
@@ -172,6 +195,36 @@ export function createEntryReader(fs: DurableFs, paths: EntryPaths): EntryReader
     return decodeEntry(text);
   }
 
+  async function scan(): Promise<EntryScan> {
+    let names: string[];
+    try {
+      names = await fs.readdir(paths.dir);
+    } catch {
+      // no quarantine directory yet: nothing was quarantined
+      return { entries: [], unreadable: [] };
+    }
+    const entries: QuarantineEntry[] = [];
+    const unreadable: UnreadableEntry[] = [];
+    for (const id of entryIdsNewestFirst(names)) {
+      const file = paths.json(id);
+      let text: string;
+      try {
+        text = (await readEntryFile(fs, file)).toString('utf8');
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // removed between readdir and open (a purge, a release): simply gone
+        if (code === 'ENOENT') continue;
+        const why = err instanceof UnsafeEntryFileError ? 'not-a-regular-file' : (code ?? String(err));
+        unreadable.push({ file, why });
+        continue;
+      }
+      const e = decodeEntry(text);
+      if (e) entries.push(e);
+      else unreadable.push({ file, why: 'undecodable' });
+    }
+    return { entries, unreadable };
+  }
+
   return {
     get,
     openMessage(id) {
@@ -212,20 +265,8 @@ export function createEntryReader(fs: DurableFs, paths: EntryPaths): EntryReader
         return null;
       }
     },
-    async list() {
-      let names: string[];
-      try {
-        names = await fs.readdir(paths.dir);
-      } catch {
-        return [];
-      }
-      const entries: QuarantineEntry[] = [];
-      for (const id of entryIdsNewestFirst(names)) {
-        const e = await get(id).catch(() => null);
-        if (e) entries.push(e);
-      }
-      return entries;
-    },
+    list: async () => (await scan()).entries,
+    scan,
     openSealedMessage,
     async loadSealedMessage(id, identities) {
       const plain = await openSealedMessage(id, identities);

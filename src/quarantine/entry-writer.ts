@@ -1,10 +1,12 @@
 // Writing entries: a new entry in two steps (prepare, then commit or abort), a rewrite of its metadata,
 // and its removal. Nothing here reads an entry back: entry-reader.ts does.
 import type { SpooledMessage } from '../message/spool.js';
-import { placeMessage, replaceFileDurably, type DurableFs } from '../storage/durable-fs.js';
+import path from 'node:path';
+import { placeMessage, type DurableFs } from '../storage/durable-fs.js';
 import { encodeComposedNotices, type PendingNotice } from './composed-notice.js';
 import { sealedMetadata, type QuarantineEntry } from './entry.js';
 import type { EntryPaths } from './entry-paths.js';
+import { takeOwnerOf } from './file-owner.js';
 import { writeSealedFile } from './seal.js';
 
 /** quarantine.sealTo: the message is stored encrypted to `sealTo`, its notices composed beside it. */
@@ -32,13 +34,30 @@ export interface EntryWriter {
     storeBody: boolean,
     seal?: SealOptions,
   ) => Promise<PreparedEntry>;
-  /** Replaces the metadata atomically (temp file, fsync, rename, fsync of the directory). */
+  /** Replaces the metadata atomically (temp file, fsync, the old file's owner, rename, fsync of the directory). */
   readonly rewrite: (id: string, entry: QuarantineEntry) => Promise<void>;
   /** Removes the entry's files, whatever they are (a planted symbolic link is removed, not followed). */
   readonly remove: (id: string) => Promise<void>;
 }
 
 const encodeEntry = (entry: QuarantineEntry): string => `${JSON.stringify(entry, null, 2)}\n`;
+
+/**
+ * Replaces a file of an entry atomically: temp name, fsync, the replaced file's owner (a command run as
+ * root must not leave the server a file it cannot read: file-owner.ts), rename, fsync of the directory.
+ */
+export async function replaceEntryFile(fs: DurableFs, dest: string, data: string): Promise<void> {
+  const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    await fs.writeNew(tmp, data);
+    await takeOwnerOf(tmp, dest);
+    await fs.rename(tmp, dest);
+  } catch (err) {
+    await fs.unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fs.fsyncDir(path.dirname(dest));
+}
 
 /** The header block only, for `storeBody: false`: the bytes of the message up to `headerEnd`. */
 async function headerBytes(fs: DurableFs, message: SpooledMessage): Promise<Buffer> {
@@ -115,7 +134,7 @@ export function createEntryWriter(fs: DurableFs, paths: EntryPaths): EntryWriter
         abort: dropTemps,
       };
     },
-    rewrite: (id, entry) => replaceFileDurably(fs, paths.json(id), encodeEntry(entry)),
+    rewrite: (id, entry) => replaceEntryFile(fs, paths.json(id), encodeEntry(entry)),
     remove,
   };
 }

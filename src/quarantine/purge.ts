@@ -2,6 +2,7 @@
 // expiresAt, by the running server and `quarantine purge`; what was received before a cutoff, by
 // `quarantine purge --older-than`).
 import type { QuarantineEntry } from './entry.js';
+import type { UnreadableEntry } from './entry-reader.js';
 
 /** What a purge judges an entry by. */
 export type PurgeCandidate = Pick<QuarantineEntry, 'id' | 'receivedAt' | 'expiresAt'>;
@@ -28,6 +29,10 @@ export function purgeRule(now: Date, olderThanMs?: number): PurgeRule {
 
 export interface PurgeResult {
   readonly deleted: number;
+  /** The ids deleted, in the order they went: the lasting record of what a purge removed. */
+  readonly ids: readonly string[];
+  /** Metadata files that could not be read, so nothing could tell whether they were due (entry-reader.ts). */
+  readonly unreadable: readonly UnreadableEntry[];
 }
 
 /** Removes, one after another, the listed entries the rule picks. */
@@ -35,12 +40,20 @@ export async function purgeMatching(
   entries: readonly PurgeCandidate[],
   rule: PurgeRule,
   remove: (id: string) => Promise<void>,
-): Promise<PurgeResult> {
-  let deleted = 0;
+): Promise<Pick<PurgeResult, 'deleted' | 'ids'>> {
+  const ids: string[] = [];
   for (const e of entries) {
     if (!rule(e)) continue;
     await remove(e.id);
-    deleted++;
+    ids.push(e.id);
   }
-  return { deleted };
+  return { deleted: ids.length, ids };
+}
+
+/** How many ids a log event names at most; past it the event counts the rest (`more`). */
+export const LOGGED_IDS = 1000;
+
+/** The ids a purge event carries: at most LOGGED_IDS, and how many more went. */
+export function loggedIds(ids: readonly string[]): { ids: string[]; more?: number } {
+  return ids.length > LOGGED_IDS ? { ids: ids.slice(0, LOGGED_IDS), more: ids.length - LOGGED_IDS } : { ids: [...ids] };
 }

@@ -1,8 +1,8 @@
 // The running server's retention: deletes expired quarantine entries at start and then every interval
 // (SPEC §5: at least hourly), logging a `purge` event per run. Runs never overlap.
 import type { EventSink } from '../observability/events.js';
-import { expiredBy } from './purge.js';
-import type { QuarantineStore } from './store.js';
+import { expiredBy, loggedIds } from './purge.js';
+import { unreadableText, type QuarantineStore } from './store.js';
 
 export const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -30,8 +30,21 @@ export function startRetention(opts: RetentionOptions): Retention {
 
   async function purge(): Promise<number | null> {
     try {
-      const { deleted } = await opts.store().purge(expiredBy(now()));
-      opts.events.emit({ event: 'purge', deleted });
+      const { deleted, ids, unreadable } = await opts.store().purge(expiredBy(now()));
+      if (unreadable.length > 0)
+        // an entry the server cannot read is one it never deletes: the operator must hear of it
+        opts.events.emit({
+          event: 'error',
+          where: 'purge',
+          reason: 'quarantine-unreadable',
+          error: unreadableText(unreadable),
+        });
+      opts.events.emit({
+        event: 'purge',
+        deleted,
+        ...loggedIds(ids),
+        ...(unreadable.length > 0 ? { unreadable: unreadable.map((u) => u.file) } : {}),
+      });
       return deleted;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;

@@ -11,14 +11,15 @@ import type { PendingNotice } from './composed-notice.js';
 import type { AccessRecord, NoticeState, QuarantineEntry } from './entry.js';
 import { withEntryLock } from './entry-lock.js';
 import { entryPaths, THIS_HOST } from './entry-paths.js';
-import { createEntryReader } from './entry-reader.js';
+import { createEntryReader, type EntryScan } from './entry-reader.js';
 import { createEntryWriter, type PreparedEntry, type SealOptions } from './entry-writer.js';
 import type { MessageId } from './id.js';
 import { createNoticeClaims, THIS_PROCESS, type ClaimHolderCheck } from './notice-claim.js';
 import { purgeMatching, type PurgeResult, type PurgeRule } from './purge.js';
 import { cleanSealedOrphans } from './sealed-leftovers.js';
 
-export { UnsafeEntryFileError } from './entry-reader.js';
+export { UnsafeEntryFileError, unreadableText } from './entry-reader.js';
+export type { EntryScan, UnreadableEntry } from './entry-reader.js';
 export type { PreparedEntry, SealOptions } from './entry-writer.js';
 export type { PendingNotice } from './composed-notice.js';
 export { WrongIdentityError } from './seal.js';
@@ -44,8 +45,10 @@ export interface QuarantineStore {
   loadMessage(id: MessageId): Promise<SpooledMessage | null>;
   /** The stored header block; null when it cannot be read (a planted file included). */
   readHeaders(id: MessageId): Promise<Buffer | null>;
-  /** Entries newest first. Unreadable metadata files (planted ones included) are skipped. */
+  /** Entries newest first. Unreadable metadata files (planted ones included) are left out: scan() names them. */
   list(): Promise<QuarantineEntry[]>;
+  /** Entries newest first, and the metadata files that could not be read (an operator must hear of those). */
+  scan(): Promise<EntryScan>;
   /** A sealed entry's message decrypted; a wrong key fails (WrongIdentityError) before the first byte. */
   openSealedMessage(id: MessageId, identities: readonly string[]): Promise<Readable | null>;
   loadSealedMessage(id: MessageId, identities: readonly string[]): Promise<SpooledMessage | null>;
@@ -68,7 +71,7 @@ export interface QuarantineStore {
   ): Promise<QuarantineEntry | null>;
   /** False when the entry has neither file. */
   remove(id: MessageId): Promise<boolean>;
-  /** Removes the listed entries the rule picks (purge.ts: expiredBy, receivedBy). */
+  /** Removes the listed entries the rule picks (purge.ts: expiredBy, receivedBy); names the unreadable ones. */
   purge(rule: PurgeRule): Promise<PurgeResult>;
   /** Removes temp files and unfinished entries left behind by a crash. */
   cleanTemp(): Promise<number>;
@@ -113,6 +116,7 @@ export function createQuarantineStore(
     loadMessage: reader.loadMessage,
     readHeaders: reader.readHeaders,
     list: reader.list,
+    scan: reader.scan,
     openSealedMessage: reader.openSealedMessage,
     loadSealedMessage: reader.loadSealedMessage,
     readSealedHeaders: reader.readSealedHeaders,
@@ -136,7 +140,10 @@ export function createQuarantineStore(
       await writer.remove(id);
       return true;
     },
-    purge: async (rule) => purgeMatching(await reader.list(), rule, writer.remove),
+    async purge(rule) {
+      const { entries, unreadable } = await reader.scan();
+      return { ...(await purgeMatching(entries, rule, writer.remove)), unreadable };
+    },
     cleanTemp: async () => (await cleanCrashLeftovers(fs, paths, THIS_HOST)) + (await cleanSealedOrphans(fs, paths)),
     claimNotice: claims.claim,
     releaseNotice: claims.release,

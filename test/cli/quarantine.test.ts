@@ -425,9 +425,14 @@ describe('files planted in the quarantine directory are never read through (issu
     symlinkSync(secret, path.join(qdir, `${id}.eml`));
     const r = await q('show', id, '--raw');
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(
-      `catchall-guard: entry ${id}: ${id}.eml is a symbolic link, not a regular file; refusing to read it (nothing printed)\n`,
+    const [said, ...eventLines] = r.stderr.split('\n').filter(Boolean);
+    expect(said).toBe(
+      `catchall-guard: entry ${id}: ${id}.eml is a symbolic link, not a regular file; refusing to read it (nothing printed)`,
     );
+    // the access was recorded before the read failed: the event says the show failed
+    expect(eventLines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ event: 'quarantine', action: 'show', id, raw: true, outcome: 'failed' }),
+    ]);
     expect(r.stdout).toBe('');
     noStackTrace(r);
   });
@@ -448,7 +453,7 @@ describe('files planted in the quarantine directory are never read through (issu
     expect(lstatSync(path.join(qdir, `${id}.eml`)).isSymbolicLink()).toBe(true);
   });
 
-  it('an entry whose .json is a symbolic link: show, show --json, show --raw and release refuse, list leaves it out', async () => {
+  it('an entry whose .json is a symbolic link: show, show --json, show --raw and release refuse, list leaves it out and names it (exit 1)', async () => {
     const id = await fresh();
     // a complete entry elsewhere, with the same id: only its location differs
     const json = path.join(qdir, `${id}.json`);
@@ -473,9 +478,13 @@ describe('files planted in the quarantine directory are never read through (issu
     }
     expect(deliveredToAlice()).toEqual(before);
     const list = await q('list', '--json');
-    expect(list.code).toBe(0);
+    // an entry left out of the listing is said, not skipped in silence
+    expect(list.code).toBe(1);
+    expect(list.stderr).toContain(`could not be read: ${json} (not-a-regular-file)`);
     expect(list.stdout).not.toContain('SECRET-SUBJECT');
     expect((JSON.parse(list.stdout) as QuarantineEntry[]).map((e) => e.id)).not.toContain(id);
+    // the planted link goes: the listings of later tests are of entries only
+    rmSync(json);
   });
 
   it('a FIFO in place of the .eml: show --raw refuses at once instead of waiting for a writer', async () => {

@@ -165,6 +165,13 @@ describe('show, list and the access record', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('is not an age identity');
     expect(entryJson(id).access).toEqual([]);
+    // nothing was shown, so no quarantine event either
+    expect(quarantineEvents(r.stderr)).toEqual([]);
+    // list with the other key: the row says so whole, however narrow the SUBJECT column gets
+    const listed = await q(['list', '--identity', otherKey.file]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.split('\n').find((l) => l.startsWith(id))).toContain('(sealed to another key)');
+    expect(entryJson(id).access).toEqual([]);
   });
 
   it('show --raw --identity prints the message; each read is recorded first; list shows it', async () => {
@@ -174,11 +181,19 @@ describe('show, list and the access record', () => {
     expect(raw.stdout).toContain(body);
     expect(raw.stdout).toBe(execFileSync(AGE, ['-d', '-i', key.file, path.join(qdir, `${id}.eml.age`)]).toString());
     expect(entryJson(id).access.map((a) => a.action)).toEqual(['show-raw']);
+    // SPEC §7: show is a quarantine event, written before anything is printed
+    expect(quarantineEvents(raw.stderr)).toEqual([
+      expect.objectContaining({ action: 'show', id, raw: true, outcome: 'ok', level: 'info' }),
+    ]);
 
     const pretty = await q(['show', id, '--identity', key.file, '--as', 'auditor']);
     expect(pretty.code).toBe(0);
     expect(pretty.stdout).toMatch(new RegExp(`subject:\\s+${subject}`));
     expect(pretty.stdout).toMatch(/access:\s+\S+ show-raw by \S+; \S+ show by auditor/);
+    expect(quarantineEvents(pretty.stderr)).toEqual([
+      expect.objectContaining({ action: 'show', id, by: 'auditor', outcome: 'ok' }),
+    ]);
+    expect(quarantineEvents(pretty.stderr)[0]).not.toHaveProperty('raw');
     const access = entryJson(id).access;
     expect(access.map((a) => [a.action, a.by])).toEqual([
       ['show-raw', access[0]?.by],
@@ -287,7 +302,7 @@ describe('release and delete', () => {
     const purge = await q(['purge', '--as', 'ops']);
     expect(purge.code).toBe(0);
     expect(quarantineEvents(purge.stderr)).toEqual([
-      expect.objectContaining({ action: 'purge', by: 'ops', outcome: 'ok', deleted: 0 }),
+      expect.objectContaining({ action: 'purge', by: 'ops', outcome: 'ok', deleted: 0, ids: [] }),
     ]);
   });
 });

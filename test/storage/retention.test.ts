@@ -70,13 +70,14 @@ afterEach(async () => {
 describe('retention purge in the running server', () => {
   it('deletes expired entries at start and logs a purge event with the count', async () => {
     const now = Date.now();
-    await plant(new Date(now - 20 * DAY), new Date(now - 6 * DAY));
-    await plant(new Date(now - 15 * DAY), new Date(now - 1000));
+    const older = await plant(new Date(now - 20 * DAY), new Date(now - 6 * DAY));
+    const old = await plant(new Date(now - 15 * DAY), new Date(now - 1000));
     const keep = await plant(new Date(now - DAY), new Date(now + 13 * DAY));
     const events = captureEvents();
     retention = startRetention({ store: () => store, events: events.sink, intervalMs: 60_000 });
     const e = await events.waitFor('purge');
-    expect(e).toEqual({ event: 'purge', deleted: 2 });
+    // the ids deleted, newest first: the log keeps what went
+    expect(e).toEqual({ event: 'purge', deleted: 2, ids: [old, older] });
     expect(ids()).toEqual([keep]);
     expect(events.lines.some((l) => /"event":"purge","deleted":2/.test(l))).toBe(true);
   });
@@ -118,7 +119,7 @@ describe('retention purge in the running server', () => {
       async purge() {
         calls++;
         if (calls === 1) throw Object.assign(new Error('permission denied'), { code: 'EACCES' });
-        return { deleted: 0 };
+        return { deleted: 0, ids: [], unreadable: [] };
       },
     };
     retention = startRetention({ store: () => failing, events: events.sink, intervalMs: 50 });
@@ -141,7 +142,7 @@ describe('retention purge in the running server', () => {
         maxRunning = Math.max(maxRunning, running);
         await new Promise((r) => setTimeout(r, 10));
         running--;
-        return { deleted: 0 };
+        return { deleted: 0, ids: [], unreadable: [] };
       },
     };
     retention = startRetention({ store: () => slow, events: events.sink, intervalMs: 24 * RETENTION_INTERVAL_MS });
@@ -207,7 +208,7 @@ describe('purge rules', () => {
     ];
     const removed: string[] = [];
     const result = await purgeMatching(listed, expiredBy(NOW), async (id) => void removed.push(id));
-    expect(result).toEqual({ deleted: 2 });
+    expect(result).toEqual({ deleted: 2, ids: ['c', 'a'] });
     expect(removed).toEqual(['c', 'a']);
   });
 

@@ -9,7 +9,9 @@ import { Encrypter, generateX25519Identity, identityToRecipient } from 'age-encr
 import { afterAll, describe, expect, it } from 'vitest';
 import { ageRecipientProblem } from '../../src/config/age-recipient.js';
 import { quarantineSchema } from '../../src/config/schema.js';
-import { openedText } from '../../src/cli/quarantine-list.js';
+import { formatEntryTable, openedText } from '../../src/cli/quarantine-list.js';
+import { OTHER_KEY_SUBJECT, SEALED_SUBJECT } from '../../src/cli/quarantine-list-sealed.js';
+import { LOGGED_IDS, loggedIds } from '../../src/quarantine/purge.js';
 import { resolveReader } from '../../src/cli/quarantine-access.js';
 import { decodeComposedNotices, encodeComposedNotices } from '../../src/quarantine/composed-notice.js';
 import { sealedMetadata, type QuarantineEntry } from '../../src/quarantine/entry.js';
@@ -190,5 +192,39 @@ describe('the access record', () => {
     expect(written.access).toHaveLength(20);
     expect(written.notice.status).toBe('sent');
     expect(new Set(written.access.map((a) => a.by)).size).toBe(20);
+  });
+});
+
+describe('the SUBJECT of a sealed entry in the list', () => {
+  // addresses long enough that the table must narrow the subject column to its minimum
+  const wide = entry({
+    sealed: true,
+    subject: null,
+    mailFrom: 'a-very-long-bounce-address+0123456789abcdef@newsletters.shop.example',
+    recipients: ['somebody.with.a.long.name@example.test'],
+  });
+  it.each([
+    ['sealed to another key (list --identity with a rotated key)', OTHER_KEY_SUBJECT],
+    ['not decrypted (list without --identity)', SEALED_SUBJECT],
+    ['unreadable', '(unreadable: EACCES)'],
+  ])('%s: printed whole, never cut to fit', (_, text) => {
+    const table = formatEntryTable([wide], new Map([[wide.id, text]]));
+    expect(table).toContain(text);
+    expect(table).not.toContain('…');
+  });
+  it('a real Subject still gives way when the row is too wide', () => {
+    const e = { ...wide, sealed: false, subject: 'A subject much longer than the column can hold at this width' };
+    expect(formatEntryTable([e])).toContain('…');
+  });
+});
+
+describe('the ids a purge event names', () => {
+  it.each([
+    [0, { ids: [] }],
+    [3, { ids: ['i0', 'i1', 'i2'] }],
+    [LOGGED_IDS, { ids: Array.from({ length: LOGGED_IDS }, (_, i) => `i${i}`) }],
+    [LOGGED_IDS + 22, { ids: Array.from({ length: LOGGED_IDS }, (_, i) => `i${i}`), more: 22 }],
+  ])('%i deleted: %j', (n, expected) => {
+    expect(loggedIds(Array.from({ length: n }, (_, i) => `i${i}`))).toEqual(expected);
   });
 });
