@@ -8,10 +8,12 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { buildDist } from '../helpers/build-dist.js';
-import { spawnServer, type ChildServer } from '../helpers/child-server.js';
+import { MAIN, spawnServer, type ChildServer } from '../helpers/child-server.js';
 import { RawSmtp, sendMessage, simpleMessage } from '../helpers/smtp-client.js';
 import { baseConfig, writeConfig, type RawConfig } from '../helpers/start-app.js';
+import { startSink } from '../helpers/upstream-sink.js';
 
 beforeAll(() => buildDist(), 180_000);
 
@@ -298,6 +300,99 @@ describe('server.workers: 2', () => {
     );
     expect([503, 'closed']).toContain(draining);
     expect((await server.exited).code).toBe(0);
+  }, 60_000);
+
+  it('a quarantine entry a worker writes gets its notice from the primary at once (kick over IPC, not the hourly rescan)', async () => {
+    const sink = await startSink('accept');
+    cleanups.push(() => sink.close());
+    const { server } = await start(
+      twoWorkers(
+        {},
+        {
+          domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }],
+          notices: {
+            enabled: true,
+            format: 'plain',
+            requireSenderAuth: 'none',
+            transport: { type: 'smtp', host: '127.0.0.1', port: sink.port },
+          },
+        },
+      ),
+    );
+    const qids: string[] = [];
+    for (let i = 1; i <= 4; i++) {
+      const r = await sendMessage(server.port, {
+        from: `sender${i}@client.test`,
+        to: [`gone${i}@example.test`],
+        raw: simpleMessage({ subject: `to a gone address ${i}` }),
+      });
+      expect(r.code).toBe(250);
+      qids.push(/queued as (\S+)/.exec(r.response)![1]!);
+    }
+    const stored = await Promise.all(
+      qids.map((qid) => server.waitForLine((l) => l['event'] === 'message' && l['qid'] === qid)),
+    );
+    expect(new Set(stored.map((l) => l['worker']))).toEqual(new Set([1, 2]));
+    const notices = await Promise.all(
+      qids.map((qid) => server.waitForLine((l) => l['event'] === 'notice' && l['qid'] === qid, 15_000)),
+    );
+    // sent by the one outbox, the primary's: one notice per entry, none twice
+    expect(notices.map((l) => [l['status'], l['worker']])).toEqual(qids.map(() => ['sent', 0]));
+    const received = await sink.waitForMessages(4);
+    expect(received.map((m) => m.to[0]).sort()).toEqual([1, 2, 3, 4].map((i) => `sender${i}@client.test`));
+  }, 60_000);
+
+  it("log.file: the primary writes every process's lines to the rotated file, each line whole", async () => {
+    const { dir, configPath, dataDir } = writeConfig({
+      ...twoWorkers({ maxConnectionsPerIp: 100 }),
+      log: { level: 'info', file: { path: 'log/guard.log', maxSize: '16KB', keep: 50 } },
+    });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const proc = spawn(process.execPath, [MAIN, 'serve', '--config', configPath], {
+      env: { ...process.env, CATCHALL_GUARD_DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+    cleanups.push(async () => {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+      await exited;
+    });
+    let stdout = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const logDir = path.join(dataDir, 'log');
+    const lines = (): Array<Record<string, unknown>> =>
+      readdirSync(logDir)
+        .filter((f) => f.endsWith('.log'))
+        .flatMap((f) => readFileSync(path.join(logDir, f), 'utf8').split('\n').filter(Boolean))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const listening = await until('the listening line in the file', () => {
+      try {
+        return lines().find((l) => l['event'] === 'listening' && l['proto'] === 'smtp');
+      } catch {
+        return undefined;
+      }
+    });
+    const port = Number(listening['port']);
+    // a burst from both workers at once: 40 sessions of three lines each, over several files
+    await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const { client } = await RawSmtp.connect(port);
+        await client.begin(`burst${i}@client.test`);
+        await client.cmd(`RCPT TO:<nobody${i}-${'x'.repeat(200)}@example.test>`);
+        await client.cmd('QUIT');
+        client.close();
+      }),
+    );
+    proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const all = lines(); // JSON.parse of every line: none is cut or interleaved
+    const rcpts = all.filter((l) => l['event'] === 'rcpt');
+    expect(rcpts).toHaveLength(40);
+    expect(new Set(rcpts.map((l) => l['worker']))).toEqual(new Set([1, 2]));
+    expect(all.filter((l) => l['event'] === 'worker' && l['action'] === 'stopped')).toHaveLength(2);
+    expect(stdout).toBe('');
+    // rotated, by the primary alone, while both workers wrote
+    expect(readdirSync(logDir).filter((f) => f.endsWith('.log')).length).toBeGreaterThan(1);
   }, 60_000);
 
   it('workers: auto forks one worker per CPU (os.availableParallelism)', async () => {
