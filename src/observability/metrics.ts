@@ -67,6 +67,7 @@ export function createMetrics(events: EventSink): Metrics {
     name: 'catchall_guard_state_degraded',
     help: '1 while the shared state store (state.type: redis) cannot be used and limits are per instance',
     registers: [registry],
+    aggregator: 'max',
   });
   const purged = new Counter({
     name: 'catchall_guard_quarantine_purged_total',
