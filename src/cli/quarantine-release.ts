@@ -89,10 +89,13 @@ export async function releaseEntry(
     entry = await store.get(id);
     if (!entry) return noSuchEntry(id);
     if (!entry.bodyStored) {
-      return fail(
-        EXIT_FAILURE,
-        `entry ${id} holds the headers only (quarantine.storeBody was false): there is no message to release`,
-      );
+      // the two ways to a headers-only entry: the operator's storeBody: false, or reject-after-data, whose
+      // message was refused with 550 (its sender has it back) and never stored whatever storeBody says
+      const why =
+        entry.kind === 'rejected'
+          ? 'a message rejected after DATA (reject-after-data): its sender got 550 5.1.1, nothing else was kept'
+          : 'quarantine.storeBody was false';
+      return fail(EXIT_FAILURE, `entry ${id} holds the headers only (${why}): there is no message to release`);
     }
     if (entry.sealed && !ctx.identities) return identityNeeded(id, 'release');
     // in memory, read through the descriptor the store checked: never delivered by path; a sealed one
