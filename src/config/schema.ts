@@ -1,6 +1,7 @@
 // The one description of the configuration file (SPEC §3). Types come from it; defaults live in it.
 import { z } from 'zod';
 import { trustedEntryProblem } from '../address/trusted-proxies.js';
+import { unreachableRuleProblem } from '../address/unreachable-rule.js';
 import { ageRecipientProblem } from './age-recipient.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -129,13 +130,10 @@ export const addressRuleSchema = z
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['until'], message: 'required when action is defer' });
     if (r.from !== undefined && r.action !== 'accept')
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['from'], message: 'only with action accept' });
-    // SPEC §4: postmaster is always known; a rule for it would be silently dead
-    if (r.address.toLowerCase() === 'postmaster')
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        path: ['address'],
-        message: 'postmaster is always known; no rule applies to it',
-      });
+    // SPEC §4: postmaster is always known; a rule for it would be silently dead (with the domain's
+    // subaddress separator, configSchema also refuses postmaster+x and alice+x)
+    const dead = unreachableRuleProblem(r.address, '');
+    if (dead !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['address'], message: dead });
   });
 
 /** A known local-part or glob, as in `recipients` and each line of a recipients file. */
@@ -334,6 +332,14 @@ export const configSchema = z
           message: 'required when unknownRecipients is observe',
         });
       }
+    });
+    cfg.domains.forEach((d, i) => {
+      // a rule for postmaster's (or anyone's) subaddress never applies: rules match without it
+      d.addresses.forEach((r, j) => {
+        const dead = d.subaddressSeparator ? unreachableRuleProblem(r.address, d.subaddressSeparator) : null;
+        if (dead !== null && r.address.toLowerCase() !== 'postmaster')
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['domains', i, 'addresses', j, 'address'], message: dead });
+      });
     });
     cfg.domains.forEach((d, i) => {
       // the probe asks the server mail is delivered to; with Maildir delivery there is none to ask

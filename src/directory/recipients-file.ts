@@ -8,6 +8,7 @@
 // OPTION: from=DOMAIN[,DOMAIN…] | ownerSince=DATE
 // Rules are validated by the same schema as the YAML ones, so both mean exactly the same.
 import { toAsciiDomain } from '../address/parse.js';
+import { unreachableRuleProblem } from '../address/unreachable-rule.js';
 import { issueFromZod } from '../config/issues.js';
 import { addressRuleSchema, localPartPattern, type DomainFileConfig } from '../config/schema.js';
 
@@ -39,6 +40,8 @@ export interface FileDomain {
   readonly name: string;
   /** The YAML rules: a file rule for the same address would be ambiguous. */
   readonly addresses?: readonly { readonly address: string }[];
+  /** Rules match the local-part without what follows this ('' = off; default `+`): `alice+x` never would. */
+  readonly subaddressSeparator?: string;
 }
 
 const ACTIONS = ['accept', 'reject', 'moved', 'defer', 'quarantine'] as const;
@@ -105,6 +108,11 @@ export function parseRecipientsFile(text: string, domain: FileDomain): ParsedRec
         said.add(field);
         fail(fieldMessage(field, issue.message, parsed.rule));
       }
+      continue;
+    }
+    const dead = unreachableRuleProblem(local, domain.subaddressSeparator ?? '+');
+    if (dead !== null) {
+      fail(dead);
       continue;
     }
     if (yamlRules.has(local)) {

@@ -162,9 +162,44 @@ describe('lines refused, each with its line number and what was expected', () =>
     ['ownerSince twice', 'x ownerSince=2020-01-01 ownerSince=2021-01-01', 'ownerSince=: given twice'],
     ['an unknown option', 'x until=2027-01-15', '"until=": unknown option; expected from= or ownerSince='],
     ['a rule for postmaster', 'postmaster reject', 'postmaster is always known; no rule applies to it'],
+    [
+      'a rule for postmaster with a subaddress',
+      'postmaster+x reject',
+      'postmaster+x is postmaster with a subaddress: postmaster is always known; no rule applies to it',
+    ],
+    [
+      'the same, as a full address in capitals',
+      'PostMaster+Orders@example.test moved jane@new.example',
+      'postmaster+orders is postmaster with a subaddress: postmaster is always known; no rule applies to it',
+    ],
+    [
+      'a rule for a subaddress (rules match without it)',
+      'alice+news reject',
+      'rules match the local-part without its subaddress ("+…"), so a rule for alice+news never applies; write it for alice, or set subaddressSeparator: "" to match whole local-parts',
+    ],
   ])('%s', (_label, line, message) => {
     // a good line before it, so the number is the bad line's and not always 1
     expect(parseRecipientsFile(`alice\n${line}\n`, DOMAIN)).toEqual({ ok: false, errors: [{ line: 2, message }] });
+  });
+
+  it('the domain’s own separator decides what a subaddress is', () => {
+    const dash: FileDomain = { name: 'example.test', subaddressSeparator: '-' };
+    const off: FileDomain = { name: 'example.test', subaddressSeparator: '' };
+    expect(parseRecipientsFile('postmaster-x reject\n', dash)).toEqual({
+      ok: false,
+      errors: [
+        {
+          line: 1,
+          message: 'postmaster-x is postmaster with a subaddress: postmaster is always known; no rule applies to it',
+        },
+      ],
+    });
+    // '+' is no separator there: postmaster+x and alice+news are local-parts of their own
+    expect(parseRecipientsFile('postmaster+x reject\nalice+news reject\n', dash).ok).toBe(true);
+    expect(parseRecipientsFile('postmaster+x reject\nalice+news reject\n', off).ok).toBe(true);
+    expect(parseRecipientsFile('postmaster reject\n', off).ok).toBe(false);
+    // a separator at the start belongs to the local-part; a glob before it may match nothing
+    expect(parseRecipientsFile('+x reject\n*+x reject\n', DOMAIN).ok).toBe(true);
   });
 
   it('a second rule for one address names the line of the first', () => {
@@ -270,6 +305,45 @@ describe('scale', () => {
 });
 
 describe('the YAML recipients refuse the same junk, by key path', () => {
+  it('a rule for postmaster with a subaddress, or for any subaddress, names its key path; not with the separator off', () => {
+    const site = writeConfig(
+      baseConfig({
+        domains: [
+          {
+            name: 'example.test',
+            addresses: [
+              { address: 'postmaster+x', action: 'reject' },
+              { address: 'alice+news', action: 'reject' },
+            ],
+          },
+          {
+            name: 'other.test',
+            subaddressSeparator: '',
+            addresses: [{ address: 'postmaster+x', action: 'reject' }],
+          },
+        ],
+      }),
+    );
+    try {
+      expect(loadConfig({ configPath: site.configPath, env: {} })).toEqual({
+        ok: false,
+        issues: [
+          {
+            path: 'domains[0].addresses[0].address',
+            message: 'postmaster+x is postmaster with a subaddress: postmaster is always known; no rule applies to it',
+          },
+          {
+            path: 'domains[0].addresses[1].address',
+            message:
+              'rules match the local-part without its subaddress ("+…"), so a rule for alice+news never applies; write it for alice, or set subaddressSeparator: "" to match whole local-parts',
+          },
+        ],
+      });
+    } finally {
+      rmSync(site.dir, { recursive: true, force: true });
+    }
+  });
+
   it('an address at another domain, a name with a space, a rule for postmaster', () => {
     const site = writeConfig(
       baseConfig({
