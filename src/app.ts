@@ -237,12 +237,12 @@ export function createApp(initial: Config, deps: AppDeps): App {
         tls = readTls(config);
       } catch (err) {
         const error = errorText(err);
-        events.emit({ event: 'reload', ok: false, error });
+        events.emit({ event: 'reload', ok: false, what: 'config', error });
         return { ok: false, error };
       }
       const r = runtime.replace(config);
       if (!r.ok) {
-        events.emit({ event: 'reload', ok: false, error: r.error });
+        events.emit({ event: 'reload', ok: false, what: 'config', error: r.error });
         return r;
       }
       if (tls) listener.updateTls(tls);

@@ -154,6 +154,8 @@ describe('signals (child process)', () => {
         time: new Date(loggedAt).toISOString(),
         event: 'reload',
         ok: false,
+        // as the Logs table says, a refused configuration reload is `what: config` too (grep-able)
+        what: 'config',
         error: 'domains[0].unknownRecipients: expected one of reject, reject-after-data, quarantine, observe',
       });
       expect(await rcpt('dave@example.test')).toBe('250 2.1.5 Accepted');

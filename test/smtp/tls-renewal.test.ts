@@ -208,7 +208,7 @@ describe('a reload that meets a renewal half-way', () => {
     const half = reload();
     expect(half.ok).toBe(false);
     expect(half.ok ? '' : half.error).toMatch(/key values mismatch/);
-    expect(t.events.of('reload').at(-1)).toMatchObject({ event: 'reload', ok: false });
+    expect(t.events.of('reload').at(-1)).toMatchObject({ event: 'reload', ok: false, what: 'config' });
     // the old pair still serves new sessions
     expect(await servedFingerprint(t.port)).toBe(first.fingerprint);
 
