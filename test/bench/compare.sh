@@ -58,11 +58,12 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 mkdir -p "$(dirname "$OUT")"
 
 # server.workers only when this build has the key (another change adds it)
 workers_line() { # root of a checkout
-  grep -q 'workers' "$1/src/config/schema.ts" 2>/dev/null && echo "  workers: $WORKERS" || true
+  grep -qE '^ +workers: z' "$1/src/config/schema.ts" 2>/dev/null && echo "  workers: $WORKERS" || true
 }
 config() { # file root unknown-treatment
   cat > "$1" <<YAML
@@ -91,6 +92,8 @@ YAML
 
 start_guard() { # root config log
   rm -rf "$WORK/data"
+  # emptied here, not by the child's redirection: the wait below must not see the previous run's line
+  : > "$3"
   # shellcheck disable=SC2086 # NODE_FLAGS is a list of flags
   CATCHALL_GUARD_DATA_DIR="$WORK/data" node $NODE_FLAGS "$1/dist/main.js" serve --config "$2" > "$3" 2>&1 &
   spid=$!

@@ -3,14 +3,15 @@
 # configured like the Postfix and Haraka baselines: example.test with alice, bob, postmaster known,
 # unknown local-parts rejected, accepted mail relayed synchronously to an upstream on 127.0.0.1:2626.
 # Prints the harness's JSON lines (one per scenario, per round). Knobs: ROUNDS (default 3),
-# SCENARIOS, DELIVERY=smtp|maildir, and the harness's own variables.
+# SCENARIOS, DELIVERY=smtp|maildir, BENCH_PORT (2525), SINK_PORT (2636), and the harness's own variables.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BENCH=${BENCH_HARNESS:-$ROOT/../shared/bench/smtp-bench.sh}
 ROUNDS=${ROUNDS:-3}
 DELIVERY=${DELIVERY:-smtp}
 PORT=${BENCH_PORT:-2525}
-SINK_PORT=2626
+# not 2626, where bench:compare's peers (../shared/bench) relay: the two can run side by side
+SINK_PORT=${SINK_PORT:-2636}
 [ -x "$BENCH" ] || [ -f "$BENCH" ] || { echo "bench: harness not found at $BENCH" >&2; exit 2; }
 [ -f "$ROOT/dist/main.js" ] || (cd "$ROOT" && npm run build >/dev/null)
 
