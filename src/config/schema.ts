@@ -1,5 +1,6 @@
 // The one description of the configuration file (SPEC §3). Types come from it; defaults live in it.
 import { z } from 'zod';
+import { toAsciiDomain } from '../address/parse.js';
 import { trustedEntryProblem } from '../address/trusted-proxies.js';
 import { unreachableRuleProblem } from '../address/unreachable-rule.js';
 import { ageRecipientProblem } from './age-recipient.js';
@@ -101,6 +102,9 @@ const senderDomainPattern = z
   .min(1)
   .regex(/^[A-Za-z0-9*?.-]+$/, 'expected a domain such as hp.example or *.hp.example');
 
+/** A `moved` rule's new address, in the shape of one. */
+const MOVED_TO = /^[^\s<>@]+@[^\s<>@]+$/;
+
 /** SPEC §3 `domains[].addresses`: one local-part (or glob) and what to do with it. */
 export const addressRuleSchema = z
   .object({
@@ -113,7 +117,17 @@ export const addressRuleSchema = z
     /** moved: the new address, named in the 551 reply. */
     to: z
       .string()
-      .regex(/^[^\s<>@]+@[^\s<>@]+$/, 'expected an address such as jane@new.example')
+      .regex(MOVED_TO, 'expected an address such as jane@new.example')
+      // the 551 names it to every client, most without SMTPUTF8: an IDN domain goes as its A-label
+      // (smtp/replies.ts), a local-part has no such form
+      .refine(
+        (v) => !MOVED_TO.test(v) || /^[\x21-\x7e]+@/.test(v),
+        'the local-part must be ASCII: a client without SMTPUTF8 could not be told the address',
+      )
+      .refine(
+        (v) => !MOVED_TO.test(v) || toAsciiDomain(v.slice(v.lastIndexOf('@') + 1)) !== '',
+        'the domain is not a valid domain name',
+      )
       .optional(),
     /** defer: 450 until this date, then the address is unknown. */
     until: date.optional(),

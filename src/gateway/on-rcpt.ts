@@ -38,7 +38,12 @@ export function onMailFrom(
       ctx.events.emit({ event: 'mail', sid: info.sid, from: normalizeSender(address), code: r.code, reason: storage });
       return r;
     }
-    state.tx = { from: normalizeSender(address), dsn: mailDsn(params), recipients: new Map() };
+    state.tx = {
+      from: normalizeSender(address),
+      dsn: mailDsn(params),
+      smtputf8: params['SMTPUTF8'] === true,
+      recipients: new Map(),
+    };
     return null;
   };
 }
@@ -161,7 +166,7 @@ export function onRcptTo(
     } finally {
       place?.leave();
     }
-    const reply = replyForRcpt(outcome);
+    const reply = replyForRcpt(outcome, { smtputf8: tx.smtputf8 === true });
     const reason = reasonForRcpt(outcome);
     ctx.events.emit({
       event: 'rcpt',

@@ -6,6 +6,8 @@ export interface Transaction {
   readonly from: string;
   /** ENVID and RET, when the client used the DSN extension. */
   readonly dsn: MailDsn | null;
+  /** MAIL FROM carried SMTPUTF8 (RFC 6531): replies may name UTF-8 addresses. */
+  readonly smtputf8?: boolean;
   /** Keyed by the address as smtp-server reports it, lower-cased, to match its envelope later. */
   readonly recipients: Map<string, AcceptedRecipient>;
 }

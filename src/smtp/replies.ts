@@ -1,4 +1,5 @@
 // The reply catalogue: every decision, outcome and failure reaches the wire through here.
+import { toAsciiDomain } from '../address/parse.js';
 import type { RcptOutcome } from '../policy/decide.js';
 import type { CommitOutcome } from '../transaction/commit.js';
 
@@ -72,7 +73,19 @@ function namedAddresses(addresses: readonly string[]): string {
   return n < addresses.length ? `${shown} and ${addresses.length - n} more` : shown;
 }
 
-export function replyForRcpt(outcome: RcptOutcome): SmtpReply {
+/**
+ * An address as a client may be sent it: without SMTPUTF8 (RFC 6531) a reply carries ASCII only, so an
+ * internationalised domain goes as its A-label (`xn--…`). The local-part of a `moved` address is ASCII
+ * (config/schema.ts refuses any other), so the whole address then is.
+ */
+export function addressForClient(address: string, smtputf8: boolean): string {
+  const at = address.lastIndexOf('@');
+  if (smtputf8 || at < 0 || /^[\x20-\x7e]*$/.test(address)) return address;
+  return `${address.slice(0, at)}@${toAsciiDomain(address.slice(at + 1)) || address.slice(at + 1)}`;
+}
+
+/** `session.smtputf8`: the transaction's MAIL FROM carried SMTPUTF8, so UTF-8 may be sent back. */
+export function replyForRcpt(outcome: RcptOutcome, session: { readonly smtputf8?: boolean } = {}): SmtpReply {
   switch (outcome.kind) {
     case 'accept':
     case 'quarantine':
@@ -82,7 +95,7 @@ export function replyForRcpt(outcome: RcptOutcome): SmtpReply {
     case 'reject':
       return replies.userUnknown(outcome.recipient.normalized);
     case 'moved':
-      return replies.moved(outcome.recipient.normalized, outcome.to);
+      return replies.moved(outcome.recipient.normalized, addressForClient(outcome.to, session.smtputf8 === true));
     case 'owner-changed':
       return outcome.scope === 'mailbox'
         ? replies.mailboxOwnerChanged(outcome.recipient.normalized)
