@@ -1,5 +1,6 @@
 // The gateway: SMTP hooks wired to address parsing, the directory, the policy and the DATA pipeline,
 // one file per SMTP phase. Holds no SMTP wire knowledge (smtp/) and no decision logic (policy/).
+import { clientKey } from '../address/ip.js';
 import { createConnectionCounter, createUnknownBudget } from '../policy/limits.js';
 import { createMemoryStore } from '../state/memory.js';
 import { THIS_INSTANCE } from '../storage/instance-id.js';
@@ -12,7 +13,6 @@ import { onData } from './on-data.js';
 import { onMailFrom, onRcptTo } from './on-rcpt.js';
 import { createProxyFailureLog } from './proxy-failures.js';
 import { createSessions } from './sessions.js';
-import { createSealedMemoryBudget } from '../quarantine/sealed-memory.js';
 
 export type { GatewayDeps } from './context.js';
 
@@ -27,7 +27,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
     sessions: createSessions(),
     connections: createConnectionCounter(state, deps.stateHolder ?? { holder: THIS_INSTANCE, host: THIS_INSTANCE }),
     unknownBudget: createUnknownBudget(state),
-    sealedMemory: createSealedMemoryBudget(),
   };
   const { events } = ctx;
   const proxyFailed = createProxyFailureLog(events);
@@ -36,17 +35,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
     mailFrom: onMailFrom(ctx),
     rcptTo: onRcptTo(ctx),
     data: onData(ctx),
-    reset(sid) {
-      ctx.sealedMemory.release(sid);
-    },
-    close(sid) {
-      ctx.sealedMemory.release(sid);
+    close(sid, remoteAddress) {
       const session = ctx.sessions.end(sid);
       if (session?.counted) releaseConnection(ctx, session);
+      // a client that hung up before its greeting (during greetDelay, or while its connection was being
+      // judged) never reached a connect line: every close has one, so the log pairs them
+      if (!session?.connectLogged) events.emit({ event: 'connect', sid, remoteAddress, reason: 'client-gone' });
       events.emit({ event: 'close', sid });
     },
     earlyTalker(sid, remoteAddress) {
       const r = replies.earlyTalker();
+      // its connect line is this one: the close that follows must not write another
+      ctx.sessions.open(sid, clientKey(remoteAddress)).connectLogged = true;
       events.emit({ event: 'connect', sid, remoteAddress, refused: `${r.code} ${r.enhanced}`, reason: 'early-talker' });
     },
     deadline(sid: string, limit: DeadlineKind) {

@@ -37,7 +37,7 @@ export function onConnect(ctx: GatewayContext): (info: SessionInfo) => Promise<S
   return async (info) => {
     const server = ctx.deps.runtime().config.server;
     const state = ctx.sessions.open(info.sid, clientKey(info.remoteAddress));
-    if (ctx.deps.isShuttingDown()) return refuse(info, 'shutting-down');
+    if (ctx.deps.isShuttingDown()) return refuse(info, state, 'shutting-down');
     // counted before judged (and counted down if refused): two hosts opening at once see each other
     state.counted = true;
     const [unknownForIp, open] = await Promise.all([
@@ -52,22 +52,36 @@ export function onConnect(ctx: GatewayContext): (info: SessionInfo) => Promise<S
       limits: server,
     });
     if (outcome.kind === 'proceed') {
-      ctx.events.emit({ event: 'connect', sid: info.sid, remoteAddress: info.remoteAddress });
+      if (stillOpen(state)) {
+        state.connectLogged = true;
+        ctx.events.emit({ event: 'connect', sid: info.sid, remoteAddress: info.remoteAddress });
+      }
       return null;
     }
     releaseConnection(ctx, state);
-    return refuse(info, outcome.reason);
+    return refuse(info, state, outcome.reason);
   };
 
-  function refuse(info: SessionInfo, reason: ConnectRefusal): SmtpReply {
+  /**
+   * False once the client hung up while its connection was being judged: its close already wrote the
+   * connect line (`reason: client-gone`, gateway.ts), and a second one after the close would be noise.
+   */
+  function stillOpen(state: SessionState): boolean {
+    return ctx.sessions.get(state.sid) === state;
+  }
+
+  function refuse(info: SessionInfo, state: SessionState, reason: ConnectRefusal): SmtpReply {
     const r = refusalReply(reason);
-    ctx.events.emit({
-      event: 'connect',
-      sid: info.sid,
-      remoteAddress: info.remoteAddress,
-      refused: `${r.code} ${r.enhanced}`,
-      reason,
-    });
+    if (stillOpen(state)) {
+      state.connectLogged = true;
+      ctx.events.emit({
+        event: 'connect',
+        sid: info.sid,
+        remoteAddress: info.remoteAddress,
+        refused: `${r.code} ${r.enhanced}`,
+        reason,
+      });
+    }
     return r;
   }
 }

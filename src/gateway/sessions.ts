@@ -18,6 +18,8 @@ export interface SessionState {
   readonly ip: string;
   /** Counted against the connection limits (refused sessions are not). */
   counted: boolean;
+  /** Its `connect` line is written: the close writes one for a session that never got it. */
+  connectLogged: boolean;
   unknownRecipients: number;
   tx: Transaction | null;
 }
@@ -35,7 +37,7 @@ export function createSessions(): Sessions {
   const map = new Map<string, SessionState>();
   return {
     open(sid, ip) {
-      const s: SessionState = { sid, ip, counted: false, unknownRecipients: 0, tx: null };
+      const s: SessionState = { sid, ip, counted: false, connectLogged: false, unknownRecipients: 0, tx: null };
       map.set(sid, s);
       return s;
     },
