@@ -230,6 +230,11 @@ export const quarantineSchema = z
         if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
       })
       .optional(),
+    /**
+     * With sealTo, a quarantined message stays in memory until it is sealed: all such transactions of
+     * one process together hold at most this much (each reserves maxMessageSize, or its SIZE=).
+     */
+    sealedSpoolMemory: size.pipe(z.number().min(1024, 'at least 1KB')).default('256MB'),
   })
   .strict();
 
@@ -365,6 +370,14 @@ export const configSchema = z
         });
       }
     });
+    // a sealed message is held whole in memory: a budget smaller than one message would refuse them all
+    if (cfg.quarantine.sealTo !== undefined && cfg.quarantine.sealedSpoolMemory < cfg.server.maxMessageSize) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['quarantine', 'sealedSpoolMemory'],
+        message: `at least server.maxMessageSize (${cfg.server.maxMessageSize} bytes) when quarantine.sealTo is set: each sealed transaction holds up to that much in memory`,
+      });
+    }
     if (cfg.delivery.type === 'smtp' && !cfg.delivery.smtp) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,

@@ -6,6 +6,7 @@ import type { ConnectionCounter, UnknownBudget } from '../policy/limits.js';
 import { replies, type SmtpReply } from '../smtp/replies.js';
 import type { Runtime } from './runtime.js';
 import type { Sessions } from './sessions.js';
+import type { SealedMemoryBudget } from '../quarantine/sealed-memory.js';
 
 export interface GatewayDeps {
   readonly runtime: () => Runtime;
@@ -38,6 +39,8 @@ export interface GatewayContext {
   readonly sessions: Sessions;
   readonly connections: ConnectionCounter;
   readonly unknownBudget: UnknownBudget;
+  /** quarantine.sealedSpoolMemory: the shares of the sealed transactions in memory (quarantine/sealed-memory.ts). */
+  readonly sealedMemory: SealedMemoryBudget;
 }
 
 /** A state the SMTP layer should make impossible: refused for now (the client retries), logged with its reason. */

@@ -13,6 +13,7 @@ import { onData } from './on-data.js';
 import { onMailFrom, onRcptTo } from './on-rcpt.js';
 import { createProxyFailureLog } from './proxy-failures.js';
 import { createSessions } from './sessions.js';
+import { createSealedMemoryBudget } from '../quarantine/sealed-memory.js';
 
 export type { GatewayDeps } from './context.js';
 
@@ -27,6 +28,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     sessions: createSessions(),
     connections: createConnectionCounter(state, deps.stateHolder ?? { holder: THIS_INSTANCE, host: THIS_INSTANCE }),
     unknownBudget: createUnknownBudget(state),
+    sealedMemory: createSealedMemoryBudget(),
   };
   const { events } = ctx;
   const proxyFailed = createProxyFailureLog(events);
@@ -35,7 +37,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     mailFrom: onMailFrom(ctx),
     rcptTo: onRcptTo(ctx),
     data: onData(ctx),
+    reset(sid) {
+      ctx.sealedMemory.release(sid);
+    },
     close(sid, remoteAddress) {
+      ctx.sealedMemory.release(sid);
       const session = ctx.sessions.end(sid);
       if (session?.counted) releaseConnection(ctx, session);
       // a client that hung up before its greeting (during greetDelay, or while its connection was being

@@ -16,6 +16,7 @@ import { storageReason } from '../delivery/reason.js';
 import { errorText } from '../observability/error-text.js';
 import { internal, type GatewayContext } from './context.js';
 import { newQuarantineEntry } from './quarantine-entry.js';
+import { sealedShareAtData } from './sealed-share.js';
 import { envelopeKey } from './sessions.js';
 
 type DataStream = Readable & { sizeExceeded?: boolean };
@@ -52,7 +53,7 @@ export function onData(
   ctx: GatewayContext,
 ): (info: SessionInfo, stream: DataStream, rcpts: readonly string[]) => Promise<SmtpReply> {
   const { deps, events } = ctx;
-  return async (info, stream, rcpts) => {
+  const receive = async (info: SessionInfo, stream: DataStream, rcpts: readonly string[]): Promise<SmtpReply> => {
     const started = Date.now();
     const rt = deps.runtime();
     const state = ctx.sessions.get(info.sid);
@@ -71,7 +72,6 @@ export function onData(
     const receivedAt = ctx.now();
     deps.inFlight?.begin();
     try {
-      const maxBytes = rt.config.server.maxMessageSize;
       const trace = composeReceivedHeader({
         helo: info.helo,
         clientHostname: info.clientHostname,
@@ -89,6 +89,22 @@ export function onData(
       // spool; it stays in memory (at most maxMessageSize) until it is sealed (README: sealed quarantine)
       const keepsEntry = plan.rejected.length > 0 || plan.quarantined.length > 0;
       const sealTo = keepsEntry ? rt.config.quarantine.sealTo : undefined;
+      // …and holds at most its share of quarantine.sealedSpoolMemory, taken at RCPT (sealed-share.ts)
+      const share = sealTo !== undefined ? sealedShareAtData(ctx, rt, info.sid) : null;
+      if (share === 0) {
+        await drain(stream).catch(() => undefined);
+        const r = replies.sealedMemoryFull();
+        events.emit({
+          ...{ sid: info.sid, qid, from, messageId: null, delivered: [], quarantined: [], size: 0 },
+          event: 'message',
+          durationMs: Date.now() - started,
+          code: r.code,
+          outcome: 'temporary',
+          reason: 'sealed-memory-full',
+        });
+        return r;
+      }
+      const maxBytes = share ? Math.min(rt.config.server.maxMessageSize, share) : rt.config.server.maxMessageSize;
       const spooled = await spoolMessage(stream, {
         dir: rt.spoolDir,
         name: qid,
@@ -196,4 +212,6 @@ export function onData(
       deps.inFlight?.end();
     }
   };
+  // however the transaction ends, its share of the sealed spool goes back
+  return (info, stream, rcpts) => receive(info, stream, rcpts).finally(() => ctx.sealedMemory.release(info.sid));
 }

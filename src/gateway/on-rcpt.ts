@@ -20,6 +20,8 @@ import type { AcceptedRecipient } from '../transaction/plan.js';
 import { internal, type GatewayContext } from './context.js';
 import type { Runtime } from './runtime.js';
 import { envelopeKey } from './sessions.js';
+import { declaredSizeOf } from '../quarantine/sealed-memory.js';
+import { sealedShareRefusal } from './sealed-share.js';
 
 type Params = Readonly<Record<string, string | boolean>>;
 
@@ -31,6 +33,8 @@ export function onMailFrom(
     const state = ctx.sessions.get(info.sid);
     // smtp-server runs onConnect before any command: a session we do not know is a bug, never a 250
     if (!state) return internal(ctx, info.sid, 'mail', 'no-session');
+    // a new transaction: the last one's share of the sealed spool goes back, the client's SIZE= is noted
+    ctx.sealedMemory.begin(info.sid, declaredSizeOf(params['SIZE']));
     // as Postfix does: refused before the client sends a message we could not store
     const storage = ctx.deps.storageFailure?.() ?? null;
     if (storage) {
@@ -166,6 +170,12 @@ export function onRcptTo(
     } finally {
       place?.leave();
     }
+    // with quarantine.sealTo the message will stay in memory: its share first, refused before DATA
+    const sealedFull = sealedShareRefusal(ctx, rt, info.sid, outcome, {
+      from: tx.from,
+      rcpt: recipient.kind === 'mailbox' ? recipient.address.normalized : address,
+    });
+    if (sealedFull) return sealedFull;
     const reply = replyForRcpt(outcome, { smtputf8: tx.smtputf8 === true });
     const reason = reasonForRcpt(outcome);
     ctx.events.emit({

@@ -50,6 +50,13 @@ export const replies = {
     reply(451, '4.4.1', `mailbox server temporarily unavailable, try again later [${reason}]`),
   shuttingDown: () => reply(421, '4.3.2', 'server shutting down, try again later'),
   quarantineFull: () => reply(452, '4.3.1', 'insufficient system storage: quarantine full, try again later'),
+  /** quarantine.sealTo: every sealed transaction's message is in memory, and quarantine.sealedSpoolMemory is taken. */
+  sealedMemoryFull: () =>
+    reply(
+      452,
+      '4.3.1',
+      'insufficient system storage: too many sealed messages in memory, try again later [sealed-memory-full]',
+    ),
   /** MAIL FROM while a data directory lacks room for one message of maxMessageSize (Postfix answers the same). */
   storageFull: () => reply(452, '4.3.1', 'insufficient system storage, try again later [storage-full]'),
   dataTimeout: () => reply(421, '4.4.2', 'message transfer took too long, closing connection'),

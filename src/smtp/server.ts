@@ -10,6 +10,7 @@ import {
   COMMAND_EVENT,
   DEADLINE_EVENT,
   PROXY_FAILED_EVENT,
+  RESET_EVENT,
   EARLY_TALKER_EVENT,
   expectProxyHeaderFrom,
   registerServer,
@@ -48,6 +49,8 @@ export interface SmtpHooks {
   data(s: SessionInfo, stream: SMTPServerDataStream, rcpts: readonly string[]): Promise<SmtpReply>;
   /** `remoteAddress` for the log: a client gone before the greeting never reached connect. */
   close(sid: string, remoteAddress: string): void;
+  /** The transaction ended without DATA (RSET, HELO/EHLO, STARTTLS), or after it: what it held goes back. */
+  reset(sid: string): void;
   /** A client talked before the banner and got 554 5.5.1 (onConnect never ran for it). */
   earlyTalker(sid: string, remoteAddress: string): void;
   /** A wall-clock deadline answered 421 4.4.2 and closed the session. */
@@ -178,6 +181,7 @@ export function createSmtpListener(opts: SmtpServerOptions, hooks: SmtpHooks): S
   );
   server.on(DEADLINE_EVENT, (e: { sid: string; limit: DeadlineKind }) => hooks.deadline(e.sid, e.limit));
   server.on(COMMAND_EVENT, (e: { sid: string; command: string }) => hooks.command(e.sid, e.command));
+  server.on(RESET_EVENT, (e: { sid: string }) => hooks.reset(e.sid));
   server.on(PROXY_FAILED_EVENT, (e: { peer: string; detail: string }) => hooks.proxyFailed(e.peer, e.detail));
 
   return {

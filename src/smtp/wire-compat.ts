@@ -17,6 +17,8 @@
 //  7. smtp-server tells of MAIL, RCPT and DATA but not of VRFY, EXPN, STARTTLS, an unknown command or
 //     AUTH: the first command of a session beyond a greeting and a goodbye is told (COMMAND_EVENT), so
 //     a loopback session that uses the server is logged like any other (observability/quiet-probes.ts).
+//  9. smtp-server has no hook for the end of a transaction without DATA (RSET, HELO/EHLO, STARTTLS):
+//     it is told (RESET_EVENT), so what the transaction held (a sealed message's memory) goes back.
 import { performance } from 'node:perf_hooks';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServer } from 'smtp-server';
@@ -48,6 +50,8 @@ export function commandVerb(line: string): string {
   const verb = line.split(' ', 1)[0]?.toUpperCase() ?? '';
   return /^[A-Z0-9_-]{1,16}$/.test(verb) ? verb : 'UNKNOWN';
 }
+/** Emitted with `{ sid }` whenever smtp-server resets a session's transaction (RSET, HELO/EHLO, STARTTLS, after DATA). */
+export const RESET_EVENT = 'catchall-guard:reset';
 /** Sessions whose first non-quiet command was told. */
 const told = new WeakSet<SMTPConnection>();
 let installed = false;
@@ -121,6 +125,14 @@ function install(): void {
       }
     }
     originalCommand.call(this, command, callback);
+  };
+
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- always called as original.call(connection)
+  const originalReset = proto._resetSession;
+  proto._resetSession = function resetSession(this: SMTPConnection): void {
+    originalReset.call(this);
+    // synchronous, before the reply to RSET or EHLO is sent: the next command sees the share returned
+    if (registered.has(this._server)) this._server.emit(RESET_EVENT, { sid: this.id });
   };
 
   // eslint-disable-next-line @typescript-eslint/unbound-method -- always called as original.call(connection)

@@ -238,8 +238,8 @@ describe("quarantine mode: an unknown recipient's message becomes <id>.eml + <id
     });
     const id2 = queuedId(r2.response);
     expect(id2 > id1).toBe(true);
-    // `.<id>.claim` files come and go while the outbox records each entry's SPF/DMARC evidence
-    expect(listDir(qdir(t)).filter((n) => !n.endsWith('.claim'))).toEqual([
+    // `.<id>.claim` and `.<id>.lock` files come and go while the outbox records each entry's SPF/DMARC evidence
+    expect(listDir(qdir(t)).filter((n) => !n.endsWith('.claim') && !n.endsWith('.lock'))).toEqual([
       `${id1}.eml`,
       `${id1}.json`,
       `${id2}.eml`,
