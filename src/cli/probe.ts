@@ -1,9 +1,11 @@
 // `probe`: the container HEALTHCHECK. Connects to our own SMTP port, expects the 220 greeting, says QUIT.
-import { EXIT_FAILURE, EXIT_OK, type ExitCode } from './exit-codes.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type ExitCode } from './exit-codes.js';
 import net from 'node:net';
 import type { Config } from '../config/load.js';
 import { probeStorage } from '../storage/preflight.js';
-import { processAlive, readRuntimeFile, runtimeFilePath, type RuntimeInfo } from '../app/runtime-file.js';
+import type { RuntimeInfo } from '../app/runtime-file.js';
+import { findRunningServer } from '../app/running-servers.js';
+import { THIS_INSTANCE } from '../storage/instance-id.js';
 
 export const PROBE_TIMEOUT_MS = 5_000;
 
@@ -16,13 +18,13 @@ export interface ProbeTarget {
 
 /**
  * The address the running server bound, from its runtime file (app/runtime-file.ts), when the file is
- * there and its process alive; else null, and the configuration (with its environment overrides) decides.
+ * there and its process alive — this instance's, else the only live one (app/running-servers.ts); else
+ * null, and the configuration (with its environment overrides) decides. A file left by a killed server
+ * names a port nobody listens on: the configuration knows better.
  */
 export function boundAddress(config: Config): { readonly file: string; readonly info: RuntimeInfo } | null {
-  const file = runtimeFilePath(config.paths.dataDir);
-  const info = readRuntimeFile(file);
-  // a file left by a killed server names a port nobody listens on: the configuration knows better
-  return info && processAlive(info.pid) ? { file, info } : null;
+  const found = findRunningServer(config.paths.dataDir);
+  return found.kind === 'found' ? found.server : null;
 }
 
 /** A wildcard listen address is probed over loopback; a specific one as bound (or configured). */
@@ -87,7 +89,18 @@ export function probeSmtp(target: ProbeTarget, timeoutMs: number = PROBE_TIMEOUT
 }
 
 export async function runProbe(config: Config): Promise<ExitCode> {
-  const target = probeTarget(config, boundAddress(config));
+  const found = findRunningServer(config.paths.dataDir);
+  if (found.kind === 'several') {
+    const which = found.servers
+      .map((s) => `${s.instance} (${s.info.smtp.host}:${s.info.smtp.port}, pid ${s.info.pid})`)
+      .join(', ');
+    process.stderr.write(
+      `catchall-guard: probe: no server runs as instance "${THIS_INSTANCE}" on ${config.paths.dataDir}, and ` +
+        `several others do: ${which}; set CATCHALL_GUARD_INSTANCE_ID to the one to probe\n`,
+    );
+    return EXIT_USAGE;
+  }
+  const target = probeTarget(config, found.kind === 'found' ? found.server : null);
   const r = await probeSmtp(target);
   // a server that greets but cannot store mail is not healthy either (src/storage/preflight.ts)
   const storage = await probeStorage(config);
