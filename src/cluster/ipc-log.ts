@@ -1,13 +1,17 @@
 // A worker's log destination: its lines go to the primary, which writes them to the one destination
 // (stdout or the rotated files of log.file). Several processes writing one pipe interleave any write
 // above PIPE_BUF, which pino's batched writes exceed under load, and pino-roll must rotate in one
-// process only; one writer avoids both. Lines are gathered for one turn of the event loop and sent as
-// one message, so a burst of events costs one IPC message, not one per line.
+// process only; one writer avoids both. Lines are gathered for BATCH_MS (or until BATCH_BYTES) and
+// sent as one message: an IPC message costs both processes far more than a line does, and under a
+// burst of sessions one message per event-loop turn made the primary the bottleneck.
 import type { DestinationStream } from 'pino';
 import type { WorkerMessage } from './messages.js';
 
 /** As the primary's own destination: a channel that stops taking lines must not grow the worker until it dies. */
 const MAX_BACKLOG = 16 * 1024 * 1024;
+/** How long lines wait for company: a log line 20 ms late costs nothing; a killed worker loses at most these. */
+const BATCH_MS = 20;
+const BATCH_BYTES = 64 * 1024;
 
 export interface IpcLogDestination extends DestinationStream {
   /** Calls back once every line written so far has been handed to the channel (or dropped). */
@@ -31,7 +35,7 @@ export function createIpcLogDestination(
   let pendingBytes = 0;
   /** Bytes sent and not yet confirmed written to the channel. */
   let inFlight = 0;
-  let scheduled = false;
+  let timer: NodeJS.Timeout | null = null;
   let waiters: Array<() => void> = [];
 
   function settle(): void {
@@ -42,7 +46,8 @@ export function createIpcLogDestination(
   }
 
   function sendPending(): void {
-    scheduled = false;
+    if (timer) clearTimeout(timer);
+    timer = null;
     if (pending.length === 0) return settle();
     const lines = pending.join('');
     const bytes = pendingBytes;
@@ -61,9 +66,11 @@ export function createIpcLogDestination(
       if (inFlight + pendingBytes + line.length > MAX_BACKLOG) return;
       pending.push(line);
       pendingBytes += line.length;
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(sendPending);
+      if (pendingBytes >= BATCH_BYTES) sendPending();
+      else if (!timer) {
+        timer = setTimeout(sendPending, BATCH_MS);
+        // the worker's exit path flushes; an idle worker is not kept alive for its log
+        timer.unref();
       }
     },
     flush(cb) {

@@ -4,9 +4,12 @@
 // not answer within IPC_STATE_TIMEOUT_MS, or any call once the primary is gone, is answered by the
 // worker's own memory store instead, as the Redis fallback does: mail keeps flowing, and the limits
 // are per worker meanwhile. `state.type: redis` needs none of this: each worker talks to Redis itself.
+// The calls of one turn of the event loop (every session's) travel as one message and are answered
+// as one: an IPC message costs both processes a system call each way, which under a burst of sessions
+// (seven calls per rejected session) was most of what the cluster added.
 import { createMemoryStore } from '../state/memory.js';
 import type { StateFailure, StateStore } from '../state/store.js';
-import type { PrimaryMessage, WorkerMessage } from './messages.js';
+import type { PrimaryMessage, StateCall, StateReply, WorkerMessage } from './messages.js';
 
 /** The primary answers from memory in microseconds; a second means its event loop is held up. */
 export const IPC_STATE_TIMEOUT_MS = 1_000;
@@ -43,17 +46,31 @@ export interface IpcStoreDeps {
 export function createIpcStore(deps: IpcStoreDeps): StateStore {
   const timeoutMs = deps.timeoutMs ?? IPC_STATE_TIMEOUT_MS;
   const fallback = deps.fallback ?? createMemoryStore();
-  const waiting = new Map<number, { resolve: (r: Reply) => void; timer: NodeJS.Timeout }>();
+  const waiting = new Map<number, { resolve: (r: StateReply | StateFailure) => void; timer: NodeJS.Timeout }>();
+  let batch: StateCall[] = [];
+  let scheduled = false;
   let nextId = 1;
   let ok = true;
 
-  const unsubscribe = deps.onReply((m) => {
-    const w = waiting.get(m.id);
+  function settle(id: number, r: StateReply | StateFailure): void {
+    const w = waiting.get(id);
     if (!w) return; // answered after its timeout: the fallback has answered already
-    waiting.delete(m.id);
+    waiting.delete(id);
     clearTimeout(w.timer);
-    w.resolve(m);
+    w.resolve(r);
+  }
+
+  const unsubscribe = deps.onReply((m) => {
+    for (const r of m.replies) settle(r.id, r);
   });
+
+  function flush(): void {
+    scheduled = false;
+    const calls = batch;
+    batch = [];
+    if (calls.length > 0 && !deps.send({ cg: 'state', calls }))
+      for (const c of calls) settle(c.id, 'state-unreachable');
+  }
 
   function health(now: boolean, failure: StateFailure | null): void {
     if (now === ok) return;
@@ -61,16 +78,17 @@ export function createIpcStore(deps: IpcStoreDeps): StateStore {
     deps.onChange?.(now, failure);
   }
 
-  function ask(op: StateOp, args: readonly unknown[]): Promise<Reply | StateFailure> {
+  function ask(op: StateOp, args: readonly unknown[]): Promise<StateReply | StateFailure> {
     const id = nextId++;
     return new Promise((resolve) => {
-      if (!deps.send({ cg: 'state', id, op, args })) return resolve('state-unreachable');
-      const timer = setTimeout(() => {
-        waiting.delete(id);
-        resolve('state-timeout');
-      }, timeoutMs);
+      const timer = setTimeout(() => settle(id, 'state-timeout'), timeoutMs);
       timer.unref();
       waiting.set(id, { resolve, timer });
+      batch.push({ id, op, args });
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
     });
   }
 
@@ -116,17 +134,22 @@ export function createIpcStore(deps: IpcStoreDeps): StateStore {
 
 const isOp = (op: string): op is StateOp => (STATE_OPS as readonly string[]).includes(op);
 
-/** The primary's side: one worker's call, run on the host's store, answered to that worker. */
-export async function answerStateCall(
+/** The primary's side: one worker's calls, run on the host's store in order, answered in one message. */
+export async function answerStateCalls(
   store: StateStore,
   m: Extract<WorkerMessage, { cg: 'state' }>,
   reply: (r: Reply) => void,
 ): Promise<void> {
-  if (!isOp(m.op)) return reply({ cg: 'state-reply', id: m.id, ok: false, error: `unknown operation ${m.op}` });
+  const replies = await Promise.all(m.calls.map((c) => answerOne(store, c)));
+  reply({ cg: 'state-reply', replies });
+}
+
+async function answerOne(store: StateStore, c: StateCall): Promise<StateReply> {
+  if (!isOp(c.op)) return { id: c.id, ok: false, error: `unknown operation ${c.op}` };
   try {
-    const value = await (store[m.op].bind(store) as (...args: unknown[]) => Promise<unknown>)(...m.args);
-    reply({ cg: 'state-reply', id: m.id, ok: true, value: value ?? null });
+    const value = await (store[c.op].bind(store) as (...args: unknown[]) => Promise<unknown>)(...c.args);
+    return { id: c.id, ok: true, value: value ?? null };
   } catch (err) {
-    reply({ cg: 'state-reply', id: m.id, ok: false, error: err instanceof Error ? err.message : String(err) });
+    return { id: c.id, ok: false, error: err instanceof Error ? err.message : String(err) };
   }
 }

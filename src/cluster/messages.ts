@@ -18,8 +18,19 @@ export type WorkerMessage =
   | { readonly cg: 'storage-suspect' }
   /** This worker's metrics, as prom-client's getMetricsAsJSON gives them, answering `metrics` #id. */
   | { readonly cg: 'metrics'; readonly id: number; readonly metrics: unknown }
-  /** A state-store call (src/cluster/ipc-store.ts). */
-  | { readonly cg: 'state'; readonly id: number; readonly op: string; readonly args: readonly unknown[] };
+  /** State-store calls (src/cluster/ipc-store.ts), those of one turn of the event loop together. */
+  | { readonly cg: 'state'; readonly calls: readonly StateCall[] };
+
+export interface StateCall {
+  readonly id: number;
+  readonly op: string;
+  readonly args: readonly unknown[];
+}
+
+/** The answer to call #id: a value, or the error the primary's store gave. */
+export type StateReply =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: string };
 
 /** Primary → worker. */
 export type PrimaryMessage =
@@ -30,9 +41,8 @@ export type PrimaryMessage =
   /** Drain as a single process does on SIGTERM, then exit 0. */
   | { readonly cg: 'stop' }
   | { readonly cg: 'metrics-request'; readonly id: number }
-  /** The answer to `state` #id: a value, or the error the primary's store gave. */
-  | { readonly cg: 'state-reply'; readonly id: number; readonly ok: true; readonly value: unknown }
-  | { readonly cg: 'state-reply'; readonly id: number; readonly ok: false; readonly error: string };
+  /** The answers to one `state` message's calls. */
+  | { readonly cg: 'state-reply'; readonly replies: readonly StateReply[] };
 
 /** One of ours (by its `cg` tag); the fields are trusted: both ends are this program. */
 export function isOurs<T extends { readonly cg: string }>(m: unknown): m is T {

@@ -35,7 +35,7 @@ import { THIS_INSTANCE } from '../storage/instance-id.js';
 import { storageDirs, storageFailureText, storageNeed, type StorageReason } from '../storage/preflight.js';
 import { storageRefusesReload } from '../storage/reload-gate.js';
 import { spoolDirOf } from '../storage/spool-dir.js';
-import { answerStateCall } from './ipc-store.js';
+import { answerStateCalls } from './ipc-store.js';
 import type { WorkerMessage } from './messages.js';
 import { createClusterMetrics, createMetricsRequests } from './metrics.js';
 import { createSupervisor, WorkerStartError } from './supervisor.js';
@@ -112,7 +112,7 @@ export async function runPrimary(config: Config, configPath: string, count: numb
         metricsRequests.answer(m.id, m.metrics);
         break;
       case 'state':
-        void answerStateCall(store, m, (r) => supervisor.send(worker, r));
+        void answerStateCalls(store, m, (r) => supervisor.send(worker, r));
         break;
       default:
         break;

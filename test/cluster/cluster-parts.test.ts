@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createIpcLogDestination } from '../../src/cluster/ipc-log.js';
-import { answerStateCall, createIpcStore, STATE_OPS } from '../../src/cluster/ipc-store.js';
+import { answerStateCalls, createIpcStore, STATE_OPS } from '../../src/cluster/ipc-store.js';
 import type { PrimaryMessage, WorkerMessage } from '../../src/cluster/messages.js';
 import { HEALTHY_RUN_MS, nextQuickExits, restartDelayMs } from '../../src/cluster/restart-delay.js';
 import { replacementListen, serveRole, WORKER_ID_ENV, WORKER_LISTEN_ENV, workerCount } from '../../src/cluster/role.js';
@@ -111,7 +111,7 @@ function channel(
       if (opts.connected && !opts.connected()) return false;
       sent.push(m);
       if (m.cg !== 'state' || (opts.answer && !opts.answer())) return true;
-      setTimeout(() => void answerStateCall(primary, m, (r) => listeners.forEach((l) => l(r))), opts.delayMs ?? 0);
+      setTimeout(() => void answerStateCalls(primary, m, (r) => listeners.forEach((l) => l(r))), opts.delayMs ?? 0);
       return true;
     },
     onReply(l: (m: Reply) => void) {
@@ -181,15 +181,49 @@ describe('the IPC state store', () => {
 
   it('an operation the primary does not know is refused there, and answered locally', async () => {
     const replies: Reply[] = [];
-    await answerStateCall(createMemoryStore(), { cg: 'state', id: 7, op: 'flushall', args: [] }, (r) =>
-      replies.push(r),
+    await answerStateCalls(
+      createMemoryStore(),
+      {
+        cg: 'state',
+        calls: [
+          { id: 7, op: 'flushall', args: [] },
+          { id: 8, op: 'incr', args: ['k', 1000] },
+        ],
+      },
+      (r) => replies.push(r),
     );
-    expect(replies).toEqual([{ cg: 'state-reply', id: 7, ok: false, error: 'unknown operation flushall' }]);
+    expect(replies).toEqual([
+      {
+        cg: 'state-reply',
+        replies: [
+          { id: 7, ok: false, error: 'unknown operation flushall' },
+          { id: 8, ok: true, value: 1 },
+        ],
+      },
+    ]);
+  });
+
+  it('the calls of one turn travel as one message, answered as one', async () => {
+    const host = createMemoryStore();
+    const ch = channel(host);
+    const w = createIpcStore(ch);
+    const results = await Promise.all([
+      w.incr('a', 1000),
+      w.incr('a', 1000),
+      w.setShare('c', 'h/1', 2, 1000),
+      w.count('a'),
+    ]);
+    expect(results).toEqual([1, 2, 2, 2]);
+    expect(ch.sent).toHaveLength(1);
+    expect(ch.sent[0]).toMatchObject({
+      cg: 'state',
+      calls: [{ op: 'incr' }, { op: 'incr' }, { op: 'setShare' }, { op: 'count' }],
+    });
   });
 });
 
 describe('the workers’ log destination', () => {
-  it('gathers the lines of one turn into one message of whole lines, and flush waits for the channel', async () => {
+  it('gathers lines into one message of whole lines, and flush sends them now and waits for the channel', async () => {
     const sent: WorkerMessage[] = [];
     const callbacks: Array<() => void> = [];
     const d = createIpcLogDestination((m, cb) => {
@@ -204,9 +238,15 @@ describe('the workers’ log destination', () => {
     expect(flushed).toBe(false);
     callbacks.forEach((c) => c());
     expect(flushed).toBe(true);
+    // alone, a line waits a little for company, then goes
     d.write('{"c":3}\n');
     await new Promise((r) => setImmediate(r));
-    expect(sent).toHaveLength(2);
+    expect(sent).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(sent).toEqual([
+      { cg: 'log', lines: '{"a":1}\n{"b":2}\n' },
+      { cg: 'log', lines: '{"c":3}\n' },
+    ]);
   });
 
   it('drops lines past its backlog instead of growing without bound', async () => {

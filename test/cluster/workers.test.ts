@@ -28,12 +28,17 @@ interface Site {
   readonly dataDir: string;
 }
 
-async function start(raw: RawConfig): Promise<Site> {
+/**
+ * Round-robin unless `kernel`: the primary hands each new connection to the next worker, so a few
+ * sessions opened one after the other are served by both (the default lets the kernel pick, and an
+ * idle server may give them all to one).
+ */
+async function start(raw: RawConfig, opts: { kernel?: boolean } = {}): Promise<Site> {
   const { dir, configPath, dataDir } = writeConfig(raw);
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const server = await spawnServer(
     configPath,
-    { CATCHALL_GUARD_DATA_DIR: dataDir },
+    { CATCHALL_GUARD_DATA_DIR: dataDir, ...(opts.kernel ? {} : { NODE_CLUSTER_SCHED_POLICY: 'rr' }) },
     { stdoutFile: path.join(dir, 'out.log') },
   );
   cleanups.push(async () => {
@@ -349,7 +354,7 @@ describe('server.workers: 2', () => {
     });
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const proc = spawn(process.execPath, [MAIN, 'serve', '--config', configPath], {
-      env: { ...process.env, CATCHALL_GUARD_DATA_DIR: dataDir },
+      env: { ...process.env, CATCHALL_GUARD_DATA_DIR: dataDir, NODE_CLUSTER_SCHED_POLICY: 'rr' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
@@ -395,16 +400,33 @@ describe('server.workers: 2', () => {
     expect(readdirSync(logDir).filter((f) => f.endsWith('.log')).length).toBeGreaterThan(1);
   }, 60_000);
 
-  it('workers: auto forks one worker per CPU (os.availableParallelism)', async () => {
-    const { server } = await start(baseConfig({ server: { workers: 'auto' } }));
+  it('workers: auto forks one worker per CPU (os.availableParallelism); the kernel spreads a burst over them', async () => {
+    const { server } = await start(baseConfig({ server: { workers: 'auto', maxConnectionsPerIp: 100 } }), {
+      kernel: true,
+    });
     const listening = await server.waitForLine((l) => l['event'] === 'listening' && l['proto'] === 'smtp');
     const cpus = availableParallelism();
-    if (cpus > 1) {
-      expect(listening).toMatchObject({ workers: cpus, worker: 0 });
-      expect(startedWorkers(server)).toHaveLength(cpus);
-    } else {
+    if (cpus === 1) {
       // one CPU: one process, no cluster, as with workers: 1
       expect(listening['worker']).toBeUndefined();
+      return;
     }
+    expect(listening).toMatchObject({ workers: cpus, worker: 0 });
+    expect(startedWorkers(server)).toHaveLength(cpus);
+    // 30 sessions at once, each to the end of a RCPT: every one answered, by the workers
+    const codes = await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        const s = await session(server.port, `burst${i}@client.test`);
+        const code = await s.rcpt('alice@example.test');
+        s.client.close();
+        return code;
+      }),
+    );
+    expect(codes).toEqual(codes.map(() => 250));
+    const served = await Promise.all(codes.map((_, i) => workerOf(server, `burst${i}@client.test`)));
+    for (const w of served) expect(w).toBeGreaterThanOrEqual(1);
+    for (const w of served) expect(w).toBeLessThanOrEqual(cpus);
+    server.proc.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
   }, 60_000);
 });
