@@ -315,7 +315,7 @@ describe('quarantine events with log.file', () => {
     });
     const { id } = await sendSealed();
     const r = await q(['delete', id, '--as', 'ops'], configPath);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(quarantineEvents(r.stderr)).toEqual([]);
     const logDir = path.join(t.dataDir, 'log');
     const logged = readdirSync(logDir)
