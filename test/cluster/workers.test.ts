@@ -3,7 +3,7 @@
 // session names its own envelope sender, so its `rcpt` line tells. The per-IP limits count once for
 // the host, SIGHUP and SIGTERM reach both workers, a worker killed with SIGKILL loses no message that
 // got 250 and is replaced, and /readyz and /metrics come from the primary.
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -13,6 +13,7 @@ import { buildDist } from '../helpers/build-dist.js';
 import { MAIN, spawnServer, type ChildServer } from '../helpers/child-server.js';
 import { RawSmtp, sendMessage, simpleMessage } from '../helpers/smtp-client.js';
 import { baseConfig, writeConfig, type RawConfig } from '../helpers/start-app.js';
+import { startRedis } from '../helpers/redis.js';
 import { startSink } from '../helpers/upstream-sink.js';
 
 beforeAll(() => buildDist(), 180_000);
@@ -398,6 +399,81 @@ describe('server.workers: 2', () => {
     expect(stdout).toBe('');
     // rotated, by the primary alone, while both workers wrote
     expect(readdirSync(logDir).filter((f) => f.endsWith('.log')).length).toBeGreaterThan(1);
+  }, 60_000);
+
+  it('the storage check of the primary reaches both workers: MAIL FROM refused on each while the quarantine cannot be written, /readyz 503, then both take mail again', async () => {
+    const { server, dataDir } = await start(twoWorkers({}, { http: { listen: { host: '127.0.0.1', port: 0 } } }));
+    const httpPort = Number(
+      (await server.waitForLine((l) => l['event'] === 'listening' && l['proto'] === 'http'))['port'],
+    );
+    const quarantineDir = path.join(dataDir, 'quarantine');
+    // the quarantine directory becomes a file: nothing can be stored there
+    rmSync(quarantineDir, { recursive: true, force: true });
+    writeFileSync(quarantineDir, 'not a directory\n');
+    const failed = await server.waitForLine((l) => l['event'] === 'storage' && l['ok'] === false, 20_000);
+    expect(failed).toMatchObject({ worker: 0, problem: 'not-a-directory', reason: 'storage-not-writable' });
+    const mailCodes = async (tag: string): Promise<Map<number, number>> => {
+      const byWorker = new Map<number, number>();
+      for (let i = 1; i <= 4; i++) {
+        const { client, greeting } = await RawSmtp.connect(server.port);
+        expect(greeting?.code).toBe(220);
+        await client.cmd('EHLO client.test');
+        const from = `${tag}${i}@client.test`;
+        const code = (await client.cmd(`MAIL FROM:<${from}>`)).code;
+        if (code === 250) expect((await client.cmd('RCPT TO:<alice@example.test>')).code).toBe(250);
+        client.close();
+        const l = await server.waitForLine(
+          (x) => (x['event'] === 'mail' || x['event'] === 'rcpt') && x['from'] === from,
+        );
+        byWorker.set(Number(l['worker']), code);
+      }
+      return byWorker;
+    };
+    // the verdict is the primary's; the workers refuse on it, both of them
+    await new Promise((r) => setTimeout(r, 200)); // the verdict crosses IPC a moment after the event
+    expect(await mailCodes('during')).toEqual(
+      new Map([
+        [1, 451],
+        [2, 451],
+      ]),
+    );
+    expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(503);
+    rmSync(quarantineDir, { force: true });
+    mkdirSync(quarantineDir);
+    await server.waitForLine((l) => l['event'] === 'storage' && l['ok'] === true, 20_000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await mailCodes('after')).toEqual(
+      new Map([
+        [1, 250],
+        [2, 250],
+      ]),
+    );
+    expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200);
+  }, 90_000);
+
+  it('state.type redis: each worker counts in Redis itself, so the harvest budget is one for both', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const { server } = await start({
+      ...twoWorkers({ maxUnknownRecipientsPerIp: 3, maxUnknownRecipients: 10 }),
+      state: { type: 'redis', url: redis.url, prefix: 'cg-cluster:', timeout: '500ms' },
+    });
+    const workers: number[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const from = `redis${i}@client.test`;
+      const s = await session(server.port, from);
+      expect(await s.rcpt(`nobody${i}@example.test`)).toBe(550);
+      workers.push(await workerOf(server, from));
+      s.client.close();
+    }
+    expect(new Set(workers)).toEqual(new Set([1, 2]));
+    for (let i = 0; i < 2; i++) {
+      const { client, greeting } = await RawSmtp.connect(server.port);
+      client.close();
+      expect(greeting?.code).toBe(421);
+    }
+    // no IPC store in between: no state event of the primary kind
+    expect(server.lines.filter((l) => l['event'] === 'state')).toEqual([]);
   }, 60_000);
 
   it('workers: auto forks one worker per CPU (os.availableParallelism); the kernel spreads a burst over them', async () => {
