@@ -11,6 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { buildDist } from '../helpers/build-dist.js';
 import { MAIN, spawnServer, type ChildServer } from '../helpers/child-server.js';
+import { runCli } from '../helpers/cli.js';
 import { RawSmtp, sendMessage, simpleMessage } from '../helpers/smtp-client.js';
 import { baseConfig, writeConfig, type RawConfig } from '../helpers/start-app.js';
 import { startRedis } from '../helpers/redis.js';
@@ -278,8 +279,10 @@ describe('server.workers: 2', () => {
     expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200);
   }, 90_000);
 
-  it('/readyz and /metrics answer from the primary: ready with every worker listening, counters summed over the workers', async () => {
-    const { server } = await start(twoWorkers({}, { http: { listen: { host: '127.0.0.1', port: 0 } } }));
+  it('/readyz, /metrics and probe answer from the primary: ready with every worker listening, counters summed over the workers', async () => {
+    const { server, configPath, dataDir } = await start(
+      twoWorkers({}, { http: { listen: { host: '127.0.0.1', port: 0 } } }),
+    );
     const httpPort = Number(
       (await server.waitForLine((l) => l['event'] === 'listening' && l['proto'] === 'http'))['port'],
     );
@@ -297,6 +300,9 @@ describe('server.workers: 2', () => {
     const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     expect(text).toMatch(/^catchall_guard_rcpt_total\{decision="reject"\} 4$/m);
     expect(text).toMatch(/^catchall_guard_connections_total\{result="accepted"\} 4$/m);
+    // the runtime file is the primary's: probe finds the port the workers serve (the config says 0)
+    const probe = await runCli(['probe', '--config', configPath], { env: { CATCHALL_GUARD_DATA_DIR: dataDir } });
+    expect([probe.code, probe.stderr]).toEqual([0, '']);
     // once draining, not ready
     server.proc.kill('SIGTERM');
     await server.waitForLine((l) => l['event'] === 'shutdown' && l['phase'] === 'draining' && l['worker'] === 0);
