@@ -5,6 +5,8 @@ import { groupByDestination, originalToHeaders } from './original-to.js';
 import { rawWithPrefix } from './prefixed-copy.js';
 import { isTlsFailure, upstreamReason } from './reason.js';
 import { smtpEnvelope } from './smtp-envelope.js';
+// nodemailer's dot-stuffing replaced by a byte-identical one that is 5 times cheaper (1 MB profile)
+import './dot-stuffing.js';
 
 export interface UpstreamOptions {
   readonly host: string;

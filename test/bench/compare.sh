@@ -12,12 +12,17 @@
 #   idle-10k (10,000 concurrent idle sessions, the server's RSS) and quarantine-small
 #   (2 KB messages to an unknown address: stored in the quarantine, fsynced, before the 250).
 #
-# Knobs (environment): REPS (default 3), PEERS (default "guard postfix haraka"; haraka is dropped
-# when not installed under $ANCHORS), WORKERS=1|2|auto (server.workers, when the build knows it),
-# NODE_FLAGS (default --max-semi-space-size=4, as npm start and the container), BEFORE=<checkout with an older dist/> adds the peer "guard-before" (the same server from that
-# checkout: before/after figures from one run), IDLE10K=0 to skip the 10,000-session run,
-# OUT=<jsonl> (default test/bench/results/compare-<UTC time>.jsonl). Peers must be installed:
-# bash ../shared/bench/peers/install.sh. Prints the summary (medians, ratios against Postfix) at the end.
+# Knobs (environment):
+#   REPS (default 3); PEERS (default "guard postfix haraka"; haraka is dropped when it is not
+#   installed under $ANCHORS); WORKERS=1|2|auto (server.workers, when the build knows the key);
+#   NODE_FLAGS (default --max-semi-space-size=4, as npm start and the container run the server);
+#   BEFORE=<checkout with an older dist/>: adds the peer "guard-before", the same server built from
+#   that checkout, for before/after figures from one run; IDLE10K=0 skips the 10,000-session run;
+#   QUARANTINE=0 skips quarantine-small; SCENARIOS (the harness's, for every peer's relay server,
+#   e.g. SCENARIOS=accept-large for a quick A/B); OUT=<jsonl> (default
+#   test/bench/results/compare-<UTC time>.jsonl); BENCH_SHARED (default ../shared/bench).
+# Peers must be installed: bash ../shared/bench/peers/install.sh. Prints the summary (medians,
+# ratios against Postfix) at the end.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SHARED=${BENCH_SHARED:-$ROOT/../shared/bench}
@@ -29,6 +34,7 @@ L=$A/logs
 REPS=${REPS:-3}
 WORKERS=${WORKERS:-1}
 IDLE10K=${IDLE10K:-1}
+QUARANTINE=${QUARANTINE:-1}
 # as npm start and the container run it: without the flag V8's young generation grows to 16 MB
 # semi-spaces under load, which is most of what 1000 idle sessions add to the RSS (README "Speed")
 NODE_FLAGS=${NODE_FLAGS---max-semi-space-size=4}
@@ -116,13 +122,16 @@ run_guard() { # label root
   start_guard "$root" "$WORK/relay.yaml" "$WORK/$label.log"
   LABEL=$label SINK_LOG=$SINK_LOG bash "$BENCH" 127.0.0.1 "$PORT" "$spid" >> "$OUT"
   stop_guard
+  [ "$IDLE10K" = 1 ] || [ "$QUARANTINE" = 1 ] || return 0
   start_guard "$root" "$WORK/quarantine.yaml" "$WORK/$label-q.log"
   if [ "$IDLE10K" = 1 ]; then
     LABEL=$label SCENARIOS=idle IDLE_COUNT=10000 IDLE_SECONDS=120 bash "$BENCH" 127.0.0.1 "$PORT" "$spid" |
       as_scenario idle idle-10k >> "$OUT"
   fi
-  LABEL=$label SCENARIOS=accept-small RCPT=nosuch-quarantined@example.test bash "$BENCH" 127.0.0.1 "$PORT" "$spid" |
-    as_scenario accept-small quarantine-small >> "$OUT"
+  if [ "$QUARANTINE" = 1 ]; then
+    LABEL=$label SCENARIOS=accept-small RCPT=nosuch-quarantined@example.test bash "$BENCH" 127.0.0.1 "$PORT" "$spid" |
+      as_scenario accept-small quarantine-small >> "$OUT"
+  fi
   stop_guard
 }
 run_postfix() {
