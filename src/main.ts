@@ -88,7 +88,12 @@ async function run(argv: string[]): Promise<ExitCode> {
     case 'serve': {
       if (rest.length) throw new UsageError(`serve takes no arguments`);
       const config = loadOrExplain(values.config);
-      if (typeof config === 'number') return config;
+      if (typeof config === 'number') {
+        // a cluster worker's IPC channel would keep it alive (and a disconnect exits 0): exit with the
+        // code, the primary logs it and retries later
+        if (process.send) process.exit(config);
+        return config;
+      }
       const configPath = resolveConfigPath({ configPath: values.config });
       // server.workers above 1: this process is the primary, or one of the workers it forked (src/cluster/)
       const role = (await import('./cluster/role.js')).serveRole(config);

@@ -4,6 +4,7 @@
 // the host, SIGHUP and SIGTERM reach both workers, a worker killed with SIGKILL loses no message that
 // got 250 and is replaced, and /readyz and /metrics come from the primary.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -480,6 +481,52 @@ describe('server.workers: 2', () => {
     }
     // no IPC store in between: no state event of the primary kind
     expect(server.lines.filter((l) => l['event'] === 'state')).toEqual([]);
+  }, 60_000);
+
+  it('a worker that cannot start is retried at doubling intervals, and replaced once it can', async () => {
+    const raw = twoWorkers();
+    const { server, configPath } = await start(raw);
+    const victim = startedWorkers(server).find((w) => w.id === 2)!;
+    // a replacement reads the file as it is now: make it one no worker can run
+    writeFileSync(configPath, stringify({ ...raw, server: { ...(raw['server'] as object), maxRecipients: 'many' } }));
+    process.kill(victim.pid, 'SIGKILL');
+    const exits = (): Array<Record<string, unknown>> =>
+      server.lines.filter((l) => l['event'] === 'worker' && l['action'] === 'exited' && l['id'] === 2);
+    await until('three exits of worker 2', () => exits().length >= 3, 20_000);
+    expect(exits().map((l) => [l['code'], l['signal'], l['restartInMs']])).toEqual([
+      [null, 'SIGKILL', 0],
+      [2, null, 1_000],
+      [2, null, 2_000],
+    ]);
+    expect(server.stderr()).toContain('server.maxRecipients');
+    writeFileSync(configPath, stringify(raw));
+    const back = await server.waitForLine(
+      (l) => l['event'] === 'worker' && l['action'] === 'started' && l['id'] === 2 && l['replaces'] !== undefined,
+      20_000,
+    );
+    expect(back['pid']).not.toBe(victim.pid);
+    expect(server.proc.exitCode).toBeNull();
+  }, 60_000);
+
+  it('a port in use: the primary says so once (listen-address-in-use, exit 1) and leaves no worker behind', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const { dir, configPath, dataDir } = writeConfig(twoWorkers({ listen: { host: '127.0.0.1', port } }));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const r = await runCli(['serve', '--config', configPath], { env: { CATCHALL_GUARD_DATA_DIR: dataDir } });
+    expect(r.code).toBe(1);
+    expect(r.stderr.match(/^catchall-guard: cannot listen on 127\.0\.0\.1:\d+ \(server\.listen\): bind EADDRINUSE/gm) ?? []).toHaveLength(1);
+    const lines = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.filter((l) => l['event'] === 'error')).toEqual([
+      expect.objectContaining({ where: 'listen', reason: 'listen-address-in-use', worker: 0 }),
+    ]);
+    const stopped = lines.filter((l) => l['event'] === 'worker' && l['action'] === 'stopped');
+    expect(stopped).toHaveLength(2);
   }, 60_000);
 
   it('workers: auto forks one worker per CPU (os.availableParallelism); the kernel spreads a burst over them', async () => {
