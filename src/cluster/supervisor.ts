@@ -116,7 +116,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         const f = m.failure;
         if (starting) starting.reject(new WorkerStartError(f.error, f));
         // the others of a failed start say the same: the first one is logged, by start()'s caller
-        else if (!stopping) events.emit({ event: 'error', where: 'listen', error: f.error, reason: f.reason, hint: f.hint });
+        else if (!stopping)
+          events.emit({ event: 'error', where: 'listen', error: f.error, reason: f.reason, hint: f.hint });
         return;
       }
       deps.onMessage(worker, m);

@@ -517,7 +517,9 @@ describe('server.workers: 2', () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const r = await runCli(['serve', '--config', configPath], { env: { CATCHALL_GUARD_DATA_DIR: dataDir } });
     expect(r.code).toBe(1);
-    expect(r.stderr.match(/^catchall-guard: cannot listen on 127\.0\.0\.1:\d+ \(server\.listen\): bind EADDRINUSE/gm) ?? []).toHaveLength(1);
+    expect(
+      r.stderr.match(/^catchall-guard: cannot listen on 127\.0\.0\.1:\d+ \(server\.listen\): bind EADDRINUSE/gm) ?? [],
+    ).toHaveLength(1);
     const lines = r.stdout
       .split('\n')
       .filter(Boolean)
