@@ -14,7 +14,8 @@
 #
 # Knobs (environment):
 #   REPS (default 3); PEERS (default "guard postfix haraka"; haraka is dropped when it is not
-#   installed under $ANCHORS); WORKERS=1|2|auto (server.workers, when the build knows the key);
+#   installed under $ANCHORS; guard-workers2 adds our server with server.workers 2);
+#   WORKERS=1|2|auto (server.workers of the peer "guard", when the build knows the key);
 #   NODE_FLAGS (default --max-semi-space-size=4, as npm start and the container run the server);
 #   BEFORE=<checkout with an older dist/>: adds the peer "guard-before", the same server built from
 #   that checkout, for before/after figures from one run; IDLE10K=0 skips the 10,000-session run;
@@ -68,10 +69,10 @@ trap 'exit 130' INT TERM
 mkdir -p "$(dirname "$OUT")"
 
 # server.workers only when this build has the key (another change adds it)
-workers_line() { # root of a checkout
-  grep -qE '^ +workers: z' "$1/src/config/schema.ts" 2>/dev/null && echo "  workers: $WORKERS" || true
+workers_line() { # root-of-a-checkout workers
+  grep -qE '^ +workers: z' "$1/src/config/schema.ts" 2>/dev/null && echo "  workers: $2" || true
 }
-config() { # file root unknown-treatment
+config() { # file root unknown-treatment workers
   cat > "$1" <<YAML
 server:
   hostname: mx.example.test
@@ -82,7 +83,7 @@ server:
   maxUnknownRecipients: 0
   maxUnknownRecipientsPerIp: 0
   disableReverseLookup: true
-$(workers_line "$2")
+$(workers_line "$2" "$4")
 domains:
   - name: example.test
     unknownRecipients: $3
@@ -114,11 +115,11 @@ stop_guard() {
 # renames the harness's scenario in its JSON lines (quarantine-small is accept-small to a quarantined address)
 as_scenario() { sed -e "s/\"scenario\": \"$1\"/\"scenario\": \"$2\"/"; }
 
-run_guard() { # label root
-  local label=$1 root=$2
+run_guard() { # label root workers
+  local label=$1 root=$2 workers=$3
   "$PEERCTL/start-peers.sh" sink >/dev/null
-  config "$WORK/relay.yaml" "$root" reject
-  config "$WORK/quarantine.yaml" "$root" quarantine
+  config "$WORK/relay.yaml" "$root" reject "$workers"
+  config "$WORK/quarantine.yaml" "$root" quarantine "$workers"
   start_guard "$root" "$WORK/relay.yaml" "$WORK/$label.log"
   LABEL=$label SINK_LOG=$SINK_LOG bash "$BENCH" 127.0.0.1 "$PORT" "$spid" >> "$OUT"
   stop_guard
@@ -159,8 +160,9 @@ run_haraka() {
 }
 run_peer() {
   case $1 in
-    guard) run_guard catchall-guard "$ROOT" ;;
-    guard-before) run_guard catchall-guard-before "$BEFORE" ;;
+    guard) run_guard catchall-guard "$ROOT" "$WORKERS" ;;
+    guard-workers2) run_guard catchall-guard-workers2 "$ROOT" 2 ;;
+    guard-before) run_guard catchall-guard-before "$BEFORE" "$WORKERS" ;;
     postfix) run_postfix ;;
     haraka) run_haraka ;;
     *) echo "bench:compare: unknown peer $1" >&2; exit 2 ;;
