@@ -18,8 +18,11 @@ export default defineConfig({
       include: ['src/**/*.ts'],
       reporter: ['text-summary', 'json-summary'],
       reportsDirectory: 'coverage',
-      // the floor: the figures of the last full run, rounded down (2026-12-01: 84.46 / 88.83 / 97.23 / 84.46 %)
-      thresholds: { statements: 84, branches: 88, functions: 97, lines: 84 },
+      // the floor: the figures of the last full run, rounded down (2026-12-02: 80.6 / 89.17 / 93.42 / 80.6 %).
+      // It fell from 84 / 88 / 97 when server.workers arrived: the cluster primary and workers (≈650 lines)
+      // run only as real child processes in the tests, as in production, and this in-process count cannot
+      // see them, like the CLI commands the tests start through dist/main.js
+      thresholds: { statements: 80, branches: 88, functions: 93, lines: 80 },
     },
   },
 });
