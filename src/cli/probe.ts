@@ -105,7 +105,12 @@ export async function runProbe(config: Config): Promise<ExitCode> {
   // a server that greets but cannot store mail is not healthy either (src/storage/preflight.ts)
   const storage = await probeStorage(config);
   if (r.ok && storage.length === 0) {
-    process.stdout.write(`ok: ${r.greeting}\n`);
+    // another instance's server stood in for ours: say which, so a healthy answer is not misread
+    const other =
+      found.kind === 'found' && found.server.instance !== THIS_INSTANCE
+        ? ` (instance ${found.server.instance} at ${target.host}:${target.port})`
+        : '';
+    process.stdout.write(`ok: ${r.greeting}${other}\n`);
     return EXIT_OK;
   }
   if (!r.ok) process.stderr.write(`catchall-guard: probe failed: ${r.error} (address from ${target.from})\n`);

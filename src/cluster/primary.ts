@@ -186,7 +186,7 @@ export async function runPrimary(config: Config, configPath: string, count: numb
   const reload = (): void => {
     const r = loadConfig({ configPath });
     if (!r.ok) {
-      events.emit({ event: 'reload', ok: false, error: formatIssues(r.issues).replace(/\n/g, '; ') });
+      events.emit({ event: 'reload', ok: false, what: 'config', error: formatIssues(r.issues).replace(/\n/g, '; ') });
       return;
     }
     const next = r.config;

@@ -89,12 +89,12 @@ export function createWorkerApp(initial: Config, deps: WorkerAppDeps): WorkerApp
         tls = readTls(config);
       } catch (err) {
         const error = errorText(err);
-        events.emit({ event: 'reload', ok: false, error });
+        events.emit({ event: 'reload', ok: false, what: 'config', error });
         return { ok: false, error };
       }
       const r = runtime.replace(config);
       if (!r.ok) {
-        events.emit({ event: 'reload', ok: false, error: r.error });
+        events.emit({ event: 'reload', ok: false, what: 'config', error: r.error });
         return r;
       }
       if (tls) listener.updateTls(tls);

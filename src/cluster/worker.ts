@@ -84,7 +84,7 @@ export async function runWorker(config: Config, configPath: string, id: number):
     if (stopping) return;
     const r = loadConfig({ configPath });
     if (!r.ok) {
-      events.emit({ event: 'reload', ok: false, error: formatIssues(r.issues).replace(/\n/g, '; ') });
+      events.emit({ event: 'reload', ok: false, what: 'config', error: formatIssues(r.issues).replace(/\n/g, '; ') });
       return;
     }
     log.level = r.config.log.level;

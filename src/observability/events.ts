@@ -107,7 +107,7 @@ export type LogEvent =
       event: 'reload';
       ok: boolean;
       error?: string;
-      what?: string;
+      what: string;
       domain?: string;
       entries?: number;
       /** Changed keys the running process cannot take over (`server.listen`, …): in force after a restart. */

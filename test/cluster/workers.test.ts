@@ -193,6 +193,22 @@ describe('server.workers: 2', () => {
     expect(new Set(after)).toEqual(new Set([1, 2]));
   }, 60_000);
 
+  it('a refused SIGHUP (invalid file) is logged what: config by the primary, which tells no worker, and mail goes on', async () => {
+    const raw = twoWorkers();
+    const { server, configPath } = await start(raw);
+    writeFileSync(
+      configPath,
+      stringify({ ...raw, domains: [{ name: 'example.test', unknownRecipients: 'bounce', recipients: ['alice'] }] }),
+    );
+    server.proc.kill('SIGHUP');
+    await server.waitForLine(
+      (l) => l['event'] === 'reload' && l['ok'] === false && l['worker'] === 0 && l['what'] === 'config',
+    );
+    const s = await session(server.port, 'still@client.test');
+    expect(await s.rcpt('alice@example.test')).toBe(250);
+    s.client.close();
+  }, 60_000);
+
   it('SIGTERM drains both workers: a transaction in DATA on each completes with 250, exit 0', async () => {
     const { server, dataDir } = await start(twoWorkers());
     const inData = [];
