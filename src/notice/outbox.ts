@@ -2,6 +2,7 @@
 // schedule (entry id → when it is due), fed by a scan of the quarantine at start, by kick(qid) after
 // each quarantine commit, by each deferral, and by an hourly rescan as a safety net. The entries'
 // JSON stays the truth: the schedule can always be rebuilt from it.
+import { earliestDue } from './due-order.js';
 import { errorText } from '../observability/error-text.js';
 import type { Config } from '../config/load.js';
 import type { EventSink } from '../observability/events.js';
@@ -129,13 +130,14 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     if (!started || stopped) return;
     if (timer) clearTimeout(timer);
     timer = null;
+    // every attempt that finishes pumps again: with all slots busy there is nothing to pick or time
+    if (active.size >= concurrency) return;
     const nowMs = now().getTime();
-    const ready = [...due].filter(([id, at]) => at <= nowMs && !active.has(id)).sort((a, b) => a[1] - b[1]);
-    for (const [id] of ready) {
-      if (active.size >= concurrency) break;
+    for (const id of earliestDue(due, active, nowMs, concurrency - active.size)) {
       due.delete(id);
       run(id);
     }
+    if (active.size >= concurrency) return;
     // a loop, not Math.min(...): a flood can leave more entries waiting than a call takes arguments
     let next = Number.POSITIVE_INFINITY;
     for (const [id, at] of due) if (!active.has(id) && at < next) next = at;
