@@ -2,14 +2,11 @@
 // then the lifecycle: the start order and the stop order each in one short place. No module-level
 // state anywhere else.
 import { errorText } from './observability/error-text.js';
-import { readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createInFlight } from './app/in-flight.js';
+import { proxyTrustOf, readTls, reloadListener, wireOptions } from './app/listener-settings.js';
 import { removeRuntimeFile, runtimeFilePath, writeRuntimeFile } from './app/runtime-file.js';
-import { restartNeeded } from './app/restart-needed.js';
-import { trustedPeers } from './address/trusted-proxies.js';
 import { createInstanceLease } from './app/instance-lease.js';
 import { createRuntimeHolder } from './app/runtime-holder.js';
 import { THIS_PROCESS } from './quarantine/notice-claim.js';
@@ -26,7 +23,6 @@ import { startRetention, type Retention } from './quarantine/retention.js';
 import { createFollowingResolver, type DnsResolver } from './sender-auth/dns.js';
 import { replies } from './smtp/replies.js';
 import { createSmtpListener } from './smtp/server.js';
-import { TLS_POLICY } from './smtp/tls-policy.js';
 import type { DurableFs } from './storage/durable-fs.js';
 import { buildStateStore, type BuiltStateStore } from './state/build.js';
 import type { StateStore } from './state/store.js';
@@ -69,37 +65,6 @@ export interface App {
   readonly gateway: Gateway;
   /** The HTTP endpoint's address, when `http.listen` is configured and start() has run. */
   readonly httpAddress: () => AddressInfo | null;
-}
-
-/** `server.proxyProtocol`: who must send a PROXY header; null when nobody may. */
-export const proxyTrustOf = (config: Config): ((peer: string) => boolean) | null =>
-  config.server.proxyProtocol ? trustedPeers(config.server.proxyProtocol.trusted) : null;
-
-export function readTls(config: Config): { key: Buffer; cert: Buffer } | undefined {
-  const tls = config.server.tls;
-  if (!tls) return undefined;
-  const pair = { key: readFileSync(tls.key), cert: readFileSync(tls.cert) };
-  // throws here, before anything is swapped, for a key that is not the certificate's (a renewal met
-  // half-way): the listener would otherwise be left without a usable context, and SIGHUP's handler
-  // would throw
-  createSecureContext({ ...pair, ...TLS_POLICY });
-  return pair;
-}
-
-/** The listener's settings that a reload may change (the rest needs a restart). Also the cluster worker's (src/cluster/worker.ts). */
-export function wireOptions(config: Config): {
-  greetDelayMs: number;
-  maxMessageSize: number;
-  dataTimeoutMs: number;
-  sessionTimeoutMs: number;
-} {
-  const s = config.server;
-  return {
-    greetDelayMs: s.greetDelay,
-    maxMessageSize: s.maxMessageSize,
-    dataTimeoutMs: s.dataTimeout,
-    sessionTimeoutMs: s.sessionTimeout,
-  };
 }
 
 export function createApp(initial: Config, deps: AppDeps): App {
@@ -232,28 +197,14 @@ export function createApp(initial: Config, deps: AppDeps): App {
     },
 
     reload(config) {
-      let tls: { key: Buffer; cert: Buffer } | undefined;
-      try {
-        tls = readTls(config);
-      } catch (err) {
-        const error = errorText(err);
-        events.emit({ event: 'reload', ok: false, what: 'config', error });
-        return { ok: false, error };
-      }
-      const r = runtime.replace(config);
-      if (!r.ok) {
-        events.emit({ event: 'reload', ok: false, what: 'config', error: r.error });
-        return r;
-      }
-      if (tls) listener.updateTls(tls);
-      listener.updateOptions(wireOptions(config));
-      listener.updateProxyTrust(proxyTrustOf(config));
-      // new directories or a new maxMessageSize are judged now, not at the next periodic check
-      void storage.check();
-      // judged against the start: a socket key changed and changed back needs no restart
-      const pending = restartNeeded(initial, config);
-      events.emit({ event: 'reload', ok: true, what: 'config', ...(pending.length ? { restartNeeded: pending } : {}) });
-      return { ok: true };
+      return reloadListener(config, {
+        initial,
+        runtime,
+        listener,
+        events,
+        // new directories or a new maxMessageSize are judged now, not at the next periodic check
+        afterApply: () => void storage.check(),
+      });
     },
 
     // ── stop order ──

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Worker } from 'node:cluster';
-import { readTls } from '../app.js';
+import { readTls } from '../app/listener-settings.js';
 import { claimHolderIn, createInstanceLease, InstanceIdInUseError } from '../app/instance-lease.js';
 import { restartNeeded } from '../app/restart-needed.js';
 import { removeRuntimeFile, runtimeFilePath, writeRuntimeFile } from '../app/runtime-file.js';

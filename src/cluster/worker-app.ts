@@ -5,13 +5,11 @@
 // hears the storage verdict from it and tells it about each new quarantine entry.
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { proxyTrustOf, readTls, wireOptions } from '../app.js';
+import { proxyTrustOf, readTls, reloadListener, wireOptions } from '../app/listener-settings.js';
 import { createInFlight } from '../app/in-flight.js';
-import { restartNeeded } from '../app/restart-needed.js';
 import { createRuntimeHolder } from '../app/runtime-holder.js';
 import type { Config } from '../config/load.js';
 import { createGateway } from '../gateway/gateway.js';
-import { errorText } from '../observability/error-text.js';
 import type { EventSink } from '../observability/events.js';
 import { createMetrics } from '../observability/metrics.js';
 import { replies } from '../smtp/replies.js';
@@ -84,25 +82,7 @@ export function createWorkerApp(initial: Config, deps: WorkerAppDeps): WorkerApp
       return addr;
     },
     reload(config) {
-      let tls: { key: Buffer; cert: Buffer } | undefined;
-      try {
-        tls = readTls(config);
-      } catch (err) {
-        const error = errorText(err);
-        events.emit({ event: 'reload', ok: false, what: 'config', error });
-        return { ok: false, error };
-      }
-      const r = runtime.replace(config);
-      if (!r.ok) {
-        events.emit({ event: 'reload', ok: false, what: 'config', error: r.error });
-        return r;
-      }
-      if (tls) listener.updateTls(tls);
-      listener.updateOptions(wireOptions(config));
-      listener.updateProxyTrust(proxyTrustOf(config));
-      const pending = restartNeeded(initial, config);
-      events.emit({ event: 'reload', ok: true, what: 'config', ...(pending.length ? { restartNeeded: pending } : {}) });
-      return { ok: true };
+      return reloadListener(config, { initial, runtime, listener, events });
     },
     async stop(graceMs) {
       if (!shuttingDown) {
