@@ -4,16 +4,21 @@
 // (`ok: false`) per outage and the `catchall_guard_state_degraded` gauge say so; a PING every few
 // seconds notices Redis is back, and the next operation goes there again, without a restart.
 //
+// Shares (the per-IP connection counts, one per instance) are absolute, so Redis is set right on
+// its return instead of waiting for each client's next connect or close: before anything is answered
+// from Redis again, every share this instance holds is written there again, and those that ended
+// during the outage are removed (see recover()).
+//
 // Never throws: every operation has an answer, the shared one or the local one.
 import type { EventSink } from '../observability/events.js';
-import { createMemoryStore } from './memory.js';
+import { createMemoryState, type MemoryState } from './memory.js';
 import { StateUnavailable, type RemoteStateStore } from './redis.js';
 import type { StateFailure, StateStore } from './store.js';
 
 export interface FallbackOptions {
   readonly events: EventSink;
   /** Where operations go while Redis is away; a fresh memory store by default. */
-  readonly local?: StateStore;
+  readonly local?: MemoryState;
   /** How often Redis is asked whether it is there (default 5 s). */
   readonly pingMs?: number;
   readonly now?: () => number;
@@ -28,12 +33,80 @@ export interface FallbackStore extends StateStore {
 
 const PING_MS = 5_000;
 
+/**
+ * Shares changed while Redis was away, remembered by name so those that ended meanwhile can be
+ * removed from Redis on its return. As many as the memory store keeps keys: past that, the oldest
+ * are forgotten, and such a share in Redis simply expires with its ttl.
+ */
+const MAX_CHANGED = 100_000;
+
+interface ShareName {
+  readonly key: string;
+  readonly holder: string;
+}
+
 export function createFallbackStore(remote: RemoteStateStore, opts: FallbackOptions): FallbackStore {
-  const local = opts.local ?? createMemoryStore();
+  const memory = opts.local ?? createMemoryState();
+  const local = memory.store;
   const now = opts.now ?? Date.now;
   let down: { since: number } | null = null;
   let pinging = false;
   let closed = false;
+  /** Shares whose Redis copy may be wrong (written only here, or whose write to Redis failed). */
+  let changed = new Map<string, ShareName>();
+
+  const nameOf = (key: string, holder: string): string => `${key.length}:${key}${holder}`;
+
+  function noteChanged(key: string, holder: string): void {
+    const id = nameOf(key, holder);
+    changed.delete(id);
+    changed.set(id, { key, holder });
+    if (changed.size > MAX_CHANGED) changed.delete(changed.keys().next().value as string);
+  }
+
+  /** One share written to Redis; a failed write is remembered for the next return of Redis. */
+  function publish(key: string, holder: string, value: number, ttlMs: number): Promise<number> {
+    return remote.setShare(key, holder, value, ttlMs).catch((err: unknown) => {
+      noteChanged(key, holder);
+      throw err;
+    });
+  }
+
+  /**
+   * Writes to Redis this instance's live shares (`onlyChanged`: those changed since the last call
+   * only) and removes the changed ones that have ended. Reads the local copy and sends in one go, so
+   * each value sent is the newest, and Redis (one connection, commands in order) gets it ahead of
+   * any write sent after.
+   */
+  function replay(onlyChanged: boolean): Array<Promise<number>> {
+    const ended = changed;
+    changed = new Map();
+    const sent: Array<Promise<number>> = [];
+    for (const s of memory.liveShares()) {
+      const id = nameOf(s.key, s.holder);
+      if (onlyChanged && !ended.has(id)) continue;
+      ended.delete(id);
+      sent.push(publish(s.key, s.holder, s.value, s.ttlMs));
+    }
+    for (const { key, holder } of ended.values()) sent.push(publish(key, holder, 0, 1));
+    return sent;
+  }
+
+  /**
+   * Redis answers a PING again. The store stays down (answering locally) while the shares go back,
+   * so a share changed meanwhile is only written here and noted; those few go out last, in the same
+   * step as the store is marked up, so no replayed value can land after a newer write. A replay Redis
+   * does not take leaves the store down, the failed shares noted for the next try.
+   */
+  async function recover(): Promise<void> {
+    if (!down || closed) return;
+    // every write settled (each is bounded by state.timeout) before the next PING may start another
+    const failed = (await Promise.allSettled(replay(false))).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    if (!down || closed) return;
+    for (const p of replay(true)) p.catch(markDown);
+    markUp();
+  }
 
   function markDown(err: unknown): void {
     if (down || closed) return;
@@ -55,7 +128,8 @@ export function createFallbackStore(remote: RemoteStateStore, opts: FallbackOpti
     pinging = true;
     remote
       .ping()
-      .then(markUp, markDown)
+      .then(recover)
+      .catch(markDown)
       .finally(() => {
         pinging = false;
       });
@@ -106,13 +180,17 @@ export function createFallbackStore(remote: RemoteStateStore, opts: FallbackOpti
         () => remote.release(key, value),
         () => local.release(key, value),
       ),
-    setShare: (key, holder, value, ttlMs) =>
-      // the local copy is kept up to date as well: while Redis is away it is this instance's whole count
-      local
-        .setShare(key, holder, value, ttlMs)
-        .then((own) =>
-          down ? own : remote.setShare(key, holder, value, ttlMs).catch((err: unknown) => fail(err, own)),
-        ),
+    setShare: (key, holder, value, ttlMs) => {
+      // the local copy is kept up to date as well: while Redis is away it is this instance's whole
+      // count, and on Redis's return what is replayed there
+      const own = local.setShare(key, holder, value, ttlMs);
+      if (down) {
+        noteChanged(key, holder);
+        return own;
+      }
+      // sent now, not a microtask later: Redis gets this instance's writes in the order they were made
+      return publish(key, holder, value, ttlMs).catch((err: unknown) => own.then((o) => fail(err, o)));
+    },
     sumShares: (key) =>
       either(
         () => remote.sumShares(key),

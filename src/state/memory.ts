@@ -26,7 +26,29 @@ interface Window {
   readonly events: Map<string, number>;
 }
 
+/** One holder's share of a total, alive for `ttlMs` more. */
+export interface LiveShare {
+  readonly key: string;
+  readonly holder: string;
+  readonly value: number;
+  readonly ttlMs: number;
+}
+
+/**
+ * A memory store and what it can tell about itself beyond the StateStore interface: the fallback
+ * (fallback.ts) keeps its copy of every share here and hands them back to Redis when Redis returns.
+ */
+export interface MemoryState {
+  readonly store: StateStore;
+  /** Every share still alive, with its remaining lifetime; expired ones are dropped on the way. */
+  liveShares(): LiveShare[];
+}
+
 export function createMemoryStore(opts: MemoryStoreOptions = {}): StateStore {
+  return createMemoryState(opts).store;
+}
+
+export function createMemoryState(opts: MemoryStoreOptions = {}): MemoryState {
   const now = opts.now ?? Date.now;
   const max = opts.maxKeys ?? 100_000;
   const maxWindowEvents = opts.maxWindowEvents ?? 100_000;
@@ -150,5 +172,22 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): StateStore {
       return Promise.resolve();
     },
   };
-  return store;
+
+  function liveShares(): LiveShare[] {
+    const t = now();
+    const out: LiveShare[] = [];
+    const emptied: string[] = [];
+    // entries() leaves the LRU order alone: a replay is not a use
+    for (const [key, m] of shares.entries()) {
+      for (const [holder, s] of m) {
+        if (s.expiresAt <= t) m.delete(holder);
+        else out.push({ key, holder, value: s.value, ttlMs: s.expiresAt - t });
+      }
+      if (m.size === 0) emptied.push(key);
+    }
+    for (const key of emptied) shares.delete(key);
+    return out;
+  }
+
+  return { store, liveShares };
 }
