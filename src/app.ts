@@ -80,7 +80,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
   // read once: a change of `state` needs a restart
   const ownState = deps.stateStore ? null : buildStateStore(initial.state, events);
   const state = deps.stateStore ?? (ownState as BuiltStateStore).store;
-  const runtime = createRuntimeHolder(initial, { events, fs: deps.fs, state });
+  const runtime = createRuntimeHolder(initial, { events, fs: deps.fs, state, stateHolder: deps.stateHolder?.holder });
   const inFlight = createInFlight();
   const runtimeFile = runtimeFilePath(initial.paths.dataDir);
   const storage = createStorageHealth({

@@ -13,6 +13,7 @@ import { claimHolderIn } from './instance-lease.js';
 import { createQuarantineUsage } from '../quarantine/usage.js';
 import type { DurableFs } from '../storage/durable-fs.js';
 import type { StateStore } from '../state/store.js';
+import { THIS_INSTANCE } from '../storage/instance-id.js';
 import { spoolDirOf } from '../storage/spool-dir.js';
 import { buildVerifyBackend, sameVerifyUpstream } from '../verify/backend.js';
 import { createVerifier } from '../verify/verifier.js';
@@ -32,12 +33,14 @@ export function createRuntimeHolder(
     readonly fs?: DurableFs | undefined;
     /** Where the verify.upstream cache lives (shared by workers and hosts); memory of its own when absent. */
     readonly state?: StateStore | undefined;
+    /** This process among all sharing `state` (the holder of its quarantine.maxSize share); the instance id by default. */
+    readonly stateHolder?: string | undefined;
   },
 ): RuntimeHolder {
   const { events } = deps;
   let runtime: Runtime;
 
-  function build(config: Config, delivery: Delivery, watched: RecipientsFiles): Runtime {
+  function build(config: Config, delivery: Delivery, watched: RecipientsFiles, old?: Runtime): Runtime {
     return {
       config,
       directory: compileDirectory(config.domains, watched.current()),
@@ -46,7 +49,15 @@ export function createRuntimeHolder(
       quarantine: createQuarantineStore(config.quarantine.path, deps.fs, {
         claimHolder: (host, token) => claimHolderIn(config.paths.dataDir, host, token),
       }),
-      quarantineUsage: createQuarantineUsage(config.quarantine.path, { fs: deps.fs }),
+      // kept across a reload of the same quarantine: a new one would judge from nothing until it has counted
+      quarantineUsage:
+        old?.config.quarantine.path === config.quarantine.path
+          ? old.quarantineUsage
+          : createQuarantineUsage(config.quarantine.path, {
+              fs: deps.fs,
+              state: deps.state,
+              holder: deps.stateHolder ?? THIS_INSTANCE,
+            }),
       spoolDir: spoolDirOf(config),
       verifier: createVerifier(config.domains, verifyBackend, events),
     };
@@ -88,7 +99,7 @@ export function createRuntimeHolder(
         // an unchanged delivery keeps its pooled upstream connections
         const same = JSON.stringify(old.config.delivery) === JSON.stringify(config.delivery);
         const delivery = same ? old.delivery : buildDelivery(config, deps.fs);
-        runtime = build(config, delivery, next);
+        runtime = build(config, delivery, next, old);
         files.close();
         files = next;
         if (delivery !== old.delivery) void old.delivery.close();

@@ -43,7 +43,7 @@ export function createWorkerApp(initial: Config, deps: WorkerAppDeps): WorkerApp
   let shuttingDown = false;
   let storageFailure: StorageReason | null = null;
   const metrics = createMetrics(events);
-  const runtime = createRuntimeHolder(initial, { events, state: deps.state });
+  const runtime = createRuntimeHolder(initial, { events, state: deps.state, stateHolder: deps.stateHolder.holder });
   const inFlight = createInFlight();
   const gateway = createGateway({
     runtime: runtime.current,
@@ -74,7 +74,7 @@ export function createWorkerApp(initial: Config, deps: WorkerAppDeps): WorkerApp
     },
     async start(listen) {
       const rt = runtime.current();
-      // quarantine.maxSize is judged from the first RCPT on (each worker counts what it writes after this)
+      // quarantine.maxSize is judged from the first RCPT on (what the other workers write reaches it as their shares)
       await rt.quarantineUsage.refresh().catch(() => 0);
       const addr = await listener.listen(listen.host, listen.port);
       // SPEC §3: ask the upstream whether it accepts any address (not awaited, as in src/app.ts)

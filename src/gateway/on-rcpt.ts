@@ -90,11 +90,13 @@ export function onRcptTo(
   ctx: GatewayContext,
 ): (info: SessionInfo, address: string, params: Params) => Promise<SmtpReply | null> {
   let wasFull = false;
-  const probes = createProbeLedger();
+  const probes = createProbeLedger({ state: ctx.deps.state });
   /** Whether quarantine.maxSize is reached; a change either way is logged once, as a `quota` event. */
-  function quarantineFull(rt: Runtime): boolean {
+  async function quarantineFull(rt: Runtime): Promise<boolean> {
     const limit = rt.config.quarantine.maxSize;
-    const bytes = rt.quarantineUsage.bytes();
+    // no quota (and none just lifted): no state-store call
+    if (limit <= 0 && !wasFull) return false;
+    const bytes = await rt.quarantineUsage.bytes();
     const full = limit > 0 && bytes >= limit;
     if (full !== wasFull) {
       wasFull = full;
@@ -135,9 +137,16 @@ export function onRcptTo(
       recipient.kind === 'mailbox' &&
       ['on', 'pending'].includes(rt.verifier.status(recipient.address.domain));
     const place = verifies ? probes.enter(state.ip) : null;
+    const observes = place !== null && answer?.kind === 'unknown' && answer.mode === 'observe';
     let upstream: UpstreamAnswer | undefined;
     let outcome: RcptOutcome;
     try {
+      // asked together: one round trip to the state store (the IPC store sends a turn's calls as one message)
+      const [unknownForIp, quarantineIsFull, observeSpent] = await Promise.all([
+        ctx.unknownBudget.used(state.ip),
+        quarantineFull(rt),
+        observes ? probes.observeSpent(state.ip) : 0,
+      ]);
       const facts = {
         recipient,
         answer,
@@ -145,11 +154,11 @@ export function onRcptTo(
           // a repeated RCPT replaces its earlier self in smtp-server's envelope, so it is not counted twice
           rcptInTransaction: tx.recipients.size - (tx.recipients.has(key) ? 1 : 0),
           unknownInSession: state.unknownRecipients,
-          unknownForIp: await ctx.unknownBudget.used(state.ip),
+          unknownForIp,
         },
         limits: rcptLimits(rt.config.server),
         shuttingDown: ctx.deps.isShuttingDown(),
-        quarantineFull: quarantineFull(rt),
+        quarantineFull: quarantineIsFull,
         ...senderFacts(tx.from),
         nowMs: ctx.now().getTime(),
         rrvsSinceMs: rrvs?.sinceMs,
@@ -158,8 +167,9 @@ export function onRcptTo(
       };
       upstream = place
         ? await askUpstream(rt.verifier, facts, {
-            forIp: place.forIp,
-            spendObserve: () => probes.spendObserve(state.ip),
+            forIp: { underWay: place.underWay, observeSpent },
+            // not awaited: the store takes a process's calls in order, so the next RCPT's read sees it
+            spendObserve: () => void probes.spendObserve(state.ip),
           })
         : undefined;
       outcome = decideRecipient({ ...facts, upstream });

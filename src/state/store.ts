@@ -88,4 +88,8 @@ export const stateKeys = {
   noticeHour: (): string => 'notice-hour',
   /** What the upstream mailbox server said of an address. */
   verify: (address: string): string => `verify:${address.toLowerCase()}`,
+  /** Bytes committed lately to one quarantine directory, as shares per process (src/quarantine/usage.ts). */
+  quarantineAdded: (dir: string): string => `quarantine-added:${dir}`,
+  /** Observe-mode probes of one client key in its current hour that found no mailbox. */
+  observeProbes: (ip: string): string => `observe-probes:${ip}`,
 } as const;

@@ -6,7 +6,6 @@ import type { MailAddress } from '../../src/address/parse.js';
 import type { DirectoryAnswer } from '../../src/directory/directory.js';
 import { decideRecipient, type RcptContext, type UpstreamAnswer } from '../../src/policy/decide.js';
 import { mayProbe, probeGate, type ProbesForIp } from '../../src/policy/probe-gate.js';
-import { createProbeLedger } from '../../src/verify/probe-ledger.js';
 import { formatReply, replyForRcpt } from '../../src/smtp/replies.js';
 import { createVerifyCache } from '../../src/verify/cache.js';
 import { classifyRcptReply } from '../../src/verify/upstream-probe.js';
@@ -173,32 +172,5 @@ describe('probeGate: probes under way and observe mode’s allowance (#12)', () 
     const limits = { maxRecipients: 10, maxUnknownRecipients: 0, maxUnknownRecipientsPerIp: 0 };
     expect(probeGate({ ...ctx(unknown('reject'), { unknownForIp: 999 }), limits }, forIp(999))).toBe('probe');
     expect(probeGate({ ...ctx(unknown('observe')), limits }, forIp(999, 999))).toBe('probe');
-  });
-});
-
-describe('the probe ledger: a place per ask, and observe probes per IP and hour', () => {
-  it('counts the other asks under way when a place is taken; leaving twice counts once', () => {
-    const ledger = createProbeLedger();
-    const a = ledger.enter('192.0.2.1');
-    const b = ledger.enter('192.0.2.1');
-    const other = ledger.enter('198.51.100.7');
-    expect([a.forIp.underWay, b.forIp.underWay, other.forIp.underWay]).toEqual([0, 1, 0]);
-    a.leave();
-    a.leave();
-    expect(ledger.enter('192.0.2.1').forIp.underWay).toBe(1);
-  });
-
-  it('observe probes are counted for an hour from the first', () => {
-    let now = 1_000_000;
-    const ledger = createProbeLedger({ now: () => now });
-    for (let i = 0; i < 3; i++) ledger.spendObserve('192.0.2.1');
-    expect(ledger.enter('192.0.2.1').forIp.observeSpent).toBe(3);
-    expect(ledger.enter('192.0.2.2').forIp.observeSpent).toBe(0);
-    now += 3_599_999;
-    expect(ledger.enter('192.0.2.1').forIp.observeSpent).toBe(3);
-    now += 1;
-    expect(ledger.enter('192.0.2.1').forIp.observeSpent).toBe(0);
-    ledger.spendObserve('192.0.2.1');
-    expect(ledger.enter('192.0.2.1').forIp.observeSpent).toBe(1);
   });
 });
