@@ -17,7 +17,7 @@ export async function withEntryLock<T>(fs: DurableFs, lockFile: string, work: ()
   const started = Date.now();
   for (;;) {
     try {
-      await fs.writeNew(lockFile, String(process.pid));
+      await fs.writeMarker(lockFile, String(process.pid));
       // a lock left by a command run as root stays the server's to take over (file-owner.ts)
       await takeOwnerOf(lockFile, path.dirname(lockFile)).catch(() => undefined);
       break;

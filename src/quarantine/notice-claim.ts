@@ -70,9 +70,10 @@ export function createNoticeClaims(
       // worker got there first
       for (let tries = 0; tries < 2; tries++) {
         try {
-          // writeNew creates with O_EXCL (EEXIST: held) and removes what it could not finish writing,
-          // so a full disk leaves no ownerless claim to wait out
-          await fs.writeNew(file, claimOwnerText(self));
+          // writeMarker creates with O_EXCL (EEXIST: held) and removes what it could not finish writing,
+          // so a full disk leaves no ownerless claim to wait out; not fsynced: a claim only matters
+          // while its holder runs, and one a power loss emptied is taken over when it goes stale
+          await fs.writeMarker(file, claimOwnerText(self));
           return true;
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

@@ -4,6 +4,7 @@ import type { Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { SpooledMessage } from '../message/spool.js';
+import { coalescedDirSync } from './dir-sync.js';
 import { shortWrite, writeAll } from './write-all.js';
 
 export interface DurableFs {
@@ -12,7 +13,14 @@ export interface DurableFs {
   placeCopy(src: string, dest: string): Promise<void>;
   /** Writes `data` to `dest` (a new file) and fsyncs it. */
   writeNew(dest: string, data: Buffer | string): Promise<void>;
+  /**
+   * Creates `dest` (O_EXCL: EEXIST when it is there) holding `data`, without fsync: for lock and claim
+   * files, which only matter while their holder runs. A power loss may leave one empty or absent; the
+   * stale rules of their owners take such a file over, and nothing in it is mail.
+   */
+  writeMarker(dest: string, data: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
+  /** Makes the renames and links done in `dir` so far durable (concurrent callers share one sync: dir-sync.ts). */
   fsyncDir(dir: string): Promise<void>;
   unlink(file: string): Promise<void>;
   /** The names in `dir`, unsorted, dot names included: the caller picks what it wants. */
@@ -29,6 +37,18 @@ export interface DurableFs {
 
 /** O_NONBLOCK: a FIFO would otherwise hang the open until a writer comes; regular files ignore it. */
 const READ_NO_FOLLOW = fsp.constants.O_RDONLY | fsp.constants.O_NOFOLLOW | fsp.constants.O_NONBLOCK;
+
+async function fsyncDirOnce(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** One per process: every store and Maildir writer of the process shares the syncs of a directory. */
+const fsyncDirShared = coalescedDirSync(fsyncDirOnce);
 
 export const nodeDurableFs: DurableFs = {
   async mkdirp(dir) {
@@ -77,15 +97,20 @@ export const nodeDurableFs: DurableFs = {
     }
     await fh.close();
   },
-  rename: (from, to) => fsp.rename(from, to),
-  async fsyncDir(dir) {
-    const fh = await fsp.open(dir, 'r');
+  async writeMarker(dest, data) {
+    const buf = Buffer.from(data);
+    const fh = await fsp.open(dest, 'wx', 0o600);
     try {
-      await fh.sync();
-    } finally {
-      await fh.close();
+      await writeAll(fh, buf);
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      await fsp.unlink(dest).catch(() => undefined);
+      throw err;
     }
+    await fh.close();
   },
+  rename: (from, to) => fsp.rename(from, to),
+  fsyncDir: fsyncDirShared,
   async unlink(file) {
     await fsp.unlink(file).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;

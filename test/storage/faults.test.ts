@@ -30,6 +30,7 @@ function faultyFs(): { fs: DurableFs; failAt: Set<FsOp> } {
     mkdirp: async (dir) => (guard('mkdirp'), nodeDurableFs.mkdirp(dir)),
     placeCopy: async (src, dest) => (guard('placeCopy'), nodeDurableFs.placeCopy(src, dest)),
     writeNew: async (dest, data) => (guard('writeNew'), nodeDurableFs.writeNew(dest, data)),
+    writeMarker: (dest, data) => nodeDurableFs.writeMarker(dest, data),
     rename: async (from, to) => (guard('rename'), nodeDurableFs.rename(from, to)),
     fsyncDir: async (dir) => (guard('fsyncDir'), nodeDurableFs.fsyncDir(dir)),
     unlink: (file) => nodeDurableFs.unlink(file),
