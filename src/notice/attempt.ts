@@ -70,12 +70,21 @@ export async function attemptNotice(id: MessageId, ctx: AttemptContext): Promise
   const first = await ctx.store.get(id);
   // most entries need nothing (done, with their evidence): no claim file for them
   if (!first || (first.notice.status !== 'pending' && first.auth !== null)) return DONE;
+  // only the evidence is missing (notices off, a suppressed or settled notice, a reject-after-data
+  // record): no claim either, recordAuth writes it once whoever gets there first
+  if (first.notice.status !== 'pending') {
+    await recordEvidence(id, first, ctx);
+    return DONE;
+  }
   const claimed = await ctx.store.claimNotice(id, NOTICE_CLAIM_STALE_MS).catch(() => false);
   if (!claimed) return DONE;
   try {
     const outcome = await attemptClaimed(id, ctx);
     // the owner's evidence comes after the notice: it must not hold a notice back
-    if (outcome.kind === 'done') await recordEvidence(id, ctx);
+    if (outcome.kind === 'done') {
+      const settled = await ctx.store.get(id);
+      if (settled && settled.auth === null) await recordEvidence(id, settled, ctx);
+    }
     return outcome;
   } finally {
     await ctx.store.releaseNotice(id).catch(() => undefined);
@@ -85,13 +94,12 @@ export async function attemptNotice(id: MessageId, ctx: AttemptContext): Promise
 /**
  * SPEC §5: every entry records the sender's SPF and DMARC results, whether or not a notice needed
  * them (notices off, `requireSenderAuth: none`, a reject-after-data record): they are the owner's
- * evidence of who really sent it.
+ * evidence of who really sent it. Judged from what never changes in an entry (sender, client, HELO,
+ * the stored message), so the copy read before is good enough.
  */
-async function recordEvidence(id: MessageId, ctx: AttemptContext): Promise<void> {
-  const entry = await ctx.store.get(id);
-  if (!entry || entry.auth !== null) return;
+async function recordEvidence(id: MessageId, entry: QuarantineEntry, ctx: AttemptContext): Promise<void> {
   const auth = await authenticate(entry, ctx);
-  await ctx.store.updateNotice(id, entry.notice, { auth }).catch((err: unknown) => {
+  await ctx.store.recordAuth(id, auth).catch((err: unknown) => {
     ctx.events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: errorText(err) });
   });
 }

@@ -69,6 +69,11 @@ export interface QuarantineStore {
     notice: NoticeState,
     extra?: Partial<Pick<QuarantineEntry, 'auth'>>,
   ): Promise<QuarantineEntry | null>;
+  /**
+   * Records the sender's SPF/DMARC evidence (SPEC §5) unless the entry already has some; nothing
+   * else of the entry changes. null when there is no such entry.
+   */
+  recordAuth(id: MessageId, auth: NonNullable<QuarantineEntry['auth']>): Promise<QuarantineEntry | null>;
   /** False when the entry has neither file. */
   remove(id: MessageId): Promise<boolean>;
   /** Removes the listed entries the rule picks (purge.ts: expiredBy, receivedBy); names the unreadable ones. */
@@ -94,7 +99,10 @@ export function createQuarantineStore(
   const reader = createEntryReader(fs, paths);
   const claims = createNoticeClaims(fs, paths, THIS_PROCESS, opts.claimHolder);
 
-  /** Read, change, write the metadata under the entry's lock: the server and a command may both rewrite it. */
+  /**
+   * Read, change, write the metadata under the entry's lock: the server and a command may both rewrite
+   * it. A change that returns the entry it was given writes nothing.
+   */
   const rewriteLocked = (
     id: MessageId,
     change: (current: QuarantineEntry) => QuarantineEntry,
@@ -103,7 +111,7 @@ export function createQuarantineStore(
       const current = await reader.get(id);
       if (!current) return null;
       const next = change(current);
-      await writer.rewrite(id, next);
+      if (next !== current) await writer.rewrite(id, next);
       return next;
     });
 
@@ -127,6 +135,7 @@ export function createQuarantineStore(
         await fs.unlink(paths.composedNotice(id));
       return next;
     },
+    recordAuth: (id, auth) => rewriteLocked(id, (current) => (current.auth === null ? { ...current, auth } : current)),
     appendAccess: (id, record) => rewriteLocked(id, (current) => ({ ...current, access: [...current.access, record] })),
     async remove(id) {
       // lstat: a planted symbolic link is an entry file to delete, whatever it points at
