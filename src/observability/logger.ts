@@ -9,6 +9,13 @@ import { errorCodeOrText } from './error-text.js';
 
 /** Past this much backlog new lines are dropped: a log sink that stops taking them must not grow the server until it dies. */
 const MAX_BACKLOG = 16 * 1024 * 1024;
+/**
+ * Lines are gathered up to this many bytes, or for FLUSH_MS, before one write: one write per line was a
+ * tenth of the CPU of a session that is rejected at RCPT. The cost: a `kill -9` loses at most the last
+ * FLUSH_MS of lines; every other exit (SIGTERM, a crash the process sees) writes them out first.
+ */
+const BATCH_BYTES = 4096;
+const FLUSH_MS = 100;
 /** A log file that cannot be written (full disk) is said on stderr, once a minute at most, not once a line. */
 const ERROR_REPORT_INTERVAL_MS = 60_000;
 
@@ -26,8 +33,18 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       redact: { paths: ['*.auth.pass', '*.pass', 'pass'], censor: '[redacted]' },
     },
     // bounded, as for the file below (a stuck log driver)
-    destination ?? pino.destination({ dest: 1, sync: false, maxLength: MAX_BACKLOG }),
+    destination ?? stdoutDestination(),
   );
+}
+
+function stdoutDestination(): DestinationStream {
+  return pino.destination({
+    dest: 1,
+    sync: false,
+    maxLength: MAX_BACKLOG,
+    minLength: BATCH_BYTES,
+    periodicFlush: FLUSH_MS,
+  });
 }
 
 /**
@@ -48,6 +65,8 @@ export async function openLogFile(file: LogFileSettings): Promise<DestinationStr
       limit: { count: file.keep, removeOtherLogFiles: true },
       mode: 0o600,
       maxLength: MAX_BACKLOG,
+      minLength: BATCH_BYTES,
+      periodicFlush: FLUSH_MS,
     });
     // sonic-boom opens the file asynchronously: an unwritable file is refused here, before serving
     await opened(stream);
@@ -80,7 +99,5 @@ export async function openLogger(settings: LogSettings): Promise<Logger> {
 
 /** The same destination as openLogger's, for the cluster primary, which also writes its workers' lines to it. */
 export async function openLogDestination(settings: LogSettings): Promise<DestinationStream> {
-  return settings.file
-    ? await openLogFile(settings.file)
-    : pino.destination({ dest: 1, sync: false, maxLength: MAX_BACKLOG });
+  return settings.file ? await openLogFile(settings.file) : stdoutDestination();
 }

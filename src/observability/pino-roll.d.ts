@@ -13,6 +13,8 @@ declare module 'pino-roll' {
     readonly mode?: number;
     readonly sync?: boolean;
     readonly maxLength?: number;
+    readonly minLength?: number;
+    readonly periodicFlush?: number;
   }
 
   /** A sonic-boom stream. */
