@@ -123,7 +123,7 @@ export function createApp(initial: Config, deps: AppDeps): App {
     state,
     ...(deps.stateHolder ? { stateHolder: deps.stateHolder } : {}),
     inFlight,
-    onQuarantined: (qid) => outbox.kick(qid),
+    onQuarantined: (qid, lane) => outbox.kick(qid, lane),
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.spoolWriter ? { spoolWriter: deps.spoolWriter } : {}),
     ...(deps.spoolMemoryLimit !== undefined ? { spoolMemoryLimit: deps.spoolMemoryLimit } : {}),

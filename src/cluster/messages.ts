@@ -2,6 +2,7 @@
 // of ours carries `cg`, so the channel can also carry node:cluster's own messages (and prom-client's,
 // were it used) without confusion. Pure: shapes and one guard.
 import type { ListenFailure } from '../cli/listen-failure.js';
+import type { OutboxLane } from '../notice/outbox.js';
 import type { StorageReason } from '../storage/preflight.js';
 
 /** Worker → primary. */
@@ -13,7 +14,7 @@ export type WorkerMessage =
   /** Log lines, whole, newline-terminated: the primary writes them to the one log destination. */
   | { readonly cg: 'log'; readonly lines: string }
   /** A quarantine entry was committed: the primary's notice outbox looks at it now. */
-  | { readonly cg: 'kick'; readonly qid: string }
+  | { readonly cg: 'kick'; readonly qid: string; readonly lane: OutboxLane }
   /** A message failed on a storage error: the primary's storage check runs now, not at its next tick. */
   | { readonly cg: 'storage-suspect' }
   /** This worker's metrics, as prom-client's getMetricsAsJSON gives them, answering `metrics` #id. */

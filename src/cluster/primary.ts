@@ -103,7 +103,7 @@ export async function runPrimary(config: Config, configPath: string, count: numb
         destination.write(m.lines);
         break;
       case 'kick':
-        outbox.kick(m.qid);
+        outbox.kick(m.qid, m.lane);
         break;
       case 'storage-suspect':
         void storage.check();

@@ -16,6 +16,7 @@ import { replies } from '../smtp/replies.js';
 import { createSmtpListener } from '../smtp/server.js';
 import type { StateStore } from '../state/store.js';
 import type { StorageReason } from '../storage/preflight.js';
+import type { OutboxLane } from '../notice/outbox.js';
 
 export interface WorkerApp {
   /** Binds `listen` (the address the other workers serve, for a replacement) and takes sessions. */
@@ -35,7 +36,7 @@ export interface WorkerAppDeps {
   /** This worker among the processes sharing the store: a holder of its own, the instance's host. */
   readonly stateHolder: { readonly holder: string; readonly host: string };
   /** A quarantine entry was committed: the primary's outbox takes it from here. */
-  readonly onQuarantined: (qid: string) => void;
+  readonly onQuarantined: (qid: string, lane: OutboxLane) => void;
 }
 
 export function createWorkerApp(initial: Config, deps: WorkerAppDeps): WorkerApp {

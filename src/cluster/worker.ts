@@ -54,7 +54,7 @@ export async function runWorker(config: Config, configPath: string, id: number):
     events,
     state: state.store,
     stateHolder: { holder: `${THIS_INSTANCE}/${id}`, host: THIS_INSTANCE },
-    onQuarantined: (qid) => sendToPrimary({ cg: 'kick', qid }),
+    onQuarantined: (qid, lane) => sendToPrimary({ cg: 'kick', qid, lane }),
   });
   // a write that failed on the disk is the storage check's earliest sign; the check is the primary's
   events.subscribe((e) => {

@@ -7,6 +7,7 @@ import { replies, type SmtpReply } from '../smtp/replies.js';
 import type { Runtime } from './runtime.js';
 import type { Sessions } from './sessions.js';
 import type { SealedMemoryBudget } from '../quarantine/sealed-memory.js';
+import type { OutboxLane } from '../notice/outbox.js';
 
 export interface GatewayDeps {
   readonly runtime: () => Runtime;
@@ -18,8 +19,11 @@ export interface GatewayDeps {
   readonly spoolMemoryLimit?: number;
   /** Called when a transaction starts and ends, so shutdown can wait for DATA in flight. */
   readonly inFlight?: { begin(): void; end(): void };
-  /** A quarantine entry was committed (after its 250 was decided): the notice outbox takes it from here. */
-  readonly onQuarantined?: (qid: string) => void;
+  /**
+   * A quarantine entry was committed (after its 250 was decided): the notice outbox takes it from
+   * here, in the notice lane when its notice is pending, else in the evidence lane (outbox.ts).
+   */
+  readonly onQuarantined?: (qid: string, lane: OutboxLane) => void;
   /** Why mail cannot be stored right now (src/storage/health.ts), or null: MAIL FROM is refused meanwhile. */
   readonly storageFailure?: () => 'storage-full' | 'storage-not-writable' | null;
   /** What limits are counted in (src/state/): shared by workers and hosts; this process's memory by default. */

@@ -185,7 +185,7 @@ export function onData(
           // the entry's .eml (or its header block) is what fills the quarantine
           rt.quarantineUsage.add(storeBody ? message.size : message.headerEnd);
           // the outbox sends the notice, and records the sender's SPF/DMARC for the owner in any case
-          deps.onQuarantined?.(qid);
+          deps.onQuarantined?.(qid, entry.notice.status === 'pending' ? 'notice' : 'evidence');
         }
         const refused = stored ? outcome.refused : [];
         events.emit({

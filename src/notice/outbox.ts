@@ -2,6 +2,11 @@
 // schedule (entry id → when it is due), fed by a scan of the quarantine at start, by kick(qid) after
 // each quarantine commit, by each deferral, and by an hourly rescan as a safety net. The entries'
 // JSON stays the truth: the schedule can always be rebuilt from it.
+//
+// Two lanes. A pending notice tells a sender something now; an entry that only lacks the sender's
+// SPF/DMARC evidence (notices off, suppressed, a reject-after-data record) waits for nobody. So a
+// flood of the latter never takes the slots of the former: evidence runs one entry at a time, in a
+// slot notices leave free, and off the SMTP side's back (its DKIM/DMARC check is a few ms of CPU).
 import { earliestDue } from './due-order.js';
 import { errorText } from '../observability/error-text.js';
 import type { Config } from '../config/load.js';
@@ -20,6 +25,8 @@ import { createDirectTransport, createSmarthostTransport, type NoticeTransport }
 
 /** Notices in flight at once: each may wait on DNS and a remote MX, none may starve the SMTP side. */
 const CONCURRENCY = 4;
+/** Entries that only need their evidence recorded, at once, within CONCURRENCY. */
+const EVIDENCE_CONCURRENCY = 1;
 /** The safety net behind kick(): entries another instance wrote, or a kick that was missed. */
 const RESCAN_MS = 3_600_000;
 
@@ -46,11 +53,15 @@ export interface Outbox {
   /** Stops scheduling and waits (at most graceMs) for sends in flight. */
   stop(graceMs?: number): Promise<void>;
   /**
-   * A new entry was committed: look now. Without an id, something changed on disk (another instance
-   * was found gone): entries it left `sending` are closed and pending ones scheduled, now.
+   * A new entry was committed: look now (`evidence`: its notice is not pending, only its SPF/DMARC
+   * is to be recorded, in the slower lane). Without an id, something changed on disk (another
+   * instance was found gone): entries it left `sending` are closed and pending ones scheduled, now.
    */
-  kick(qid?: string): void;
+  kick(qid?: string, lane?: OutboxLane): void;
 }
+
+/** `notice`: a notice is pending; `evidence`: only the sender's SPF/DMARC is missing. */
+export type OutboxLane = 'notice' | 'evidence';
 
 const MAX_TIMER_MS = 60_000;
 
@@ -82,7 +93,10 @@ export function createOutbox(deps: OutboxDeps): Outbox {
   const concurrency = CONCURRENCY;
   const throttle = createNoticeThrottle(deps.state);
   const due = new Map<MessageId, number>();
+  /** Entries waiting for their evidence only, in the order they came (each is due at once). */
+  const evidenceDue = new Set<MessageId>();
   const active = new Map<MessageId, Promise<void>>();
+  let activeEvidence = 0;
   let started = false;
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
@@ -108,7 +122,8 @@ export function createOutbox(deps: OutboxDeps): Outbox {
   const reportError = (id: MessageId, err: unknown): void =>
     deps.events.emit({ event: 'error', where: 'notice-outbox', qid: id, error: errorText(err) });
 
-  function run(id: MessageId): void {
+  function run(id: MessageId, lane: OutboxLane = 'notice'): void {
+    if (lane === 'evidence') activeEvidence++;
     const p = attemptNotice(id, context())
       .then((outcome) => {
         if (outcome.kind === 'retry-at' && !stopped) due.set(id, outcome.atMs);
@@ -120,6 +135,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       })
       .finally(() => {
         active.delete(id);
+        if (lane === 'evidence') activeEvidence--;
         schedulePump();
       });
     active.set(id, p);
@@ -136,6 +152,11 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     for (const id of earliestDue(due, active, nowMs, concurrency - active.size)) {
       due.delete(id);
       run(id);
+    }
+    for (const id of evidenceDue) {
+      if (active.size >= concurrency || activeEvidence >= EVIDENCE_CONCURRENCY) break;
+      evidenceDue.delete(id);
+      if (!active.has(id) && !due.has(id)) run(id, 'evidence');
     }
     if (active.size >= concurrency) return;
     // a loop, not Math.min(...): a flood can leave more entries waiting than a call takes arguments
@@ -158,7 +179,11 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     for (const e of await store.list()) {
       const id = parseMessageId(e.id);
       // pending notices, and entries still without the sender's SPF/DMARC evidence (SPEC §5)
-      if (!id || (e.notice.status !== 'pending' && e.auth !== null) || active.has(id)) continue;
+      if (!id || active.has(id)) continue;
+      if (e.notice.status !== 'pending') {
+        if (e.auth === null) evidenceDue.add(id);
+        continue;
+      }
       const at = Date.parse(e.notice.nextAttemptAt ?? '');
       due.set(id, Number.isFinite(at) ? at : now().getTime());
     }
@@ -255,7 +280,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       await Promise.race([Promise.allSettled([...active.values()]).then(() => undefined), grace]);
       clearTimeout(graceTimer);
     },
-    kick(qid) {
+    kick(qid, lane = 'notice') {
       if (stopped) return;
       if (qid === undefined) {
         sweepInterrupted()
@@ -264,7 +289,10 @@ export function createOutbox(deps: OutboxDeps): Outbox {
         return;
       }
       const id = parseMessageId(qid);
-      if (id && !active.has(id)) due.set(id, Math.min(due.get(id) ?? Infinity, now().getTime()));
+      if (id && !active.has(id)) {
+        if (lane === 'evidence') evidenceDue.add(id);
+        else due.set(id, Math.min(due.get(id) ?? Infinity, now().getTime()));
+      }
       schedulePump();
     },
   };
