@@ -103,7 +103,7 @@ export function createEntryWriter(fs: DurableFs, paths: EntryPaths): EntryWriter
         await fs.unlink(tmpJson).catch(() => undefined);
         await fs.unlink(tmpNotice).catch(() => undefined);
       };
-      try {
+      const writeMessage = async (): Promise<void> => {
         if (seal) {
           // sealed transactions are spooled in memory (on-data.ts): the plaintext never reaches a file
           if (message.kind !== 'memory') throw new Error('a sealed entry needs its message in memory');
@@ -112,10 +112,17 @@ export function createEntryWriter(fs: DurableFs, paths: EntryPaths): EntryWriter
           if (withNotices) await fs.writeNew(tmpNotice, encodeComposedNotices(seal.notices));
         } else if (storeBody) await placeMessage(fs, message, tmpEml);
         else await fs.writeNew(tmpEml, await headerBytes(fs, message));
-        await fs.writeNew(tmpJson, encodeEntry(seal ? sealedMetadata(entry) : entry));
-      } catch (err) {
+      };
+      // side by side: both are temp files until commit(), and their two fsyncs overlap instead of
+      // queueing one behind the other before the client hears its 250
+      const written = await Promise.allSettled([
+        writeMessage(),
+        fs.writeNew(tmpJson, encodeEntry(seal ? sealedMetadata(entry) : entry)),
+      ]);
+      const failed = written.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
         await dropTemps();
-        throw err;
+        throw failed.reason;
       }
       return {
         id: entry.id,
