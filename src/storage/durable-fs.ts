@@ -5,13 +5,14 @@ import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { SpooledMessage } from '../message/spool.js';
 import { coalescedDirSync } from './dir-sync.js';
-import { shortWrite, writeAll } from './write-all.js';
+import { writeNewFile } from './fd-file.js';
+import { shortWrite } from './write-all.js';
 
 export interface DurableFs {
   mkdirp(dir: string): Promise<void>;
   /** Makes `dest` a durable copy of the already-fsynced `src`: a hard link when possible, else a copy + fsync. */
   placeCopy(src: string, dest: string): Promise<void>;
-  /** Writes `data` to `dest` (a new file) and fsyncs it. */
+  /** Writes `data` to `dest` (a new file) and syncs its data and size to disk (fdatasync), checking the size. */
   writeNew(dest: string, data: Buffer | string): Promise<void>;
   /**
    * Creates `dest` (O_EXCL: EEXIST when it is there) holding `data`, without fsync: for lock and claim
@@ -81,34 +82,8 @@ export const nodeDurableFs: DurableFs = {
       throw err;
     }
   },
-  async writeNew(dest, data) {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    const fh = await fsp.open(dest, 'wx', 0o600);
-    try {
-      await writeAll(fh, buf);
-      await fh.sync();
-      const actual = (await fh.stat()).size;
-      if (actual !== buf.length) throw shortWrite(dest, buf.length, actual);
-    } catch (err) {
-      // the file is ours (wx): a failed write must not leave an empty or partial file until the next start
-      await fh.close().catch(() => undefined);
-      await fsp.unlink(dest).catch(() => undefined);
-      throw err;
-    }
-    await fh.close();
-  },
-  async writeMarker(dest, data) {
-    const buf = Buffer.from(data);
-    const fh = await fsp.open(dest, 'wx', 0o600);
-    try {
-      await writeAll(fh, buf);
-    } catch (err) {
-      await fh.close().catch(() => undefined);
-      await fsp.unlink(dest).catch(() => undefined);
-      throw err;
-    }
-    await fh.close();
-  },
+  writeNew: (dest, data) => writeNewFile(dest, typeof data === 'string' ? Buffer.from(data) : data, true),
+  writeMarker: (dest, data) => writeNewFile(dest, Buffer.from(data), false),
   rename: (from, to) => fsp.rename(from, to),
   fsyncDir: fsyncDirShared,
   async unlink(file) {

@@ -8,12 +8,17 @@ export function shortWrite(file: string, expected: number, actual: number): Node
 }
 
 /** Writes every byte of `buf` at the file's current position, or throws. */
-export async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+export function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  return writeAllBy(async (offset) => (await fh.write(buf, offset, buf.length - offset)).bytesWritten, buf.length);
+}
+
+/** The loop behind writeAll for any writer: `writeFrom(offset)` writes from there on and says how much it took. */
+export async function writeAllBy(writeFrom: (offset: number) => Promise<number>, length: number): Promise<void> {
   let offset = 0;
-  while (offset < buf.length) {
-    const { bytesWritten } = await fh.write(buf, offset, buf.length - offset);
+  while (offset < length) {
+    const bytesWritten = await writeFrom(offset);
     // no progress and no error: treat as a full disk rather than spin
-    if (bytesWritten <= 0) throw shortWrite('(open file)', buf.length, offset);
+    if (bytesWritten <= 0) throw shortWrite('(open file)', length, offset);
     offset += bytesWritten;
   }
 }
