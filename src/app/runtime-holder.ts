@@ -35,6 +35,8 @@ export function createRuntimeHolder(
     readonly state?: StateStore | undefined;
     /** This process among all sharing `state` (the holder of its quarantine.maxSize share); the instance id by default. */
     readonly stateHolder?: string | undefined;
+    /** Where this process spools (a worker's own directory: spool-dir.ts); the instance's by default. */
+    readonly spoolDir?: string | undefined;
   },
 ): RuntimeHolder {
   const { events } = deps;
@@ -58,7 +60,7 @@ export function createRuntimeHolder(
               state: deps.state,
               holder: deps.stateHolder ?? THIS_INSTANCE,
             }),
-      spoolDir: spoolDirOf(config),
+      spoolDir: deps.spoolDir ?? spoolDirOf(config),
       verifier: createVerifier(config.domains, verifyBackend, events),
     };
   }

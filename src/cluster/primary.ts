@@ -34,7 +34,7 @@ import { createStorageHealth } from '../storage/health.js';
 import { THIS_INSTANCE } from '../storage/instance-id.js';
 import { storageDirs, storageFailureText, storageNeed, type StorageReason } from '../storage/preflight.js';
 import { storageRefusesReload } from '../storage/reload-gate.js';
-import { spoolDirOf } from '../storage/spool-dir.js';
+import { spoolDirOf, workerSpoolDir } from '../storage/spool-dir.js';
 import { answerStateCalls } from './ipc-store.js';
 import type { WorkerMessage } from './messages.js';
 import { createClusterMetrics, createMetricsRequests } from './metrics.js';
@@ -125,6 +125,12 @@ export async function runPrimary(config: Config, configPath: string, count: numb
     onMessage: onWorkerMessage,
     // a new worker hears the verdict at once, not at the next change
     onReady: (w) => supervisor.send(w, { cg: 'storage', failure: verdict }),
+    // what a dead worker was receiving is gone with it (its clients were never told 250): its spool
+    // files go before its replacement starts, so a crash loop cannot fill the disk
+    onExited: async (id, pid) => {
+      const spoolFiles = await cleanSpool(workerSpoolDir(spoolDirOf(config), id));
+      if (spoolFiles > 0) events.emit({ event: 'worker', action: 'spool-cleared', id, pid, spoolFiles });
+    },
   });
   // a change of the storage verdict reaches every worker (the event is emitted before the verdict is
   // stored: read it a turn later)

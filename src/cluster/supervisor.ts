@@ -60,6 +60,8 @@ export interface SupervisorDeps {
   readonly onMessage: (worker: Worker, m: WorkerMessage) => void;
   /** A replacement just listens: what the primary tells it on arrival (the storage verdict). */
   readonly onReady?: (worker: Worker) => void;
+  /** A worker died while the server runs: what it left behind is cleared before its replacement starts. */
+  readonly onExited?: (id: number, pid: number) => Promise<void>;
 }
 
 export function createSupervisor(deps: SupervisorDeps): Supervisor {
@@ -136,10 +138,14 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         const restartInMs = restartDelayMs(slot.quickExits);
         events.emit({ event: 'worker', action: 'exited', id: slot.id, pid, code, signal, restartInMs });
         slot.replaces = pid;
-        slot.restartTimer = setTimeout(() => {
-          slot.restartTimer = null;
-          if (!stopping) fork(slot);
-        }, restartInMs);
+        const cleared = deps.onExited ? deps.onExited(slot.id, pid).catch(() => undefined) : Promise.resolve();
+        void cleared.then(() => {
+          if (stopping) return;
+          slot.restartTimer = setTimeout(() => {
+            slot.restartTimer = null;
+            if (!stopping) fork(slot);
+          }, restartInMs);
+        });
       }
       if (slots.every((s) => s.worker === null)) for (const w of [...exitWaiters]) w();
     });

@@ -17,6 +17,7 @@ import { createSmtpListener } from '../smtp/server.js';
 import type { StateStore } from '../state/store.js';
 import type { StorageReason } from '../storage/preflight.js';
 import type { OutboxLane } from '../notice/outbox.js';
+import { spoolDirOf, workerSpoolDir } from '../storage/spool-dir.js';
 
 export interface WorkerApp {
   /** Binds `listen` (the address the other workers serve, for a replacement) and takes sessions. */
@@ -35,6 +36,8 @@ export interface WorkerAppDeps {
   readonly state: StateStore;
   /** This worker among the processes sharing the store: a holder of its own, the instance's host. */
   readonly stateHolder: { readonly holder: string; readonly host: string };
+  /** Its number (1…N): it spools in a directory of its own, which the primary empties when it dies. */
+  readonly workerId: number;
   /** A quarantine entry was committed: the primary's outbox takes it from here. */
   readonly onQuarantined: (qid: string, lane: OutboxLane) => void;
 }
@@ -44,7 +47,12 @@ export function createWorkerApp(initial: Config, deps: WorkerAppDeps): WorkerApp
   let shuttingDown = false;
   let storageFailure: StorageReason | null = null;
   const metrics = createMetrics(events);
-  const runtime = createRuntimeHolder(initial, { events, state: deps.state, stateHolder: deps.stateHolder.holder });
+  const runtime = createRuntimeHolder(initial, {
+    events,
+    state: deps.state,
+    stateHolder: deps.stateHolder.holder,
+    spoolDir: workerSpoolDir(spoolDirOf(initial), deps.workerId),
+  });
   const inFlight = createInFlight();
   const gateway = createGateway({
     runtime: runtime.current,

@@ -54,6 +54,7 @@ export async function runWorker(config: Config, configPath: string, id: number):
     events,
     state: state.store,
     stateHolder: { holder: `${THIS_INSTANCE}/${id}`, host: THIS_INSTANCE },
+    workerId: id,
     onQuarantined: (qid, lane) => sendToPrimary({ cg: 'kick', qid, lane }),
   });
   // a write that failed on the disk is the storage check's earliest sign; the check is the primary's

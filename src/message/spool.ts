@@ -1,5 +1,5 @@
 // DATA stream → one temp file on disk (trace header first), never the whole message in memory.
-import { open, unlink, mkdir, readdir, stat } from 'node:fs/promises';
+import { open, unlink, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { shortWrite, writeAll } from '../storage/write-all.js';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -242,25 +242,32 @@ function isClientGone(err: unknown): boolean {
  * transaction lasts that long, and left alone they would keep strangers' mail past any retention.
  */
 export async function cleanStaleSpools(root: string, ownDir: string, maxAgeMs: number): Promise<number> {
-  let removed = 0;
   const cutoff = Date.now() - maxAgeMs;
-  for (const host of await readdir(root).catch(() => [] as string[])) {
-    const dir = `${root}/${host}`;
-    if (dir === ownDir) continue;
+  // an instance's files, and those of its workers' directories (storage/spool-dir.ts), one level down
+  const clean = async (dir: string, depth: number): Promise<number> => {
+    let removed = 0;
     for (const n of await readdir(dir).catch(() => [] as string[])) {
-      const old = await stat(`${dir}/${n}`).then(
-        (st) => st.mtimeMs < cutoff,
-        () => false,
-      );
+      const st = await stat(`${dir}/${n}`).catch(() => null);
+      if (!st) continue;
+      if (st.isDirectory()) {
+        if (depth === 0) removed += await clean(`${dir}/${n}`, 1);
+        continue;
+      }
+      if (st.mtimeMs >= cutoff) continue;
       if (
-        old &&
-        (await unlink(`${dir}/${n}`).then(
+        await unlink(`${dir}/${n}`).then(
           () => true,
           () => false,
-        ))
+        )
       )
         removed++;
     }
+    return removed;
+  };
+  let removed = 0;
+  for (const host of await readdir(root).catch(() => [] as string[])) {
+    const dir = `${root}/${host}`;
+    if (dir !== ownDir) removed += await clean(dir, 0);
   }
   return removed;
 }
@@ -276,6 +283,7 @@ export async function cleanSpool(dir: string): Promise<number> {
   } catch {
     return 0;
   }
-  await Promise.all(names.map((n) => unlink(`${dir}/${n}`).catch(() => undefined)));
+  // workers spool in directories of their own inside (storage/spool-dir.ts): those go too
+  await Promise.all(names.map((n) => rm(`${dir}/${n}`, { recursive: true, force: true }).catch(() => undefined)));
   return names.length;
 }

@@ -158,9 +158,11 @@ export type LogEvent =
    */
   | {
       event: 'worker';
-      action: 'started' | 'exited' | 'stopped';
+      /** `spool-cleared`: the spool files a dead worker left (`spoolFiles`), removed before its replacement starts. */
+      action: 'started' | 'exited' | 'stopped' | 'spool-cleared';
       id: number;
       pid: number;
+      spoolFiles?: number;
       replaces?: number;
       code?: number | null;
       signal?: string | null;
