@@ -4,6 +4,7 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Config } from '../config/load.js';
+import { cgroupCpuLimit } from './cpu-quota.js';
 
 /** Set by the primary in each worker's environment: the worker's number, 1…N, kept by its replacement. */
 export const WORKER_ID_ENV = 'CATCHALL_GUARD_WORKER_ID';
@@ -18,9 +19,17 @@ export type ServeRole =
   | { readonly kind: 'primary'; readonly workers: number }
   | { readonly kind: 'worker'; readonly id: number };
 
-/** `auto`: one per CPU this process may run on (os.availableParallelism: the affinity mask, not a cgroup quota). */
-export function workerCount(workers: number | 'auto', cpus: () => number = availableParallelism): number {
+/**
+ * `auto`: one per CPU this process may use: the CPUs it may run on (os.availableParallelism, the
+ * affinity mask), at most what a cgroup CPU quota allows (a container's `--cpus`, a unit's CPUQuota=).
+ */
+export function workerCount(workers: number | 'auto', cpus: () => number = usableCpus): number {
   return workers === 'auto' ? Math.max(1, cpus()) : workers;
+}
+
+function usableCpus(): number {
+  const quota = cgroupCpuLimit();
+  return quota === null ? availableParallelism() : Math.min(availableParallelism(), quota);
 }
 
 export function serveRole(
