@@ -81,6 +81,17 @@ export async function openLogFile(file: LogFileSettings): Promise<DestinationStr
     lastReport = now;
     process.stderr.write(`catchall-guard: log file ${file.path}: ${err.code ?? err.message}\n`);
   });
+  // process.exit (main.ts's crash handler, a forced stop) runs no more I/O: the lines still gathered
+  // for the next batch go out now, as pino does for its own stdout destination
+  const flushAtExit = (): void => {
+    try {
+      stream.flushSync();
+    } catch {
+      // not open, or the disk refuses: nothing more can be done at exit
+    }
+  };
+  process.on('exit', flushAtExit);
+  stream.once('close', () => process.off('exit', flushAtExit));
   return stream;
 }
 
