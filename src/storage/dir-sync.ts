@@ -19,7 +19,8 @@ export function coalescedDirSync(syncOnce: SyncDir): SyncDir {
   function start(dir: string, state: DirState): Promise<void> {
     const p = syncOnce(dir).finally(() => {
       if (state.running === p) state.running = null;
-      if (!state.running && !state.next) dirs.delete(dir);
+      // this state only: a sync that ends late may belong to one the map has already replaced
+      if (!state.running && !state.next && dirs.get(dir) === state) dirs.delete(dir);
     });
     state.running = p;
     return p;
