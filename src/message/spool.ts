@@ -1,5 +1,5 @@
 // DATA stream → one temp file on disk (trace header first), never the whole message in memory.
-import { open, unlink, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { lstat, open, unlink, mkdir, readdir, rm } from 'node:fs/promises';
 import { shortWrite, writeAll } from '../storage/write-all.js';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -247,7 +247,8 @@ export async function cleanStaleSpools(root: string, ownDir: string, maxAgeMs: n
   const clean = async (dir: string, depth: number): Promise<number> => {
     let removed = 0;
     for (const n of await readdir(dir).catch(() => [] as string[])) {
-      const st = await stat(`${dir}/${n}`).catch(() => null);
+      // lstat: a link to a directory elsewhere is a name to remove, never a directory to empty
+      const st = await lstat(`${dir}/${n}`).catch(() => null);
       if (!st) continue;
       if (st.isDirectory()) {
         if (depth === 0) removed += await clean(`${dir}/${n}`, 1);
