@@ -14,6 +14,7 @@
 // `windowMs` after it was written (up to twice that when its writer falls quiet right after a newer
 // entry): the quarantine is judged fuller than it is for that long, never emptier. Shares are
 // dropped by their writer's clock: hosts sharing Redis are assumed to keep time (NTP).
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { createMemoryStore } from '../state/memory.js';
 import { stateKeys, type StateStore } from '../state/store.js';
@@ -97,7 +98,9 @@ export function createQuarantineUsage(dir: string, opts: QuarantineUsageOptions 
   const windowMs = shareWindowMs(refreshMs);
   const now = opts.now ?? Date.now;
   const store = opts.state ?? createMemoryStore({ now });
-  const holder = opts.holder ?? 'local';
+  // one share per usage, not per holder name: a replacement worker keeps its predecessor's name, and
+  // its share must not overwrite the dead one's, whose entries older counts elsewhere do not hold yet
+  const holder = `${opts.holder ?? 'local'}#${randomUUID()}`;
   // the directory, not a name in it: two configurations with different quarantines do not mix
   const key = stateKeys.quarantineAdded(path.resolve(dir));
   const recent = createRecentBytes(windowMs);
