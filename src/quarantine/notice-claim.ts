@@ -20,6 +20,9 @@ export const THIS_PROCESS: ClaimHolder = { host: THIS_HOST, token: THIS_TOKEN };
 
 export const claimOwnerText = (holder: ClaimHolder): string => `${holder.host} ${holder.token}`;
 
+/** An empty claim older than this has no writer still about to fill it in. */
+export const EMPTY_CLAIM_MS = 60_000;
+
 /** What a claim's holder is, by its instance's lease; `unknown` leaves the claim's age to decide. */
 export type HolderState = 'live' | 'gone' | 'unknown';
 
@@ -30,8 +33,8 @@ export type ClaimHolderCheck = (host: string, token: string) => Promise<HolderSt
  * Whether an existing claim may be taken over: when it is older than `staleMs` (its holder crashed
  * mid-send, or hangs); when it is this instance's but not this process's: one process per instance id
  * (the lease refuses a second), so that is a dead predecessor's; or when the holder's lease says it is
- * gone. A live holder's claim is never taken before `staleMs`. `owner` is the claim file's text, ''
- * when unreadable.
+ * gone, or when it has been empty (or unreadable) for EMPTY_CLAIM_MS. A live holder's claim is never
+ * taken before `staleMs`. `owner` is the claim file's text, '' when unreadable.
  */
 export function mayTakeOver(
   claim: { readonly ageMs: number; readonly owner: string },
@@ -41,7 +44,10 @@ export function mayTakeOver(
 ): boolean {
   const [host, token] = claim.owner.split(' ');
   const predecessor = host === self.host && token !== self.token;
-  return claim.ageMs >= staleMs || predecessor || holder === 'gone';
+  // the owner is written right after the exclusive create, and claims are not fsynced: one still
+  // empty this long after was emptied by a power loss, and names nobody the other rules could ask
+  const emptied = claim.owner === '' && claim.ageMs >= EMPTY_CLAIM_MS;
+  return claim.ageMs >= staleMs || predecessor || emptied || holder === 'gone';
 }
 
 /** The claim's holder as the claim names it; null when the text is not `<instance id> <token>`. */
