@@ -362,7 +362,8 @@ export function createInstanceLease(deps: LeaseDeps): InstanceLease {
   const handled = new Set<string>();
   let timer: NodeJS.Timeout | null = null;
   let lostReported = false;
-  let ticking = false;
+  /** The renewal (and sweep) under way, if any: release() waits for it, or it could land after "stopped". */
+  let tick: Promise<void> | null = null;
 
   const write = (r: LeaseRecord): Promise<void> => replaceFileDurably(nodeDurableFs, file, `${JSON.stringify(r)}\n`);
 
@@ -464,20 +465,24 @@ export function createInstanceLease(deps: LeaseDeps): InstanceLease {
     start() {
       if (timer) return;
       timer = setInterval(() => {
-        if (ticking) return;
-        ticking = true;
-        renew()
+        if (tick) return;
+        tick = renew()
           .then(sweep)
-          .catch((err: unknown) =>
-            deps.events.emit({ event: 'error', where: 'instance', error: errorText(err), reason: 'instance-lease' }),
+          .then(
+            () => undefined,
+            (err: unknown) =>
+              deps.events.emit({ event: 'error', where: 'instance', error: errorText(err), reason: 'instance-lease' }),
           )
-          .finally(() => (ticking = false));
+          .finally(() => (tick = null));
       }, renewMs);
       timer.unref();
     },
     async release() {
       if (timer) clearInterval(timer);
       timer = null;
+      // a renewal already writing would otherwise replace "stopped" with a live lease: the others would
+      // then wait out the silent period instead of taking over at once
+      await tick;
       if (lostReported) return;
       const view = await readLease(file, now()).catch(() => null);
       if (view?.record?.token !== record.token) return;
