@@ -9,6 +9,7 @@ import type { Delivery, DeliveryOutcome, DeliveryRequest } from './delivery.js';
 import { groupByDestination, originalToHeaders } from './original-to.js';
 import { placePrefixedMessage } from './prefixed-copy.js';
 import { storageReason } from './reason.js';
+import { mkdirsOwnedLikeParent, takeOwnerOf } from '../storage/file-owner.js';
 
 /** A mailbox name as a directory name: no separators, no dot files, nothing outside the tree. */
 export function mailboxDirName(localPart: string): string {
@@ -34,7 +35,9 @@ export function createMaildirDelivery(root: string, fs: DurableFs = nodeDurableF
   const prepared = new LRUCache<string, true>({ max: 10_000 });
   async function ensureMaildir(dir: string): Promise<void> {
     if (prepared.has(dir)) return;
-    await Promise.all(['tmp', 'new', 'cur'].map((sub) => fs.mkdirp(path.join(dir, sub))));
+    // a `quarantine release` run as root may be the first delivery to this mailbox (or to the Maildir):
+    // what it creates belongs to whoever owns the directory above it (file-owner.ts), never to root
+    await mkdirsOwnedLikeParent(dir, ['tmp', 'new', 'cur'], (d) => fs.mkdirp(d));
     prepared.set(dir, true);
   }
   return {
@@ -55,6 +58,7 @@ export function createMaildirDelivery(root: string, fs: DurableFs = nodeDurableF
           else await placePrefixedMessage(fs, req.message, prefix, tmp);
           const dest = path.join(dir, 'new', name);
           try {
+            await takeOwnerOf(tmp, dir);
             await fs.rename(tmp, dest);
           } catch (err) {
             await fs.unlink(tmp).catch(() => undefined);

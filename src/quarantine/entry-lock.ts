@@ -4,7 +4,7 @@
 // held for milliseconds; one left by a crashed holder is taken over once it is older than STALE_MS.
 import path from 'node:path';
 import type { DurableFs } from '../storage/durable-fs.js';
-import { takeOwnerOf } from './file-owner.js';
+import { takeOwnerOf } from '../storage/file-owner.js';
 
 /** A rewrite takes milliseconds: a lock this old belongs to a process that died holding it. */
 export const LOCK_STALE_MS = 10_000;

@@ -6,7 +6,7 @@ import { placeMessage, type DurableFs } from '../storage/durable-fs.js';
 import { encodeComposedNotices, type PendingNotice } from './composed-notice.js';
 import { sealedMetadata, type QuarantineEntry } from './entry.js';
 import type { EntryPaths } from './entry-paths.js';
-import { takeOwnerOf } from './file-owner.js';
+import { takeOwnerOf } from '../storage/file-owner.js';
 import { writeSealedFile } from './seal.js';
 
 /** quarantine.sealTo: the message is stored encrypted to `sealTo`, its notices composed beside it. */

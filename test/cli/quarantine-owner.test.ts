@@ -5,7 +5,17 @@
 // the unprivileged commands run through setpriv; the test must run as root (CI does) and fails when
 // setpriv is missing.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildDist, MAIN_JS } from '../helpers/build-dist.js';
@@ -214,5 +224,52 @@ describe('an entry file the server user cannot read', () => {
     } finally {
       await again.stop();
     }
+  }, 60_000);
+});
+
+describe('a message released by root', () => {
+  it('lands in the Maildir as the server user’s, and so do the directories the release created', async () => {
+    const { configPath, qdir } = serviceSetup();
+    const dataDir = path.dirname(qdir);
+    const s = serveAsNobody(configPath);
+    let id: string;
+    try {
+      id = await quarantineOne(s);
+    } finally {
+      await s.stop();
+    }
+    // nothing was ever delivered to alice: the release creates her mailbox (and its domain's directory)
+    expect(existsSync(path.join(dataDir, 'mail', 'example.test'))).toBe(false);
+    const released = await runCli(['quarantine', 'release', id, '--to', 'alice@example.test', '--config', configPath], {
+      env: {},
+    });
+    expect(released.code, released.stderr).toBe(0);
+    const mailbox = path.join(dataDir, 'mail', 'example.test', 'alice');
+    for (const d of [
+      'mail',
+      'mail/example.test',
+      'mail/example.test/alice',
+      ...['tmp', 'new', 'cur'].map((x) => `mail/example.test/alice/${x}`),
+    ])
+      expect(owner(path.join(dataDir, d)).split(' ')[0], d).toBe(`${NOBODY}:${NOBODY}`);
+    const delivered = readdirSync(path.join(mailbox, 'new'));
+    expect(delivered).toHaveLength(1);
+    expect(owner(path.join(mailbox, 'new', delivered[0] ?? ''))).toBe(`${NOBODY}:${NOBODY} 600`);
+    expect(readFileSync(path.join(mailbox, 'new', delivered[0] ?? ''), 'utf8')).toContain('for jane');
+
+    // the server, as its own user, goes on delivering to that mailbox
+    const again = serveAsNobody(configPath);
+    try {
+      const listening = await again.waitFor((l) => l['event'] === 'listening');
+      const r = await sendVerbatim(listening['port'] as number, {
+        from: 'friend@client.example',
+        to: ['alice@example.test'],
+        raw: simpleMessage({ subject: 'hello', body: 'hi alice' }),
+      });
+      expect(r.code).toBe(250);
+    } finally {
+      await again.stop();
+    }
+    expect(readdirSync(path.join(mailbox, 'new'))).toHaveLength(2);
   }, 60_000);
 });
