@@ -3,9 +3,9 @@
 // state anywhere else.
 import { errorText } from './observability/error-text.js';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { createInFlight } from './app/in-flight.js';
-import { proxyTrustOf, readTls, reloadListener, wireOptions } from './app/listener-settings.js';
+import { cleanCrashLeftovers } from './app/crash-leftovers.js';
+import { listenerSettings, reloadListener } from './app/listener-settings.js';
 import { removeRuntimeFile, runtimeFilePath, writeRuntimeFile } from './app/runtime-file.js';
 import { createInstanceLease } from './app/instance-lease.js';
 import { createRuntimeHolder } from './app/runtime-holder.js';
@@ -14,7 +14,7 @@ import { THIS_INSTANCE } from './storage/instance-id.js';
 import type { Config } from './config/load.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import type { Runtime } from './gateway/runtime.js';
-import { cleanSpool, cleanStaleSpools, type SpoolWriter } from './message/spool.js';
+import type { SpoolWriter } from './message/spool.js';
 import { createOutbox } from './notice/outbox.js';
 import type { EventSink } from './observability/events.js';
 import { createHttpEndpoint, type HttpEndpoint } from './observability/http.js';
@@ -128,24 +128,10 @@ export function createApp(initial: Config, deps: AppDeps): App {
     ...(deps.spoolWriter ? { spoolWriter: deps.spoolWriter } : {}),
     ...(deps.spoolMemoryLimit !== undefined ? { spoolMemoryLimit: deps.spoolMemoryLimit } : {}),
   });
-  const listener = createSmtpListener(
-    {
-      hostname: initial.server.hostname,
-      socketTimeoutMs: initial.server.socketTimeout,
-      disableReverseLookup: initial.server.disableReverseLookup,
-      proxyTrusted: proxyTrustOf(initial),
-      tls: readTls(initial),
-      ...wireOptions(initial),
-    },
-    gateway,
-  );
+  const listener = createSmtpListener(listenerSettings(initial), gateway);
 
-  /** What a crash of this host left behind, removed before the first session. */
   async function cleanUp(rt: Runtime): Promise<void> {
-    await rt.quarantine.cleanTemp().catch(() => 0);
-    await cleanSpool(rt.spoolDir);
-    await cleanStaleSpools(path.dirname(rt.spoolDir), rt.spoolDir, 86_400_000);
-    await rt.delivery.cleanTemp?.().catch(() => 0);
+    await cleanCrashLeftovers(rt);
     // quarantine.maxSize is judged from the first RCPT on
     await rt.quarantineUsage.refresh().catch(() => 0);
   }

@@ -7,7 +7,7 @@ import { trustedPeers } from '../address/trusted-proxies.js';
 import type { Config } from '../config/load.js';
 import { errorText } from '../observability/error-text.js';
 import type { EventSink } from '../observability/events.js';
-import type { SmtpListener } from '../smtp/server.js';
+import type { SmtpListener, SmtpServerOptions } from '../smtp/server.js';
 import { TLS_POLICY } from '../smtp/tls-policy.js';
 import { restartNeeded } from './restart-needed.js';
 
@@ -24,6 +24,18 @@ export function readTls(config: Config): { key: Buffer; cert: Buffer } | undefin
   // would throw
   createSecureContext({ ...pair, ...TLS_POLICY });
   return pair;
+}
+
+/** Everything createSmtpListener takes from the configuration at start. */
+export function listenerSettings(config: Config): SmtpServerOptions {
+  return {
+    hostname: config.server.hostname,
+    socketTimeoutMs: config.server.socketTimeout,
+    disableReverseLookup: config.server.disableReverseLookup,
+    proxyTrusted: proxyTrustOf(config),
+    tls: readTls(config),
+    ...wireOptions(config),
+  };
 }
 
 /** The listener's settings that a reload may change (the rest needs a restart). */

@@ -4,8 +4,8 @@ import { EXIT_FAILURE, EXIT_OK, type ExitCode } from './exit-codes.js';
 import type { Logger } from 'pino';
 import { createApp } from '../app.js';
 import { InstanceIdInUseError } from '../app/instance-lease.js';
-import { loadConfig, type Config } from '../config/load.js';
-import { formatIssues } from '../config/issues.js';
+import type { Config } from '../config/load.js';
+import { configForReload } from '../app/reload-config.js';
 import { createEventSink } from '../observability/events.js';
 import { StorageUnusableError, storageFailureText } from '../storage/preflight.js';
 import { storageRefusesReload } from '../storage/reload-gate.js';
@@ -45,12 +45,8 @@ export async function runServe(config: Config, configPath: string, log: Logger):
     if (started) drainAndExit();
   };
   const reload = (): void => {
-    const r = loadConfig({ configPath });
-    if (!r.ok) {
-      events.emit({ event: 'reload', ok: false, what: 'config', error: formatIssues(r.issues).replace(/\n/g, '; ') });
-      return;
-    }
-    const next = r.config;
+    const next = configForReload(configPath, events);
+    if (!next) return;
     // a reload must not make storage worse (src/storage/reload-gate.ts): else the running config stays
     void storageRefusesReload(next, running).then((refused) => {
       if (stopping) return;

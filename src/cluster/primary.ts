@@ -5,7 +5,6 @@
 // start-time clean-up, quarantine retention, the HTTP endpoint (readiness = every worker listening and
 // storage ok; metrics summed over all processes), the runtime file, and the one log destination.
 // SIGHUP reloads its part, then each worker's; SIGTERM drains every worker, then stops its own part.
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Worker } from 'node:cluster';
 import { readTls } from '../app/listener-settings.js';
@@ -15,10 +14,11 @@ import { removeRuntimeFile, runtimeFilePath, writeRuntimeFile } from '../app/run
 import { EXIT_FAILURE, EXIT_OK, type ExitCode } from '../cli/exit-codes.js';
 import { listenFailureText, describeListenFailure } from '../cli/listen-failure.js';
 import { SHUTDOWN_GRACE_MS } from '../cli/serve.js';
-import { formatIssues } from '../config/issues.js';
-import { loadConfig, type Config } from '../config/load.js';
+import { configForReload } from '../app/reload-config.js';
+import type { Config } from '../config/load.js';
 import { buildDelivery } from '../delivery/build.js';
-import { cleanSpool, cleanStaleSpools } from '../message/spool.js';
+import { cleanSpool } from '../message/spool.js';
+import { cleanCrashLeftovers } from '../app/crash-leftovers.js';
 import { createOutbox } from '../notice/outbox.js';
 import { errorText } from '../observability/error-text.js';
 import { createEventSink } from '../observability/events.js';
@@ -55,14 +55,10 @@ function primaryRuntime(config: Config): PrimaryRuntime {
   };
 }
 
-/** What a crash of this host left behind, removed before any worker takes a session (src/app.ts does the same). */
+/** What a crash of this host left behind, removed before any worker takes a session. */
 async function cleanUp(rt: PrimaryRuntime): Promise<void> {
-  await rt.quarantine.cleanTemp().catch(() => 0);
-  const spoolDir = spoolDirOf(rt.config);
-  await cleanSpool(spoolDir);
-  await cleanStaleSpools(path.dirname(spoolDir), spoolDir, 86_400_000);
   const delivery = buildDelivery(rt.config);
-  await delivery.cleanTemp?.().catch(() => 0);
+  await cleanCrashLeftovers({ quarantine: rt.quarantine, spoolDir: spoolDirOf(rt.config), delivery });
   await delivery.close();
 }
 
@@ -190,12 +186,8 @@ export async function runPrimary(config: Config, configPath: string, count: numb
     if (started) drainAndExit();
   };
   const reload = (): void => {
-    const r = loadConfig({ configPath });
-    if (!r.ok) {
-      events.emit({ event: 'reload', ok: false, what: 'config', error: formatIssues(r.issues).replace(/\n/g, '; ') });
-      return;
-    }
-    const next = r.config;
+    const next = configForReload(configPath, events);
+    if (!next) return;
     try {
       // judged here once, so the workers are not told to load what each would refuse alike
       readTls(next);

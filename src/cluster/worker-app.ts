@@ -5,7 +5,7 @@
 // hears the storage verdict from it and tells it about each new quarantine entry.
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { proxyTrustOf, readTls, reloadListener, wireOptions } from '../app/listener-settings.js';
+import { listenerSettings, reloadListener } from '../app/listener-settings.js';
 import { createInFlight } from '../app/in-flight.js';
 import { createRuntimeHolder } from '../app/runtime-holder.js';
 import type { Config } from '../config/load.js';
@@ -64,17 +64,7 @@ export function createWorkerApp(initial: Config, deps: WorkerAppDeps): WorkerApp
     inFlight,
     onQuarantined: deps.onQuarantined,
   });
-  const listener = createSmtpListener(
-    {
-      hostname: initial.server.hostname,
-      socketTimeoutMs: initial.server.socketTimeout,
-      disableReverseLookup: initial.server.disableReverseLookup,
-      proxyTrusted: proxyTrustOf(initial),
-      tls: readTls(initial),
-      ...wireOptions(initial),
-    },
-    gateway,
-  );
+  const listener = createSmtpListener(listenerSettings(initial), gateway);
 
   return {
     registry: metrics.registry,
