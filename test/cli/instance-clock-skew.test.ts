@@ -11,6 +11,7 @@ import { buildDist } from '../helpers/build-dist.js';
 import { spawnServer, type ChildServer } from '../helpers/child-server.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
 import { baseConfig } from '../helpers/start-app.js';
+import { until } from '../helpers/until.js';
 
 beforeAll(() => buildDist());
 
@@ -20,16 +21,6 @@ afterEach(async () => {
 });
 
 const files = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir) : []);
-
-async function until<T>(what: string, probe: () => T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('instances whose clocks disagree (child processes)', () => {
   it('a peer whose clock runs 120 s ahead leaves a live instance’s spool alone and its message gets 250; once that instance’s process exits, the peer finds it gone at once', async () => {

@@ -13,6 +13,7 @@ import { spawnServer, type ChildServer } from '../helpers/child-server.js';
 import { RawSmtp, sendMessage, simpleMessage } from '../helpers/smtp-client.js';
 import { baseConfig } from '../helpers/start-app.js';
 import { startSink } from '../helpers/upstream-sink.js';
+import { until } from '../helpers/until.js';
 
 beforeAll(() => buildDist());
 
@@ -73,16 +74,6 @@ async function spawn(s: Site, configPath: string, id: string): Promise<ChildServ
     await child.exited;
   });
   return child;
-}
-
-async function until<T>(what: string, probe: () => T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const qidOf = (reply: string): string => /queued as ([A-Za-z0-9_-]+)/.exec(reply)?.[1] ?? '';

@@ -4,14 +4,14 @@
 // observe-mode probe allowance: one hourly count per IP in the same store (src/verify/probe-ledger.ts).
 // The built CLI, a primary and two workers on one ephemeral port, connections handed out round-robin;
 // which worker served a session is read from its `rcpt` line (`worker: 1|2`).
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildDist } from '../helpers/build-dist.js';
-import { spawnServer, type ChildServer } from '../helpers/child-server.js';
 import { startMailboxServer, type MailboxServer } from '../helpers/mailbox-server.js';
 import { RawSmtp, sendVerbatim, simpleMessage } from '../helpers/smtp-client.js';
-import { baseConfig, writeConfig, type RawConfig } from '../helpers/start-app.js';
+import { baseConfig } from '../helpers/start-app.js';
+import { startCluster, workerOf } from '../helpers/cluster-server.js';
 
 beforeAll(() => buildDist(), 180_000);
 
@@ -23,39 +23,6 @@ afterEach(async () => {
 const QUARANTINE_FULL = '452 4.3.1 insufficient system storage: quarantine full, try again later';
 const OBSERVE_SPENT = "not asked: this IP's observe-mode probe allowance (maxUnknownRecipientsPerIp an hour) is spent";
 const CATCH_ALL_PROBE = /^cg-probe-[0-9a-f]{16}@verify\.test$/;
-
-async function start(raw: RawConfig): Promise<{ server: ChildServer; dataDir: string }> {
-  const { dir, configPath, dataDir } = writeConfig(raw);
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const server = await spawnServer(
-    configPath,
-    // round-robin: sessions opened one after the other are served by both workers
-    { CATCHALL_GUARD_DATA_DIR: dataDir, NODE_CLUSTER_SCHED_POLICY: 'rr' },
-    { stdoutFile: path.join(dir, 'out.log') },
-  );
-  cleanups.push(async () => {
-    if (server.proc.exitCode === null && server.proc.signalCode === null) {
-      server.proc.kill('SIGTERM');
-      await server.exited;
-    }
-    // none may outlive the test, whatever became of the primary
-    for (const l of server.lines)
-      if (l['event'] === 'worker' && l['action'] === 'started') {
-        try {
-          process.kill(Number(l['pid']), 'SIGKILL');
-        } catch {
-          // gone already
-        }
-      }
-  });
-  return { server, dataDir };
-}
-
-/** The worker whose `rcpt` line names this envelope sender. */
-async function workerOf(s: ChildServer, from: string): Promise<number> {
-  const l = await s.waitForLine((x) => x['event'] === 'rcpt' && x['from'] === from);
-  return Number(l['worker']);
-}
 
 /** Bytes of the stored messages (`<qid>.eml`): what an entry adds to the count when it is committed. */
 function storedMessageBytes(dataDir: string): { total: number; largest: number; count: number } {
@@ -69,12 +36,14 @@ function storedMessageBytes(dataDir: string): { total: number; largest: number; 
 describe('server.workers: 2 — limits counted once for the host (#13)', () => {
   it('quarantine.maxSize: entries written by both workers fill one quota; past it both answer 452 4.3.1', async () => {
     const maxSize = 16 * 1024;
-    const { server, dataDir } = await start(
+    const { server, dataDir } = await startCluster(
       baseConfig({
         server: { workers: 2, maxUnknownRecipientsPerIp: 0, maxUnknownRecipients: 0 },
         domains: [{ name: 'example.test', unknownRecipients: 'quarantine', recipients: ['alice'] }],
         quarantine: { path: 'quarantine', retention: '14d', maxSize: '16KB' },
       }),
+      cleanups,
+      { stopWith: 'SIGTERM' },
     );
     const body = 'x'.repeat(2000);
     const sent: Array<{ from: string; code: number; response: string }> = [];
@@ -122,7 +91,7 @@ describe('server.workers: 2 — limits counted once for the host (#13)', () => {
 
     it('the per-IP probe allowance (maxUnknownRecipientsPerIp an hour) is spent once for both workers', async () => {
       const perIp = 4;
-      const { server } = await start(
+      const { server } = await startCluster(
         baseConfig({
           server: { workers: 2, maxUnknownRecipientsPerIp: perIp, maxUnknownRecipients: 50 },
           domains: [
@@ -136,6 +105,8 @@ describe('server.workers: 2 — limits counted once for the host (#13)', () => {
           ],
           delivery: { type: 'smtp', smtp: { host: '127.0.0.1', port: up.port, timeout: '5s' } },
         }),
+        cleanups,
+        { stopWith: 'SIGTERM' },
       );
       // both workers asked the upstream whether it takes any address: the domain verifies on each
       await waitUntil('both catch-all checks', () => up.probes.filter((p) => CATCH_ALL_PROBE.test(p)).length >= 2);

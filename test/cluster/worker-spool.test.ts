@@ -2,13 +2,14 @@
 // worker spools in a directory of its own (`<data>/spool/<instance>/worker-<n>`), and the primary
 // empties it before the replacement starts, logging `worker` `spool-cleared`. The client of the dead
 // worker was never told 250, so nothing it sent may be kept.
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildDist } from '../helpers/build-dist.js';
-import { spawnServer, type ChildServer } from '../helpers/child-server.js';
 import { RawSmtp } from '../helpers/smtp-client.js';
-import { baseConfig, writeConfig } from '../helpers/start-app.js';
+import { baseConfig } from '../helpers/start-app.js';
+import { until } from '../helpers/until.js';
+import { startCluster } from '../helpers/cluster-server.js';
 
 beforeAll(() => buildDist(), 180_000);
 
@@ -17,44 +18,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function until<T>(what: string, probe: () => T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-async function start(): Promise<{ server: ChildServer; dataDir: string }> {
-  const { dir, configPath, dataDir } = writeConfig(baseConfig({ server: { workers: 2 } }));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const server = await spawnServer(
-    configPath,
-    { CATCHALL_GUARD_DATA_DIR: dataDir, NODE_CLUSTER_SCHED_POLICY: 'rr' },
-    { stdoutFile: path.join(dir, 'out.log') },
-  );
-  cleanups.push(async () => {
-    if (server.proc.exitCode === null && server.proc.signalCode === null) {
-      server.proc.kill('SIGKILL');
-      await server.exited;
-    }
-    for (const l of server.lines)
-      if (l['event'] === 'worker' && l['action'] === 'started') {
-        try {
-          process.kill(Number(l['pid']), 'SIGKILL');
-        } catch {
-          // gone already
-        }
-      }
-  });
-  return { server, dataDir };
-}
-
 describe('server.workers: a dead worker’s spool', () => {
   it('is emptied before its replacement starts; the other worker’s transfer is left alone', async () => {
-    const { server, dataDir } = await start();
+    const { server, dataDir } = await startCluster(baseConfig({ server: { workers: 2 } }), cleanups);
     // one half-sent message on each worker: 200 KB is past what is held in memory, so it is a spool file
     const half = async (from: string): Promise<{ client: RawSmtp; worker: number }> => {
       const { client, greeting } = await RawSmtp.connect(server.port);

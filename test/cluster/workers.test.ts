@@ -11,12 +11,14 @@ import { stringify } from 'yaml';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { buildDist } from '../helpers/build-dist.js';
-import { MAIN, spawnServer, type ChildServer } from '../helpers/child-server.js';
+import { MAIN, type ChildServer } from '../helpers/child-server.js';
 import { runCli } from '../helpers/cli.js';
 import { RawSmtp, sendMessage, simpleMessage } from '../helpers/smtp-client.js';
 import { baseConfig, writeConfig, type RawConfig } from '../helpers/start-app.js';
 import { startRedis } from '../helpers/redis.js';
 import { startSink } from '../helpers/upstream-sink.js';
+import { until } from '../helpers/until.js';
+import { startCluster, workerOf } from '../helpers/cluster-server.js';
 
 beforeAll(() => buildDist(), 180_000);
 
@@ -25,51 +27,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-interface Site {
-  readonly server: ChildServer;
-  readonly configPath: string;
-  readonly dataDir: string;
-}
-
-/**
- * Round-robin unless `kernel`: the primary hands each new connection to the next worker, so a few
- * sessions opened one after the other are served by both (the default lets the kernel pick, and an
- * idle server may give them all to one).
- */
-async function start(raw: RawConfig, opts: { kernel?: boolean } = {}): Promise<Site> {
-  const { dir, configPath, dataDir } = writeConfig(raw);
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const server = await spawnServer(
-    configPath,
-    { CATCHALL_GUARD_DATA_DIR: dataDir, ...(opts.kernel ? {} : { NODE_CLUSTER_SCHED_POLICY: 'rr' }) },
-    { stdoutFile: path.join(dir, 'out.log') },
-  );
-  cleanups.push(async () => {
-    if (server.proc.exitCode === null && server.proc.signalCode === null) {
-      server.proc.kill('SIGKILL');
-      await server.exited;
-    }
-    // workers whose primary was killed drain and leave on their own; none may outlive the test
-    for (const l of server.lines)
-      if (l['event'] === 'worker' && l['action'] === 'started') {
-        try {
-          process.kill(Number(l['pid']), 'SIGKILL');
-        } catch {
-          // gone already
-        }
-      }
-  });
-  return { server, configPath, dataDir };
-}
-
 function twoWorkers(server: Record<string, unknown> = {}, rest: RawConfig = {}): RawConfig {
   return baseConfig({ ...rest, server: { workers: 2, ...server } });
-}
-
-/** The worker whose `rcpt` line names this envelope sender. */
-async function workerOf(s: ChildServer, from: string): Promise<number> {
-  const l = await s.waitForLine((x) => x['event'] === 'rcpt' && x['from'] === from);
-  return Number(l['worker']);
 }
 
 async function session(
@@ -81,16 +40,6 @@ async function session(
   cleanups.push(() => client.close());
   await client.begin(from);
   return { client, rcpt: async (to) => (await client.cmd(`RCPT TO:<${to}>`)).code };
-}
-
-async function until<T>(what: string, probe: () => T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function startedWorkers(s: ChildServer): Array<{ id: number; pid: number; replaces?: number }> {
@@ -105,7 +54,7 @@ function startedWorkers(s: ChildServer): Array<{ id: number; pid: number; replac
 
 describe('server.workers: 2', () => {
   it('counts maxConnectionsPerIp once for the host: sessions on both workers, the one over the limit refused', async () => {
-    const { server } = await start(twoWorkers({ maxConnectionsPerIp: 4 }));
+    const { server } = await startCluster(twoWorkers({ maxConnectionsPerIp: 4 }), cleanups);
     expect(
       startedWorkers(server)
         .map((w) => w.id)
@@ -139,7 +88,10 @@ describe('server.workers: 2', () => {
   }, 60_000);
 
   it('counts maxUnknownRecipientsPerIp once for the host across sessions on both workers', async () => {
-    const { server } = await start(twoWorkers({ maxUnknownRecipientsPerIp: 4, maxUnknownRecipients: 10 }));
+    const { server } = await startCluster(
+      twoWorkers({ maxUnknownRecipientsPerIp: 4, maxUnknownRecipients: 10 }),
+      cleanups,
+    );
     const workers: number[] = [];
     for (let i = 1; i <= 4; i++) {
       const from = `harvest${i}@client.test`;
@@ -166,7 +118,7 @@ describe('server.workers: 2', () => {
 
   it('SIGHUP reloads both workers: a recipient added to the file is known on each', async () => {
     const raw = twoWorkers();
-    const { server, configPath } = await start(raw);
+    const { server, configPath } = await startCluster(raw, cleanups);
     const senders = (tag: string): string[] => [1, 2, 3, 4].map((i) => `${tag}${i}@client.test`);
     for (const from of senders('before')) {
       const s = await session(server.port, from);
@@ -195,7 +147,7 @@ describe('server.workers: 2', () => {
 
   it('a refused SIGHUP (invalid file) is logged what: config by the primary, which tells no worker, and mail goes on', async () => {
     const raw = twoWorkers();
-    const { server, configPath } = await start(raw);
+    const { server, configPath } = await startCluster(raw, cleanups);
     writeFileSync(
       configPath,
       stringify({ ...raw, domains: [{ name: 'example.test', unknownRecipients: 'bounce', recipients: ['alice'] }] }),
@@ -210,7 +162,7 @@ describe('server.workers: 2', () => {
   }, 60_000);
 
   it('SIGTERM drains both workers: a transaction in DATA on each completes with 250, exit 0', async () => {
-    const { server, dataDir } = await start(twoWorkers());
+    const { server, dataDir } = await startCluster(twoWorkers(), cleanups);
     const inData = [];
     for (let i = 1; i <= 2; i++) {
       const from = `drain${i}@client.test`;
@@ -244,7 +196,10 @@ describe('server.workers: 2', () => {
   }, 60_000);
 
   it('a worker killed with SIGKILL mid-session loses no message that got 250, and the primary replaces it', async () => {
-    const { server, dataDir } = await start(twoWorkers({}, { http: { listen: { host: '127.0.0.1', port: 0 } } }));
+    const { server, dataDir } = await startCluster(
+      twoWorkers({}, { http: { listen: { host: '127.0.0.1', port: 0 } } }),
+      cleanups,
+    );
     const victim = startedWorkers(server).find((w) => w.id === 1)!;
     const accepted: string[] = [];
     let refusedOrCut = 0;
@@ -297,8 +252,9 @@ describe('server.workers: 2', () => {
   }, 90_000);
 
   it('/readyz, /metrics and probe answer from the primary: ready with every worker listening, counters summed over the workers', async () => {
-    const { server, configPath, dataDir } = await start(
+    const { server, configPath, dataDir } = await startCluster(
       twoWorkers({}, { http: { listen: { host: '127.0.0.1', port: 0 } } }),
+      cleanups,
     );
     const httpPort = Number(
       (await server.waitForLine((l) => l['event'] === 'listening' && l['proto'] === 'http'))['port'],
@@ -334,7 +290,7 @@ describe('server.workers: 2', () => {
   it('a quarantine entry a worker writes gets its notice from the primary at once (kick over IPC, not the hourly rescan)', async () => {
     const sink = await startSink('accept');
     cleanups.push(() => sink.close());
-    const { server } = await start(
+    const { server } = await startCluster(
       twoWorkers(
         {},
         {
@@ -347,6 +303,7 @@ describe('server.workers: 2', () => {
           },
         },
       ),
+      cleanups,
     );
     const qids: string[] = [];
     for (let i = 1; i <= 4; i++) {
@@ -425,7 +382,10 @@ describe('server.workers: 2', () => {
   }, 60_000);
 
   it('the storage check of the primary reaches both workers: MAIL FROM refused on each while the quarantine cannot be written, /readyz 503, then both take mail again', async () => {
-    const { server, dataDir } = await start(twoWorkers({}, { http: { listen: { host: '127.0.0.1', port: 0 } } }));
+    const { server, dataDir } = await startCluster(
+      twoWorkers({}, { http: { listen: { host: '127.0.0.1', port: 0 } } }),
+      cleanups,
+    );
     const httpPort = Number(
       (await server.waitForLine((l) => l['event'] === 'listening' && l['proto'] === 'http'))['port'],
     );
@@ -477,10 +437,13 @@ describe('server.workers: 2', () => {
   it('state.type redis: each worker counts in Redis itself, so the harvest budget is one for both', async () => {
     const redis = await startRedis();
     cleanups.push(() => redis.stop());
-    const { server } = await start({
-      ...twoWorkers({ maxUnknownRecipientsPerIp: 3, maxUnknownRecipients: 10 }),
-      state: { type: 'redis', url: redis.url, prefix: 'cg-cluster:', timeout: '500ms' },
-    });
+    const { server } = await startCluster(
+      {
+        ...twoWorkers({ maxUnknownRecipientsPerIp: 3, maxUnknownRecipients: 10 }),
+        state: { type: 'redis', url: redis.url, prefix: 'cg-cluster:', timeout: '500ms' },
+      },
+      cleanups,
+    );
     const workers: number[] = [];
     for (let i = 1; i <= 3; i++) {
       const from = `redis${i}@client.test`;
@@ -501,7 +464,7 @@ describe('server.workers: 2', () => {
 
   it('a worker that cannot start is retried at doubling intervals, and replaced once it can', async () => {
     const raw = twoWorkers();
-    const { server, configPath } = await start(raw);
+    const { server, configPath } = await startCluster(raw, cleanups);
     const victim = startedWorkers(server).find((w) => w.id === 2)!;
     // a replacement reads the file as it is now: make it one no worker can run
     writeFileSync(configPath, stringify({ ...raw, server: { ...(raw['server'] as object), maxRecipients: 'many' } }));
@@ -548,9 +511,13 @@ describe('server.workers: 2', () => {
   }, 60_000);
 
   it('workers: auto forks one worker per CPU (os.availableParallelism); the kernel spreads a burst over them', async () => {
-    const { server } = await start(baseConfig({ server: { workers: 'auto', maxConnectionsPerIp: 100 } }), {
-      kernel: true,
-    });
+    const { server } = await startCluster(
+      baseConfig({ server: { workers: 'auto', maxConnectionsPerIp: 100 } }),
+      cleanups,
+      {
+        kernel: true,
+      },
+    );
     const listening = await server.waitForLine((l) => l['event'] === 'listening' && l['proto'] === 'smtp');
     const cpus = availableParallelism();
     if (cpus === 1) {
