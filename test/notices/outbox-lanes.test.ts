@@ -6,10 +6,10 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createOutbox, type Outbox } from '../../src/notice/outbox.js';
 import type { QuarantineEntry } from '../../src/quarantine/entry.js';
-import { newMessageId } from '../../src/quarantine/id.js';
 import { createQuarantineStore, type QuarantineStore } from '../../src/quarantine/store.js';
 import { captureEvents } from '../helpers/log-capture.js';
 import { baseConfig, loadTestConfig, writeConfig } from '../helpers/start-app.js';
+import { commitEntry, sampleEntry } from '../helpers/quarantine-entry.js';
 
 const dirs: string[] = [];
 let outbox: Outbox | null = null;
@@ -20,39 +20,19 @@ afterEach(async () => {
 });
 
 function entry(i: number, notice: QuarantineEntry['notice']): QuarantineEntry {
-  return {
-    id: newMessageId(),
+  return sampleEntry({
     receivedAt: new Date().toISOString(),
     expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
-    remoteAddress: '192.0.2.7',
-    helo: 'client.test',
     // a sender domain per entry: SPF asks about each one
     mailFrom: `orders@shop${i}.example`,
-    recipients: ['jane@example.test'],
-    deliveredTo: [],
-    size: 40,
-    bodyStored: true,
-    messageId: `<m${i}@shop.example>`,
-    subject: 'Your order',
     headerFrom: `Shop <orders@shop${i}.example>`,
-    headers: { autoSubmitted: null },
-    auth: null,
-    kind: 'quarantined',
-    access: [],
+    messageId: `<m${i}@shop.example>`,
     notice,
-  };
+  });
 }
 
-async function commit(store: QuarantineStore, e: QuarantineEntry): Promise<void> {
-  const data = Buffer.from(`From: ${e.headerFrom}\r\nSubject: x\r\n\r\nbody\r\n`);
-  const headerEnd = data.indexOf('\r\n\r\n') + 4;
-  const prepared = await store.prepare(
-    e,
-    { kind: 'memory', data, size: data.length, headerBlock: data.subarray(0, headerEnd), headerEnd },
-    true,
-  );
-  await prepared.commit();
-}
+const commit = (store: QuarantineStore, e: QuarantineEntry): Promise<unknown> =>
+  commitEntry(store, e, Buffer.from(`From: ${e.headerFrom}\r\nSubject: x\r\n\r\nbody\r\n`));
 
 /** Until `ok` holds, looking every 10 ms. */
 const until = (ok: () => boolean, timeout: number): Promise<void> =>

@@ -8,43 +8,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { QuarantineEntry } from '../../src/quarantine/entry.js';
 import { newMessageId, type MessageId } from '../../src/quarantine/id.js';
 import { createQuarantineStore } from '../../src/quarantine/store.js';
+import { commitEntry, sampleEntry } from '../helpers/quarantine-entry.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'cg-record-auth-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const entry = (over: Partial<QuarantineEntry> = {}): QuarantineEntry => ({
-  id: newMessageId(),
-  receivedAt: '2026-12-01T10:00:00.000Z',
-  expiresAt: '2026-12-15T10:00:00.000Z',
-  remoteAddress: '192.0.2.7',
-  helo: 'client.test',
-  mailFrom: 'orders@shop.example',
-  recipients: ['jane@example.test'],
-  deliveredTo: [],
-  size: 100,
-  bodyStored: true,
-  messageId: '<m1@shop.example>',
-  subject: 'Your order 4711',
-  headerFrom: 'Shop <orders@shop.example>',
-  headers: { autoSubmitted: null },
-  auth: null,
-  kind: 'quarantined',
-  access: [],
-  notice: { status: 'suppressed', reason: 'notices-disabled', attempts: 0 },
-  ...over,
-});
+const entry = (over: Partial<QuarantineEntry> = {}): QuarantineEntry =>
+  sampleEntry({ notice: { status: 'suppressed', reason: 'notices-disabled', attempts: 0 }, ...over });
 
-async function stored(e: QuarantineEntry): Promise<MessageId> {
-  const store = createQuarantineStore(dir);
-  const data = Buffer.from('Subject: x\r\n\r\nbody\r\n');
-  const prepared = await store.prepare(
-    e,
-    { kind: 'memory', data, size: data.length, headerBlock: data.subarray(0, 14), headerEnd: 14 },
-    true,
-  );
-  await prepared.commit();
-  return e.id as MessageId;
-}
+const stored = (e: QuarantineEntry): Promise<MessageId> => commitEntry(createQuarantineStore(dir), e);
 
 const onDisk = (id: string): QuarantineEntry =>
   JSON.parse(readFileSync(path.join(dir, `${id}.json`), 'utf8')) as QuarantineEntry;

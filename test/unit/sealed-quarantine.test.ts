@@ -15,10 +15,10 @@ import { LOGGED_IDS, loggedIds } from '../../src/quarantine/purge.js';
 import { resolveReader } from '../../src/cli/quarantine-access.js';
 import { decodeComposedNotices, encodeComposedNotices } from '../../src/quarantine/composed-notice.js';
 import { sealedMetadata, type QuarantineEntry } from '../../src/quarantine/entry.js';
-import { newMessageId } from '../../src/quarantine/id.js';
 import { openSealed, parseIdentityFile, readAllOf, WrongIdentityError } from '../../src/quarantine/seal.js';
 import { sealedOrphans } from '../../src/quarantine/sealed-leftovers.js';
 import { createQuarantineStore } from '../../src/quarantine/store.js';
+import { commitEntry, sampleEntry } from '../helpers/quarantine-entry.js';
 
 // generated once with age-keygen; the recipient is that identity's
 const RECIPIENT = 'age1qt02n0jhyrpq0vgqglv0vc6j2625duhyrux338vvj0t75sfcj9vqntzdlj';
@@ -74,27 +74,7 @@ describe('an identity file', () => {
   });
 });
 
-const entry = (over: Partial<QuarantineEntry> = {}): QuarantineEntry => ({
-  id: newMessageId(),
-  receivedAt: '2026-12-01T10:00:00.000Z',
-  expiresAt: '2026-12-15T10:00:00.000Z',
-  remoteAddress: '192.0.2.7',
-  helo: 'client.test',
-  mailFrom: 'orders@shop.example',
-  recipients: ['jane@example.test'],
-  deliveredTo: [],
-  size: 100,
-  bodyStored: true,
-  messageId: '<m1@shop.example>',
-  subject: 'Your order 4711',
-  headerFrom: 'Shop <orders@shop.example>',
-  headers: { autoSubmitted: null },
-  auth: null,
-  kind: 'quarantined',
-  access: [],
-  notice: { status: 'pending', attempts: 0 },
-  ...over,
-});
+const entry = sampleEntry;
 
 describe("a sealed entry's JSON", () => {
   it('keeps what list, retention and the outbox need, and no Subject or Message-ID', () => {
@@ -166,21 +146,7 @@ describe('the access record', () => {
 
   it('keeps every append when several processes write at once, and the notice state beside them', async () => {
     const store = createQuarantineStore(dir);
-    const e = entry({ subject: null });
-    const data = Buffer.from('Subject: x\r\n\r\nbody\r\n');
-    const prepared = await store.prepare(
-      e,
-      {
-        kind: 'memory',
-        data,
-        size: data.length,
-        headerBlock: data.subarray(0, 14),
-        headerEnd: 14,
-      },
-      true,
-    );
-    await prepared.commit();
-    const id = e.id as Parameters<typeof store.get>[0];
+    const id = await commitEntry(store, entry({ subject: null }));
     // two stores: the server's and a command's, each reading and rewriting the same JSON
     const other = createQuarantineStore(dir);
     await Promise.all([
