@@ -101,24 +101,8 @@ function serveAsNobody(configPath: string): Served {
 }
 
 /** A CLI command as uid 65534 (the service user), through setpriv. */
-function cliAsNobody(args: readonly string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(SETPRIV, [...AS_NOBODY, process.execPath, MAIN_JS, ...args], {
-      cwd: '/',
-      env: cleanEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const stdoutBytes = Buffer.concat(out);
-      resolve({ code, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
-}
+const cliAsNobody = (args: readonly string[]): Promise<CliResult> =>
+  runCli(args, { wrapper: [SETPRIV, ...AS_NOBODY], cwd: '/' });
 
 async function quarantineOne(s: Served): Promise<string> {
   const listening = await s.waitFor((l) => l['event'] === 'listening');

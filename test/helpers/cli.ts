@@ -17,11 +17,18 @@ export function cleanEnv(): NodeJS.ProcessEnv {
 /** Asynchronous, so a test worker stays responsive while several run at once. */
 export function runCli(
   args: readonly string[],
-  opts: { env?: Record<string, string>; input?: Buffer } = {},
+  opts: {
+    env?: Record<string, string>;
+    input?: Buffer;
+    /** A command the CLI runs under, e.g. setpriv with its options to run as another user. */
+    wrapper?: readonly string[];
+    cwd?: string;
+  } = {},
 ): Promise<CliResult> {
+  const [command, ...prefix] = [...(opts.wrapper ?? []), process.execPath];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN_JS, ...args], {
-      cwd: ROOT,
+    const child = spawn(command ?? process.execPath, [...prefix, MAIN_JS, ...args], {
+      cwd: opts.cwd ?? ROOT,
       env: { ...cleanEnv(), ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
