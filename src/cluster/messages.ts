@@ -2,7 +2,7 @@
 // of ours carries `cg`, so the channel can also carry node:cluster's own messages (and prom-client's,
 // were it used) without confusion. Pure: shapes and one guard.
 import type { ListenFailure } from '../cli/listen-failure.js';
-import type { OutboxLane } from '../notice/outbox.js';
+import type { OutboxLane } from '../notice/lane.js';
 import type { StorageReason } from '../storage/preflight.js';
 
 /** Worker → primary. */

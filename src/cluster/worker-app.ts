@@ -16,7 +16,7 @@ import { replies } from '../smtp/replies.js';
 import { createSmtpListener } from '../smtp/server.js';
 import type { StateStore } from '../state/store.js';
 import type { StorageReason } from '../storage/preflight.js';
-import type { OutboxLane } from '../notice/outbox.js';
+import type { OutboxLane } from '../notice/lane.js';
 import { spoolDirOf, workerSpoolDir } from '../storage/spool-dir.js';
 
 export interface WorkerApp {

@@ -7,7 +7,7 @@ import { replies, type SmtpReply } from '../smtp/replies.js';
 import type { Runtime } from './runtime.js';
 import type { Sessions } from './sessions.js';
 import type { SealedMemoryBudget } from '../quarantine/sealed-memory.js';
-import type { OutboxLane } from '../notice/outbox.js';
+import type { OutboxLane } from '../notice/lane.js';
 
 export interface GatewayDeps {
   readonly runtime: () => Runtime;

@@ -18,6 +18,7 @@ import { internal, type GatewayContext } from './context.js';
 import { newQuarantineEntry } from './quarantine-entry.js';
 import { sealedShareAtData } from './sealed-share.js';
 import { envelopeKey } from './sessions.js';
+import { laneOf } from '../notice/lane.js';
 
 type DataStream = Readable & { sizeExceeded?: boolean };
 
@@ -185,7 +186,7 @@ export function onData(
           // the entry's .eml (or its header block) is what fills the quarantine
           rt.quarantineUsage.add(storeBody ? message.size : message.headerEnd);
           // the outbox sends the notice, and records the sender's SPF/DMARC for the owner in any case
-          deps.onQuarantined?.(qid, entry.notice.status === 'pending' ? 'notice' : 'evidence');
+          deps.onQuarantined?.(qid, laneOf(entry));
         }
         const refused = stored ? outcome.refused : [];
         events.emit({

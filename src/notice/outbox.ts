@@ -22,6 +22,8 @@ import { loadNoticeTemplate } from './templates.js';
 import type { StateStore } from '../state/store.js';
 import { createNoticeThrottle } from './throttle.js';
 import { createDirectTransport, createSmarthostTransport, type NoticeTransport } from './transport.js';
+import { laneOf, type OutboxLane } from './lane.js';
+export type { OutboxLane } from './lane.js';
 
 /** Notices in flight at once: each may wait on DNS and a remote MX, none may starve the SMTP side. */
 const CONCURRENCY = 4;
@@ -59,9 +61,6 @@ export interface Outbox {
    */
   kick(qid?: string, lane?: OutboxLane): void;
 }
-
-/** `notice`: a notice is pending; `evidence`: only the sender's SPF/DMARC is missing. */
-export type OutboxLane = 'notice' | 'evidence';
 
 const MAX_TIMER_MS = 60_000;
 
@@ -180,7 +179,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       const id = parseMessageId(e.id);
       // pending notices, and entries still without the sender's SPF/DMARC evidence (SPEC §5)
       if (!id || active.has(id)) continue;
-      if (e.notice.status !== 'pending') {
+      if (laneOf(e) === 'evidence') {
         if (e.auth === null) evidenceDue.add(id);
         continue;
       }
